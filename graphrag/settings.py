@@ -1,0 +1,151 @@
+"""All configuration in one pydantic-settings object.
+
+Sources, strongest first: arguments, `GRAPHRAG_*` environment variables (and `NEO4J_*` for
+the Neo4j connection), `graphrag.toml` in the current directory, defaults. Every default
+works offline: NetworkX + LanceDB + SQLite under `./.graphrag`, spaCy extraction, MiniLM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_ENTITY_TYPES = [
+    "person",
+    "organization",
+    "location",
+    "event",
+    "work",
+    "concept",
+    "object",
+    "date",
+]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GRAPHRAG_",
+        toml_file="graphrag.toml",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- workspace and stores
+    workspace: Path = Path(".graphrag")
+    graph_store: Literal["networkx", "neo4j"] = "networkx"
+    vector_uri: str | None = Field(
+        default=None, description="LanceDB URI (path or object store); default <workspace>/vectors"
+    )
+    neo4j_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("GRAPHRAG_NEO4J_URI", "NEO4J_URI", "neo4j_uri")
+    )
+    neo4j_username: str = Field(
+        default="neo4j",
+        validation_alias=AliasChoices("GRAPHRAG_NEO4J_USERNAME", "NEO4J_USERNAME", "neo4j_username"),
+    )
+    neo4j_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GRAPHRAG_NEO4J_PASSWORD", "NEO4J_PASSWORD", "neo4j_password"),
+    )
+    neo4j_database: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GRAPHRAG_NEO4J_DATABASE", "NEO4J_DATABASE", "neo4j_database"),
+    )
+    neo4j_batch_size: int = Field(default=1000, ge=1)
+
+    # --- loading and chunking
+    chunk_size: int = Field(default=1200, ge=16, description="tokens per chunk (cl100k_base)")
+    chunk_overlap: int = Field(default=100, ge=0)
+    max_file_bytes: int = Field(default=50_000_000, ge=1)
+
+    # --- extraction
+    extractor: str = Field(
+        default="auto", description="auto | llm | spacy | replay:PATH; auto = llm when a chat endpoint is set"
+    )
+    entity_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ENTITY_TYPES))
+    gleaning: int = Field(default=1, ge=0, description="extra 'anything missed?' passes per chunk")
+    language: str = "English"
+
+    # --- chat model (any OpenAI-compatible endpoint)
+    chat_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GRAPHRAG_CHAT_BASE_URL", "OPENAI_BASE_URL", "chat_base_url"),
+    )
+    chat_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GRAPHRAG_CHAT_API_KEY", "OPENAI_API_KEY", "chat_api_key"),
+    )
+    chat_model: str = "gpt-4o-mini"
+    chat_temperature: float = 0.0
+    chat_max_tokens: int = 4096
+    chat_timeout: float = Field(default=120.0, gt=0)
+    chat_max_retries: int = Field(default=5, ge=0)
+    llm_concurrency: int = Field(default=4, ge=1)
+    cache: bool = Field(default=True, description="cache LLM responses by (model, prompt, params)")
+
+    # --- embeddings
+    embedder: Literal["local", "openai", "hashing"] = Field(
+        default="local",
+        description="local = MiniLM via transformers; openai = embeddings endpoint; hashing = feature hashing, no model (smoke tests)",
+    )
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_dim: int = Field(default=384, ge=8)
+    embedding_batch_size: int = Field(default=32, ge=1)
+
+    # --- merge and summaries
+    summary_min_fragments: int = Field(
+        default=6, ge=2, description="summarize a description once it gathers this many fragments"
+    )
+    summary_max_tokens: int = Field(default=300, ge=16, description="token budget of a merged description")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    # --- derived
+    @property
+    def has_chat_model(self) -> bool:
+        return bool(self.chat_base_url)
+
+    @property
+    def resolved_extractor(self) -> str:
+        if self.extractor == "auto":
+            return "llm" if self.has_chat_model else "spacy"
+        return self.extractor
+
+    @property
+    def state_path(self) -> Path:
+        return self.workspace / "state.sqlite"
+
+    @property
+    def graph_path(self) -> Path:
+        return self.workspace / "graph.json"
+
+    @property
+    def resolved_vector_uri(self) -> str:
+        return self.vector_uri or str(self.workspace / "vectors")

@@ -1,0 +1,1 @@
+"""Storage backends behind the protocols in `graphrag.stores.base`."""
