@@ -1,0 +1,305 @@
+"""An in-process `ChatModel` for tests, and a deterministic responder that plays the LLM.
+
+`ScriptedChatModel(responder)` answers every call with `responder(messages, purpose)`,
+counting usage and using the cache exactly like the HTTP client does.
+
+`derived_extraction_responder` answers from the prompt alone, so runs are reproducible
+and independent of the order in which chunks are extracted:
+- extract / extract_reask: entities = capitalised word sequences of the fenced document
+  (type from simple rules), relations = pairs of entities in the same sentence, with that
+  sentence as description;
+- glean: nothing missed;
+- summarize: the distinct first sentences of the fenced fragments, sorted;
+- keywords: capitalised sequences of the question as low-level keywords, its other long
+  words as high-level ones;
+- anything else: a short answer quoting the first fenced block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from graphrag.llm.base import ChatResult, Message, Usage
+from graphrag.llm.cache import LLMCache
+from graphrag.models import normalize_name, relation_key
+from graphrag.tokens import count_tokens
+
+Responder = Callable[[Sequence[Message], str], str]
+
+
+class ScriptedChatModel:
+    """`ChatModel` whose answers come from a function instead of an endpoint.
+
+    `requests` lists the (purpose, messages) of every call that reached the responder
+    (cache hits do not). A responder may raise to simulate a failing endpoint; the call is
+    then counted as a failure. `latency` makes calls take time so concurrency shows.
+    """
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        model: str = "scripted-model",
+        cache: LLMCache | None = None,
+        usage: Usage | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        self.responder = responder or derived_extraction_responder
+        self.model = model
+        self.cache = cache
+        self.usage = usage if usage is not None else Usage()
+        self.latency = latency
+        self.requests: list[tuple[str, list[Message]]] = []
+        self.closed = False
+
+    async def complete(
+        self, messages: Sequence[Message], *, purpose: str, json_mode: bool = False, **params: Any
+    ) -> ChatResult:
+        key = LLMCache.key(self.model, messages, {"json_mode": json_mode, **params})
+        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+            self.usage.record(purpose, cache_hit=True)
+            return cached
+        self.requests.append((purpose, [dict(m) for m in messages]))
+        await asyncio.sleep(self.latency)  # also yields, so concurrent calls interleave
+        prompt_tokens = sum(count_tokens(m["content"]) for m in messages)
+        try:
+            text = self.responder(messages, purpose)
+        except Exception:
+            self.usage.record(purpose, prompt_tokens=prompt_tokens, failed=True)
+            raise
+        result = ChatResult(text, prompt_tokens, count_tokens(text))
+        self.usage.record(purpose, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+        if self.cache is not None:
+            self.cache.put(key, result)
+        return result
+
+    async def stream(self, messages: Sequence[Message], *, purpose: str, **params: Any) -> AsyncIterator[str]:
+        result = await self.complete(messages, purpose=purpose, **params)
+        for piece in re.findall(r"\S+\s*|\s+", result.text):
+            yield piece
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def purposes(self) -> list[str]:
+        return [purpose for purpose, _ in self.requests]
+
+
+class DictCacheStore:
+    """The cache half of a StateStore, in a dict: enough for `LLMCache`."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def cache_get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def cache_put(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+
+# --- reading prompts
+
+_FENCE = re.compile(
+    r"^<<<(?P<label>[A-Z_]+) (?P<tag>[0-9a-f]{8})\n(?P<body>.*?)\n(?P=label) (?P=tag)>>>$",
+    re.DOTALL | re.MULTILINE,
+)
+
+
+def fenced_text(messages: Sequence[Message] | str, label: str | None = None) -> str | None:
+    """The text of the first block fenced by `graphrag.prompts.fence` (with that label, if
+    given) in a prompt or a conversation; None when there is none."""
+    prompts = [messages] if isinstance(messages, str) else [m["content"] for m in messages]
+    for prompt in prompts:
+        for match in _FENCE.finditer(prompt):
+            if label is None or match["label"] == label:
+                return match["body"]
+    return None
+
+
+# --- the deterministic "LLM"
+
+EMPTY_EXTRACTION = json.dumps({"entities": [], "relations": []})
+
+
+def derived_extraction_responder(messages: Sequence[Message], purpose: str) -> str:
+    if purpose in ("extract", "extract_reask"):
+        document = fenced_text(messages, "DOCUMENT")
+        if document is None:
+            raise AssertionError(f"no fenced DOCUMENT in the {purpose} prompt")
+        return json.dumps(derive_extraction(document), ensure_ascii=False)
+    if purpose == "glean":
+        return EMPTY_EXTRACTION
+    if purpose == "summarize":
+        return derive_summary(messages[-1]["content"])
+    if purpose == "keywords":
+        return json.dumps(derive_keywords(_question(messages[-1]["content"])), ensure_ascii=False)
+    quoted = fenced_text(messages) or messages[-1]["content"]
+    return f"Scripted {purpose} answer. {_sentences(quoted)[0] if quoted.strip() else ''}".strip()
+
+
+_STOPWORDS = frozenset(
+    """a an and as at but by for from he her his i if in into it its of on or our she that the
+    their then there these they this those to was we were what when where which while who why
+    with how does did do is are be been not no yes after before during since until also however
+    although because so than once all some any each every many most other such my your me him
+    them us nobody somebody everybody nothing even now yet still oh about between over under
+    it's i'll i'm i've i'd that's there's what's let's we'll you're he's she's""".split()
+)
+_ORGANIZATION_WORDS = frozenset(
+    """inc corp corporation ltd llc company co university college school institute academy agency
+    bank council party union society association foundation group committee ministry department
+    laboratory labs museum church army navy court""".split()
+)
+_LOCATION_WORDS = frozenset(
+    """city town village river mountain mount lake island islands street road county province
+    state states bay valley sea ocean park kingdom republic empire coast harbour harbor""".split()
+)
+_EVENT_WORDS = frozenset(
+    "war battle conference summit olympics festival revolution election treaty prize award games".split()
+)
+_DATE_WORDS = frozenset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday christmas easter""".split()
+)
+_LOCATION_PREPOSITIONS = frozenset({"in", "at", "near", "from"})
+_WORD = re.compile(r"[^\W_][\w'’]*(?:-[^\W_][\w'’]*)*")
+_MAX_ENTITIES_PER_SENTENCE = 6
+
+
+def derive_extraction(text: str) -> dict[str, list[dict[str, Any]]]:
+    """The extraction a simple, consistent "model" would give for this text."""
+    sentences = _sentences(text)
+    names_in_text = _capitalised_mid_sentence(sentences)
+    entities: dict[str, dict[str, Any]] = {}
+    relations: dict[str, dict[str, Any]] = {}
+    for sentence in sentences:
+        found: list[tuple[str, int, int]] = []  # (name, start, end) in the sentence
+        for name, start, end, type_ in _mentions(sentence, names_in_text):
+            key = normalize_name(name)
+            if key not in entities:
+                entities[key] = {"name": name, "type": type_, "description": sentence}
+            if all(normalize_name(n) != key for n, _, _ in found):
+                found.append((name, start, end))
+        found = found[:_MAX_ENTITIES_PER_SENTENCE]
+        for i, (source, _, source_end) in enumerate(found):
+            for target, target_start, _ in found[i + 1 :]:
+                pair = relation_key(normalize_name(source), normalize_name(target))
+                if pair in relations:
+                    continue
+                between = [
+                    w.lower() for w in _WORD.findall(sentence[source_end:target_start])
+                    if not _is_stopword(w) and len(w) > 2
+                ]
+                relations[pair] = {
+                    "source": source,
+                    "target": target,
+                    "keywords": between[:2] or ["related"],
+                    "description": sentence,
+                    "weight": 1.0,
+                }
+    return {"entities": list(entities.values()), "relations": list(relations.values())}
+
+
+def derive_summary(prompt: str) -> str:
+    """Order-independent: the distinct first sentences of the fragments, sorted."""
+    body = fenced_text(prompt, "DESCRIPTIONS")
+    if body is None:
+        raise AssertionError(
+            "no fenced DESCRIPTIONS block in the summarize prompt; render it with render_prompt("
+            '"summarize_descriptions", ..., fragments=fence(lines, "DESCRIPTIONS"))'
+        )
+    fragments = [line.strip().removeprefix("- ").strip() for line in body.splitlines() if line.strip()]
+    firsts = sorted({_sentences(f)[0] for f in fragments if f})
+    words = " ".join(firsts).split()
+    return " ".join(words[:80])
+
+
+def derive_keywords(question: str) -> dict[str, list[str]]:
+    low = list(dict.fromkeys(name for name, *_ in _mentions(question, None)))
+    mentioned = {normalize_name(w) for name in low for w in name.split()}
+    high = [
+        w for w in dict.fromkeys(normalize_name(_strip_possessive(w)) for w in _WORD.findall(question))
+        if len(w) > 3 and w not in _STOPWORDS and w not in mentioned
+    ]
+    return {"high_level_keywords": high[:8], "low_level_keywords": low[:8]}
+
+
+def _question(prompt: str) -> str:
+    """The question in a keywords prompt: fenced, or after the last "Question:"."""
+    fenced = fenced_text(prompt)
+    if fenced is not None:
+        return fenced
+    _, found, question = prompt.rpartition("Question:")
+    return question.strip() if found else prompt
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences, with hard-wrapped lines joined; a blank line always ends a sentence."""
+    sentences = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        flat = " ".join(paragraph.split())
+        sentences += [s for s in re.split(r"(?<=[.!?])\s+", flat) if s]
+    return sentences or [""]
+
+
+def _capitalised_mid_sentence(sentences: Sequence[str]) -> set[str]:
+    """Words capitalised where grammar does not require it: likely names."""
+    return {
+        word.lower() for sentence in sentences for word in _WORD.findall(sentence)[1:] if word[0].isupper()
+    }
+
+
+def _mentions(sentence: str, names_in_text: set[str] | None) -> list[tuple[str, int, int, str]]:
+    """Runs of capitalised words as (name, start, end, type). Leading stopwords are dropped,
+    and so is a lone word that opens the sentence unless `names_in_text` has it."""
+    runs: list[list[re.Match[str]]] = []
+    previous_end = -1
+    for word in _WORD.finditer(sentence):
+        capitalised = word.group()[0].isupper()
+        if capitalised and previous_end >= 0 and sentence[previous_end : word.start()] == " ":
+            runs[-1].append(word)
+        elif capitalised:
+            runs.append([word])
+        previous_end = word.end() if capitalised else -1
+    first_word = _WORD.search(sentence)
+    mentions = []
+    for run in runs:
+        while run and _is_stopword(run[0].group()):
+            run = run[1:]
+        if not run:
+            continue
+        opens_sentence = first_word is not None and run[0].start() == first_word.start()
+        unknown = names_in_text is not None and run[0].group().lower() not in names_in_text
+        if len(run) == 1 and opens_sentence and unknown:
+            continue
+        name = _strip_possessive(sentence[run[0].start() : run[-1].end()])
+        before = sentence[: run[0].start()].split()
+        preposition = before[-1].lower() if before else ""
+        mentions.append((name, run[0].start(), run[-1].end(), _guess_type(name, preposition)))
+    return mentions
+
+
+def _is_stopword(word: str) -> bool:
+    return word.lower().replace("’", "'") in _STOPWORDS
+
+
+def _strip_possessive(word: str) -> str:
+    return re.sub(r"['’]s?$", "", word)
+
+
+def _guess_type(name: str, preposition: str) -> str:
+    words = [w.lower().strip(".") for w in name.split()]
+    if any(w in _ORGANIZATION_WORDS for w in words) or (len(words) == 1 and name.isupper() and len(name) > 1):
+        return "organization"
+    if any(w in _LOCATION_WORDS for w in words) or preposition in _LOCATION_PREPOSITIONS:
+        return "location"
+    if any(w in _EVENT_WORDS for w in words):
+        return "event"
+    if any(w in _DATE_WORDS for w in words):
+        return "date"
+    return "person" if 2 <= len(words) <= 3 else "concept"
