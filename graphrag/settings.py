@@ -60,11 +60,19 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("GRAPHRAG_NEO4J_DATABASE", "NEO4J_DATABASE", "neo4j_database"),
     )
     neo4j_batch_size: int = Field(default=1000, ge=1)
+    graph_namespace: str | None = Field(
+        default=None,
+        description="the `workspace` property that keeps workspaces apart in one Neo4j database; "
+        "default: the workspace folder's name",
+    )
+    lock_timeout: float = Field(
+        default=0.0, ge=0, description="seconds to wait for another writer of the workspace"
+    )
 
     # --- loading and chunking
     chunk_size: int = Field(default=1200, ge=16, description="tokens per chunk (cl100k_base)")
     chunk_overlap: int = Field(default=100, ge=0)
-    max_file_bytes: int = Field(default=50_000_000, ge=1)
+    max_file_bytes: int = Field(default=10_000_000, ge=1, description="larger files (jsonl: records) fail")
 
     # --- extraction
     extractor: str = Field(
@@ -108,6 +116,26 @@ class Settings(BaseSettings):
     )
     summary_max_tokens: int = Field(default=300, ge=16, description="token budget of a merged description")
 
+    # --- query
+    query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr"] = "mix"
+    query_top_k: int = Field(default=10, ge=1, description="chunks retrieved per query")
+    query_top_k_entities: int = Field(default=20, ge=1)
+    query_top_k_relations: int = Field(default=20, ge=1)
+    query_entity_tokens: int = Field(default=2000, ge=0, description="context budget of the entities section")
+    query_relation_tokens: int = Field(default=2000, ge=0, description="context budget of the relations section")
+    query_chunk_tokens: int = Field(default=6000, ge=0, description="context budget of the chunks section")
+    query_vector_cache_rows: int = Field(
+        default=200_000, ge=0, description="vector tables up to this size are searched in memory (0: always the store)"
+    )
+    ppr_damping: float = Field(default=0.5, gt=0, lt=1, description="probability of following an edge (HippoRAG: 0.5)")
+    ppr_passage_prior: float = Field(
+        default=0.5, ge=0, lt=1, description="share of the reset mass on dense chunk scores of the question"
+    )
+    ppr_full_graph_entities: int = Field(
+        default=100_000, ge=0, description="larger graphs run PPR on the seeds' neighbourhood only"
+    )
+    ppr_neighbourhood_limit: int = Field(default=5000, ge=10, description="entities in a PPR neighbourhood")
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_size:
@@ -137,6 +165,13 @@ class Settings(BaseSettings):
         if self.extractor == "auto":
             return "llm" if self.has_chat_model else "spacy"
         return self.extractor
+
+    @property
+    def resolved_graph_namespace(self) -> str:
+        if self.graph_namespace:
+            return self.graph_namespace
+        name = self.workspace.resolve().name.lstrip(".")
+        return name or "default"
 
     @property
     def state_path(self) -> Path:

