@@ -20,7 +20,7 @@ from graphrag.errors import GraphRAGError
 from graphrag.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="GraphRAG knowledge-graph indexing and querying.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 WorkspaceOpt = Annotated[

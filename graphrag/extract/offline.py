@@ -32,6 +32,8 @@ MAX_DESCRIPTION_CHARS = 400
 _LEADING_DET = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['\u2019]s?$")
 _WS = re.compile(r"\s+")
+# Verbs that connect almost anything; as relation keywords they only add noise.
+LIGHT_VERBS = frozenset({"be", "have", "do", "get", "make", "let", "go", "come", "take"})
 
 
 class SpacyExtractor:
@@ -40,7 +42,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(KEPT_LABELS)}|v1".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(KEPT_LABELS)}|v2".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
@@ -90,7 +92,7 @@ def _connecting_words(a: "Span", b: "Span") -> list[str]:
     path += [t for t in up_b if t.i != common.i and t.i not in {x.i for x in up_a}]
     path.append(common)
     words = [t.lemma_.lower() for t in path if t.pos_ in ("VERB", "AUX") and t.i not in range(a.start, a.end)]
-    words = [w for w in words if w.isalpha()]
+    words = [w for w in words if w.isalpha() and w not in LIGHT_VERBS]
     return list(dict.fromkeys(words))
 
 
