@@ -42,6 +42,7 @@ class IndexPlan:
     unloadable: list[LoadResult] = field(default_factory=list)  # skipped or failed sources
     sources: set[str] = field(default_factory=set)
     removed: list[str] = field(default_factory=list)  # ids of indexed documents whose source is gone
+    record_errors: list[dict[str, str]] = field(default_factory=list)  # bad records of loaded files
 
 
 @dataclass
@@ -152,6 +153,7 @@ class Indexer:
             if result.status != "loaded":
                 plan.unloadable.append(result)
                 continue
+            plan.record_errors.extend({"source": result.source, "reason": e} for e in result.errors)
             for doc in result.documents:
                 plan.sources.add(doc.source)
                 if doc.id in seen:
@@ -179,6 +181,8 @@ class Indexer:
 
     def record_plan(self, plan: "IndexPlan", report: IndexReport) -> None:
         report.documents_unchanged += len(plan.unchanged)
+        report.documents_failed += len(plan.record_errors)
+        report.failures.extend(plan.record_errors)
         for result in plan.unloadable:
             self._record_unloadable(result, report)
 

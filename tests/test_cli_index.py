@@ -89,13 +89,20 @@ def test_bad_inputs_fail_alone_with_reasons(tmp_path):
     (corpus / "empty.txt").write_text("   \n", encoding="utf-8")
     (corpus / "binary.txt").write_bytes(bytes(range(256)) * 8)
     (corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (corpus / "records.jsonl").write_text(
+        '{"id": "p1", "title": "Fezziwig", "text": "Mr. Fezziwig gave a ball in London."}\n'
+        "{not json\n"
+        '{"id": "p2", "title": "Belle", "text": "Belle released Scrooge from their engagement."}\n',
+        encoding="utf-8",
+    )
     report = json.loads(run(tmp_path / "ws", "index", str(corpus), "--json").stdout)
-    assert report["documents_new"] == 1
-    assert report["documents_skipped"] == 1 and report["documents_failed"] == 2
+    assert report["documents_new"] == 3  # good.txt and two records
+    assert report["documents_skipped"] == 1 and report["documents_failed"] == 3
     reasons = {Path(f["source"]).name: f["reason"] for f in report["failures"]}
     assert "empty" in reasons["empty.txt"]
     assert "binary" in reasons["binary.txt"]
     assert "UTF-8" in reasons["latin1.txt"]
+    assert "line 2" in reasons["records.jsonl"]
     status = {Path(s["source"]).name: s for s in json.loads(run(tmp_path / "ws", "status", "--json").stdout)}
     assert status["good.txt"]["status"] == "processed"
     assert status["binary.txt"]["status"] == "failed" and status["binary.txt"]["error"]
