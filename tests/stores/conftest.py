@@ -59,8 +59,30 @@ def _networkx_graph(tmp: Path) -> Backend[GraphStore]:
     return Backend("networkx", lambda: NetworkXGraphStore(tmp / "graph.json"))
 
 
-GRAPH_BACKENDS: list[Any] = ["networkx"]
-GRAPH_FACTORIES: dict[str, Callable[[Path], Backend[GraphStore]]] = {"networkx": _networkx_graph}
+def _neo4j_graph(tmp: Path) -> Backend[GraphStore]:
+    """A fresh namespace on the test server; reopening connects to the same namespace, and
+    teardown drops it."""
+    from graphrag.stores.neo4j_graph import Neo4jGraphStore
+    from tests.neo4j_support import fresh_namespace, neo4j_test_uri
+
+    uri = neo4j_test_uri()  # skips (or fails under GRAPHRAG_REQUIRE_NEO4J=1) without a server
+    namespace = fresh_namespace()
+
+    def teardown() -> None:
+        store = Neo4jGraphStore(uri, namespace=namespace)
+        try:
+            store.drop_namespace()
+        finally:
+            store.close()
+
+    return Backend("neo4j", lambda: Neo4jGraphStore(uri, namespace=namespace, batch_size=2), teardown=teardown)
+
+
+GRAPH_BACKENDS: list[Any] = ["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)]
+GRAPH_FACTORIES: dict[str, Callable[[Path], Backend[GraphStore]]] = {
+    "networkx": _networkx_graph,
+    "neo4j": _neo4j_graph,
+}
 
 
 # --- vector stores

@@ -1,0 +1,483 @@
+"""The production GraphStore: Neo4j, in the model the Neo4j Browser shows.
+
+    (:Document {workspace, id, title, source, content_hash, status, ...})
+    (:Document)-[:HAS_CHUNK]->(:Chunk {workspace, id, document_id, text, order, n_tokens})
+    (:Chunk)-[:MENTIONS]->(:Entity)
+    (:Entity:<TypeLabel> {workspace, key, name, type, description, source_ids, degree})
+    (:Entity)-[:RELATED {workspace, key, description, keywords, weight, source_ids}]->(:Entity)
+
+Every node and relation carries the `workspace` property, so several workspaces share one
+database. Every query is parameterized (names are data, never query text); writes go in
+batches of `batch_size` rows through `UNWIND $rows AS row MERGE ...`, each batch one
+managed transaction that the driver retries on transient errors; reads answer a whole list
+of keys in one round trip. Semantics mirror NetworkXGraphStore (the same contract tests run
+on both): relations are undirected (keyed by the sorted entity pair) but keep the
+direction they were written with, and neighbors/subgraph order strongest first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import neo4j
+from neo4j import READ_ACCESS, GraphDatabase, unit_of_work
+from neo4j.exceptions import ClientError, DriverError, Neo4jError, ServiceUnavailable
+
+from graphrag.cypher import CypherResult, check_read_only, to_jsonable
+from graphrag.errors import CypherNotAllowedError, StoreError
+from graphrag.models import Chunk, DocumentRecord, Entity, Relation
+from graphrag.stores.base import GraphStats
+from graphrag.stores import neo4j_queries as Q
+
+if TYPE_CHECKING:
+    from graphrag.settings import Settings
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "neo4j"
+RESERVED_LABELS = frozenset({"Entity", "Document", "Chunk"})
+_VALIDATE_PAGE = 10_000
+
+# The driver also logs every notification on "neo4j.notifications" (to stderr when logging
+# is not configured); run_read_cypher returns them in the result instead.
+logging.getLogger("neo4j.notifications").addHandler(logging.NullHandler())
+
+_schema_lock = threading.Lock()
+_schema_applied: set[tuple[str, str | None]] = set()
+
+
+def type_label(entity_type: str) -> str:
+    """The second label of an entity, from its type: letters and digits only, CamelCased
+    (PERSON -> Person, "weird'type" -> WeirdType); never one of the model's own labels."""
+    parts = re.findall(r"[^\W_]+", entity_type)
+    label = "".join(p[:1].upper() + p[1:].lower() for p in parts)[:64] or "Unknown"
+    if label[0].isdigit():
+        label = "Type" + label
+    if label in RESERVED_LABELS:
+        label += "Type"
+    return label
+
+
+def schema_statements(schema_dir: Path = SCHEMA_DIR) -> list[str]:
+    """The statements of schemas/neo4j/*.cypher in file order (';'-separated, `//` lines skipped)."""
+    statements: list[str] = []
+    for path in sorted(schema_dir.glob("*.cypher")):
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.lstrip().startswith("//")]
+        statements.extend(s.strip() for s in "\n".join(lines).split(";") if s.strip())
+    return statements
+
+
+def _by_weight(relation: Relation) -> tuple[float, str]:
+    return (-relation.weight, relation.key)
+
+
+def _unique(keys: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(keys))
+
+
+def _batches(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _entity(r: Any) -> Entity:
+    return Entity(key=r["key"], name=r["name"], type=r["type"], description=r["description"],
+                  source_ids=tuple(r["source_ids"] or ()))
+
+
+def _relation(r: Any) -> Relation:
+    return Relation(key=r["key"], source=r["source"], target=r["target"], description=r["description"],
+                    keywords=tuple(r["keywords"] or ()), weight=float(r["weight"]),
+                    source_ids=tuple(r["source_ids"] or ()))
+
+
+class Neo4jGraphStore:
+    """A GraphStore on a Neo4j server, scoped to one workspace (`namespace`)."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        namespace: str = "default",
+        auth: tuple[str, str] | None = None,
+        database: str | None = None,
+        batch_size: int = 1000,
+        apply_schema: bool = True,
+        driver: neo4j.Driver | None = None,
+    ) -> None:
+        if not namespace:
+            raise StoreError("the Neo4j graph namespace must not be empty; set GRAPHRAG_GRAPH_NAMESPACE")
+        self.uri = uri
+        self.namespace = namespace
+        self.database = database
+        self.batch_size = max(1, batch_size)
+        self._owns_driver = driver is None
+        try:
+            self._driver = driver or GraphDatabase.driver(
+                uri, auth=auth, notifications_min_severity="OFF", connection_timeout=15.0,
+                max_transaction_retry_time=30.0,
+            )
+            self._driver.verify_connectivity()
+        except (ServiceUnavailable, OSError) as e:
+            self._close_driver()
+            raise StoreError(
+                f"cannot reach Neo4j at {uri}: {e}; start it (`docker compose up -d neo4j`) or fix NEO4J_URI"
+            ) from e
+        except (Neo4jError, DriverError, ValueError) as e:
+            self._close_driver()
+            raise StoreError(f"cannot connect to Neo4j at {uri}: {e}; check NEO4J_URI / NEO4J_USERNAME / "
+                             "NEO4J_PASSWORD") from e
+        if apply_schema:
+            self.apply_schema()
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "Neo4jGraphStore":
+        if not settings.neo4j_uri:
+            raise StoreError("the Neo4j graph store needs NEO4J_URI (e.g. bolt://localhost:7687)")
+        password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
+        return cls(
+            settings.neo4j_uri,
+            namespace=settings.resolved_graph_namespace,
+            auth=(settings.neo4j_username, password) if password is not None else None,
+            database=settings.neo4j_database,
+            batch_size=settings.neo4j_batch_size,
+        )
+
+    # --- plumbing
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except ServiceUnavailable as e:
+            raise StoreError(f"Neo4j at {self.uri} became unreachable while {action}: {e}; "
+                             "check the server and run the command again (writes are idempotent)") from e
+        except Neo4jError as e:
+            raise StoreError(f"Neo4j refused {action}: {e.code}: {e.message}") from e
+        except DriverError as e:
+            raise StoreError(f"Neo4j driver error while {action}: {e}") from e
+
+    def _session(self, **config: Any) -> neo4j.Session:
+        return self._driver.session(database=self.database, **config)
+
+    def _read(self, query: str, action: str, **params: Any) -> list[neo4j.Record]:
+        def work(tx: neo4j.ManagedTransaction) -> list[neo4j.Record]:
+            return list(tx.run(query, params, ws=self.namespace))
+
+        with self._errors(action), self._session(default_access_mode=READ_ACCESS) as session:
+            return session.execute_read(work)
+
+    def _write(self, query: str, rows: Sequence[Any], action: str, **params: Any) -> None:
+        """`rows` in batches of batch_size, each its own retried transaction (idempotent,
+        so a batch that is retried or re-run after a crash changes nothing)."""
+        if not rows:
+            return
+
+        def work(tx: neo4j.ManagedTransaction, batch: Sequence[Any]) -> None:
+            tx.run(query, params, rows=list(batch), ws=self.namespace).consume()
+
+        if isinstance(rows[0], dict):
+            # Key order: concurrent writers then lock nodes in the same order (no deadlock
+            # ping-pong); the sort is stable, so of two rows with one key the last still wins.
+            rows = sorted(rows, key=lambda row: row.get("key") or row.get("id") or "")
+        elif isinstance(rows[0], str):
+            rows = sorted(rows)
+        with self._errors(action), self._session() as session:
+            for batch in _batches(rows, self.batch_size):
+                session.execute_write(work, batch)
+
+    def apply_schema(self) -> None:
+        """Creates the constraints and indexes of schemas/neo4j (IF NOT EXISTS: idempotent);
+        once per server and database in a process."""
+        marker = (self.uri, self.database)
+        with _schema_lock:
+            if marker in _schema_applied:
+                return
+            with self._errors("applying schemas/neo4j"), self._session() as session:
+                for statement in schema_statements():
+                    session.run(statement).consume()
+            _schema_applied.add(marker)
+
+    # --- lexical layer
+
+    def upsert_documents(self, documents: Sequence[DocumentRecord]) -> None:
+        rows = [
+            {"workspace": self.namespace, "id": d.id, "source": d.source, "title": d.title,
+             "content_hash": d.content_hash, "status": d.status, "error": d.error, "n_chunks": d.n_chunks,
+             "ingested_at": d.ingested_at, "timings": json.dumps(d.timings, sort_keys=True)}
+            for d in documents
+        ]
+        self._write(Q.UPSERT_DOCUMENTS, rows, "writing documents")
+
+    def upsert_chunks(self, chunks: Sequence[Chunk]) -> None:
+        rows = [
+            {"workspace": self.namespace, "id": c.id, "document_id": c.document_id, "text": c.text,
+             "order": c.order, "n_tokens": c.n_tokens}
+            for c in chunks
+        ]
+        self._write(Q.UPSERT_CHUNKS, rows, "writing chunks")
+
+    def delete_documents(self, document_ids: Iterable[str]) -> None:
+        self._write(Q.DELETE_DOCUMENTS, _unique(document_ids), "deleting documents")
+
+    def iter_documents(self) -> Iterator[DocumentRecord]:
+        documents = []
+        for record in self._read(Q.ALL_DOCUMENTS, "reading documents"):
+            d = record["d"]
+            documents.append(DocumentRecord(
+                id=d["id"], source=d["source"], title=d["title"], content_hash=d["content_hash"],
+                status=d["status"], error=d.get("error"), n_chunks=d.get("n_chunks", 0),
+                ingested_at=d.get("ingested_at"), timings=json.loads(d.get("timings") or "{}"),
+            ))
+        yield from sorted(documents, key=lambda d: d.id)
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        chunks = [
+            Chunk(id=c["id"], document_id=c["document_id"], text=c["text"], order=c["order"], n_tokens=c["n_tokens"])
+            for c in (r["c"] for r in self._read(Q.ALL_CHUNKS, "reading chunks"))
+        ]
+        yield from sorted(chunks, key=lambda c: (c.document_id, c.order, c.id))
+
+    # --- entities and relations
+
+    def upsert_entities(self, entities: Sequence[Entity]) -> None:
+        rows = [
+            {"key": e.key, "name": e.name, "type": e.type, "description": e.description,
+             "source_ids": list(e.source_ids), "label": type_label(e.type)}
+            for e in entities
+        ]
+        self._write(Q.UPSERT_ENTITIES, rows, "writing entities")
+
+    def upsert_relations(self, relations: Sequence[Relation]) -> None:
+        if not relations:
+            return
+        holders: dict[frozenset[str], str] = {}
+        for r in relations:
+            pair = frozenset((r.source, r.target))
+            holder = holders.setdefault(pair, r.key)
+            if holder != r.key:
+                raise StoreError(
+                    f"relations {holder!r} and {r.key!r} join the same two entities; "
+                    "key relations with graphrag.models.relation_key(source, target)"
+                )
+        self._validate_relations(relations)
+        rows = [
+            {"key": r.key, "source": r.source, "target": r.target, "description": r.description,
+             "keywords": list(r.keywords), "weight": float(r.weight), "source_ids": list(r.source_ids)}
+            for r in relations
+        ]
+        self._write(Q.UPSERT_RELATIONS, rows, "writing relations")
+
+    def _validate_relations(self, relations: Sequence[Relation]) -> None:
+        """The whole call is checked before anything is written, so a bad row leaves the
+        graph untouched."""
+        for page in _batches(relations, _VALIDATE_PAGE):
+            keys = _unique(k for r in page for k in (r.source, r.target))
+            rows = [{"key": r.key, "source": r.source, "target": r.target} for r in page]
+            (record,) = self._read(Q.VALIDATE_RELATIONS, "checking relations", keys=keys, rows=rows)
+            missing = sorted(record["missing"])
+            if missing:
+                bad = next(r.key for r in page if r.source in missing or r.target in missing)
+                raise StoreError(
+                    f"relation {bad!r} refers to missing entities {missing}; "
+                    "upsert the entities before their relations"
+                )
+            for new, old in record["conflicts"]:
+                raise StoreError(
+                    f"relations {old!r} and {new!r} join the same two entities; "
+                    "key relations with graphrag.models.relation_key(source, target)"
+                )
+
+    def delete_entities(self, keys: Iterable[str]) -> None:
+        self._write(Q.DELETE_ENTITIES, _unique(keys), "deleting entities")
+
+    def delete_relations(self, keys: Iterable[str]) -> None:
+        self._write(Q.DELETE_RELATIONS, _unique(keys), "deleting relations")
+
+    def get_entities(self, keys: Iterable[str]) -> dict[str, Entity]:
+        keys = _unique(keys)
+        if not keys:
+            return {}
+        found = {r["key"]: _entity(r) for r in self._read(Q.GET_ENTITIES, "reading entities", keys=keys)}
+        return {k: found[k] for k in keys if k in found}
+
+    def get_relations(self, keys: Iterable[str]) -> dict[str, Relation]:
+        keys = _unique(keys)
+        if not keys:
+            return {}
+        found = {r["key"]: _relation(r) for r in self._read(Q.GET_RELATIONS, "reading relations", keys=keys)}
+        return {k: found[k] for k in keys if k in found}
+
+    def degrees(self, keys: Iterable[str]) -> dict[str, int]:
+        """Incident relations per existing entity (a self-loop counts once)."""
+        keys = _unique(keys)
+        if not keys:
+            return {}
+        found = {r["key"]: r["degree"] for r in self._read(Q.DEGREES, "reading degrees", keys=keys)}
+        return {k: found[k] for k in keys if k in found}
+
+    def neighbors(self, keys: Iterable[str]) -> dict[str, list[Relation]]:
+        """Incident relations of each existing entity, strongest first then by key; one query."""
+        keys = _unique(keys)
+        if not keys:
+            return {}
+        incident: dict[str, list[Relation]] = {}
+        for r in self._read(Q.NEIGHBORS, "reading neighbours", keys=keys):
+            relations = incident.setdefault(r["entity"], [])
+            if r["key"] is not None:
+                relations.append(_relation(r))
+        for relations in incident.values():
+            relations.sort(key=_by_weight)
+        return {k: incident[k] for k in keys if k in incident}
+
+    def subgraph(
+        self, keys: Iterable[str], depth: int = 1, limit: int = 500
+    ) -> tuple[list[Entity], list[Relation]]:
+        """Breadth-first from `keys`, strongest relations first, as NetworkXGraphStore does:
+        one neighbours query per level, then the entities and the relations among them."""
+        if limit <= 0:
+            return [], []
+        seeds = _unique(keys)
+        existing = self.degrees(seeds)
+        seen: dict[str, None] = {}
+        for key in seeds:
+            if key in existing and len(seen) < limit:
+                seen.setdefault(key)
+        frontier = list(seen)
+        for _ in range(max(depth, 0)):
+            if not frontier or len(seen) >= limit:
+                break
+            incident = self.neighbors(frontier)
+            next_frontier: list[str] = []
+            for node in frontier:
+                if len(seen) >= limit:
+                    break
+                for relation in incident.get(node, []):
+                    other = relation.target if relation.source == node else relation.source
+                    if other not in seen and len(seen) < limit:
+                        seen[other] = None
+                        next_frontier.append(other)
+            frontier = next_frontier
+        if not seen:
+            return [], []
+        found = self.get_entities(seen)
+        entities = [found[k] for k in seen if k in found]
+        relations = [_relation(r) for r in self._read(Q.RELATIONS_AMONG, "reading a subgraph", keys=list(seen))]
+        relations.sort(key=_by_weight)
+        return entities, relations
+
+    def iter_entities(self) -> Iterator[Entity]:
+        """Key order (Python's), fetched in pages; entities deleted meanwhile are skipped."""
+        keys = sorted(r["key"] for r in self._read(Q.ENTITY_KEYS, "listing entities"))
+        for page in _batches(keys, self.batch_size):
+            found = self.get_entities(page)
+            yield from (found[k] for k in page if k in found)
+
+    def iter_relations(self) -> Iterator[Relation]:
+        keys = sorted(r["key"] for r in self._read(Q.RELATION_KEYS, "listing relations"))
+        for page in _batches(keys, self.batch_size):
+            found = self.get_relations(page)
+            yield from (found[k] for k in page if k in found)
+
+    def stats(self) -> GraphStats:
+        (r,) = self._read(Q.STATS, "counting the graph")
+        types = Counter({t: n for t, n in r["types"]})
+        return GraphStats(
+            documents=r["documents"],
+            chunks=r["chunks"],
+            entities=sum(types.values()),
+            relations=r["relations"],
+            entity_types=dict(sorted(types.items())),
+        )
+
+    # --- lifecycle
+
+    def flush(self) -> None:
+        """Nothing to do: every batch is committed when its write returns."""
+
+    def close(self) -> None:
+        self._close_driver()
+
+    def _close_driver(self) -> None:
+        driver = getattr(self, "_driver", None)
+        if driver is not None and self._owns_driver:
+            driver.close()
+        self._driver = None  # type: ignore[assignment]
+
+    def drop_namespace(self) -> int:
+        """Deletes every node (and so every relation) of this workspace; other workspaces in
+        the database are untouched. Returns the number of nodes deleted."""
+        deleted = 0
+
+        def work(tx: neo4j.ManagedTransaction, query: str) -> int:
+            return tx.run(query, ws=self.namespace, limit=10_000).single(strict=True)["deleted"]
+
+        with self._errors("dropping the workspace"), self._session() as session:
+            for query in Q.DROP_NAMESPACE:
+                while (n := session.execute_write(work, query)) > 0:
+                    deleted += n
+        return deleted
+
+    # --- user Cypher
+
+    def run_read_cypher(
+        self,
+        query: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float = 30.0,
+        row_limit: int = 1000,
+    ) -> CypherResult:
+        """Runs a user's read-only query: refused up front if it could write or administer
+        (graphrag.cypher.check_read_only), then run in a READ transaction (Neo4j refuses
+        writes there too) with a server-side `timeout` in seconds. At most `row_limit` rows
+        come back; `truncated` says whether more were there. `$workspace` is this store's
+        namespace unless `params` sets it."""
+        check_read_only(query)
+        if row_limit < 1:
+            raise StoreError("row_limit must be at least 1")
+        parameters = {"workspace": self.namespace, **(params or {})}
+
+        @unit_of_work(timeout=timeout)
+        def work(tx: neo4j.ManagedTransaction) -> tuple[list[str], list[neo4j.Record], Any]:
+            result = tx.run(query, parameters)
+            keys = list(result.keys())
+            records = result.fetch(row_limit + 1)
+            return keys, records, result.consume()
+
+        try:
+            with self._session(default_access_mode=READ_ACCESS, notifications_min_severity="WARNING") as session:
+                keys, records, summary = session.execute_read(work)
+        except ClientError as e:
+            code = e.code or ""
+            if code.endswith("Statement.AccessMode") or "AccessMode" in code:
+                raise CypherNotAllowedError(
+                    f"refused by Neo4j: the query tries to write ({e.message}); "
+                    "`graphrag cypher` runs read-only queries"
+                ) from e
+            if "TransactionTimedOut" in code or "Transaction.Terminated" in code:
+                raise StoreError(f"the query ran longer than {timeout:g} s and was stopped; "
+                                 "narrow it (LIMIT, a label, a key) or raise --timeout") from e
+            raise StoreError(f"Neo4j could not run the query: {e.message} ({code})") from e
+        except ServiceUnavailable as e:
+            raise StoreError(f"Neo4j at {self.uri} is unreachable: {e}; check that it runs") from e
+        except (Neo4jError, DriverError) as e:
+            raise StoreError(f"Neo4j could not run the query: {e}") from e
+        truncated = len(records) > row_limit
+        rows = [{k: to_jsonable(v) for k, v in zip(keys, rec.values())} for rec in records[:row_limit]]
+        notifications = [
+            status.status_description
+            for status in (getattr(summary, "gql_status_objects", None) or [])
+            if getattr(status, "is_notification", False)
+        ]
+        return CypherResult(columns=keys, rows=rows, truncated=truncated, row_limit=row_limit,
+                            notifications=notifications)
+

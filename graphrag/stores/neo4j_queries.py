@@ -1,0 +1,199 @@
+"""The Cypher of Neo4jGraphStore. Every value is a parameter: `$ws` is the workspace,
+`$rows` a batch of row maps, `$keys` a list of ids. Nothing here is ever formatted with
+data (labels come from `$(row.label)`, Neo4j 5.26 dynamic labels)."""
+
+from __future__ import annotations
+
+# --- writes (each runs once per batch, in its own retried transaction)
+
+UPSERT_DOCUMENTS = """
+UNWIND $rows AS row
+MERGE (d:Document {workspace: $ws, id: row.id})
+SET d = row
+WITH d
+CALL (d) {
+  MATCH (c:Chunk {workspace: $ws, document_id: d.id})
+  MERGE (d)-[:HAS_CHUNK]->(c)
+}
+"""
+
+UPSERT_CHUNKS = """
+UNWIND $rows AS row
+MERGE (c:Chunk {workspace: $ws, id: row.id})
+SET c = row
+WITH c, row
+CALL (c, row) {
+  MATCH (other:Document)-[h:HAS_CHUNK]->(c)
+  WHERE other.id <> row.document_id
+  DELETE h
+}
+CALL (c, row) {
+  MATCH (d:Document {workspace: $ws, id: row.document_id})
+  MERGE (d)-[:HAS_CHUNK]->(c)
+}
+"""
+
+DELETE_DOCUMENTS = """
+UNWIND $rows AS doc_id
+CALL (doc_id) {
+  MATCH (c:Chunk {workspace: $ws, document_id: doc_id})
+  DETACH DELETE c
+}
+CALL (doc_id) {
+  MATCH (d:Document {workspace: $ws, id: doc_id})
+  DETACH DELETE d
+}
+"""
+
+# The type label is replaced (an entity whose type changed loses the old one); MENTIONS
+# follow source_ids to the chunks that exist (chunks are written before their entities).
+UPSERT_ENTITIES = """
+UNWIND $rows AS row
+MERGE (e:Entity {workspace: $ws, key: row.key})
+ON CREATE SET e.degree = 0
+SET e.name = row.name, e.type = row.type, e.description = row.description, e.source_ids = row.source_ids
+WITH e, row, [l IN labels(e) WHERE l <> 'Entity' AND l <> row.label] AS stale
+REMOVE e:$(stale)
+SET e:$(row.label)
+WITH e, row
+CALL (e, row) {
+  MATCH (c:Chunk)-[m:MENTIONS]->(e)
+  WHERE NOT c.id IN row.source_ids
+  DELETE m
+}
+CALL (e, row) {
+  UNWIND row.source_ids AS chunk_id
+  MATCH (c:Chunk {workspace: $ws, id: chunk_id})
+  MERGE (c)-[:MENTIONS]->(e)
+}
+"""
+
+VALIDATE_RELATIONS = """
+CALL () {
+  UNWIND $keys AS k
+  OPTIONAL MATCH (e:Entity {workspace: $ws, key: k})
+  WITH k, e WHERE e IS NULL
+  RETURN collect(k) AS missing
+}
+CALL () {
+  UNWIND $rows AS row
+  MATCH (:Entity {workspace: $ws, key: row.source})-[r:RELATED]-(:Entity {workspace: $ws, key: row.target})
+  WHERE r.key <> row.key
+  RETURN collect([row.key, r.key])[..1] AS conflicts
+}
+RETURN missing, conflicts
+"""
+
+# A relation written in the other direction replaces the old one (it keeps the direction of
+# its latest write); the endpoints' `degree` is refreshed in the same transaction.
+UPSERT_RELATIONS = """
+UNWIND $rows AS row
+MATCH (s:Entity {workspace: $ws, key: row.source})
+MATCH (t:Entity {workspace: $ws, key: row.target})
+CALL (row, s, t) {
+  MATCH (a)-[old:RELATED {workspace: $ws, key: row.key}]->(b)
+  WHERE NOT (a = s AND b = t)
+  DELETE old
+}
+MERGE (s)-[r:RELATED {workspace: $ws, key: row.key}]->(t)
+SET r.description = row.description, r.keywords = row.keywords, r.weight = row.weight,
+    r.source_ids = row.source_ids
+WITH collect(DISTINCT s) + collect(DISTINCT t) AS touched
+UNWIND touched AS e
+WITH DISTINCT e
+SET e.degree = COUNT { (e)-[:RELATED]-() }
+"""
+
+DELETE_RELATIONS = """
+UNWIND $rows AS k
+MATCH (a)-[r:RELATED {workspace: $ws, key: k}]->(b)
+DELETE r
+WITH collect(DISTINCT a) + collect(DISTINCT b) AS touched
+UNWIND touched AS e
+WITH DISTINCT e
+SET e.degree = COUNT { (e)-[:RELATED]-() }
+"""
+
+DELETE_ENTITIES = """
+UNWIND $rows AS k
+MATCH (e:Entity {workspace: $ws, key: k})
+OPTIONAL MATCH (e)-[:RELATED]-(o)
+WITH e, collect(o.key) AS others
+DETACH DELETE e
+WITH collect(others) AS groups
+UNWIND groups AS others
+UNWIND others AS other
+WITH DISTINCT other
+MATCH (o:Entity {workspace: $ws, key: other})
+SET o.degree = COUNT { (o)-[:RELATED]-() }
+"""
+
+# One query per label, run until it deletes nothing (bounded transactions).
+DROP_NAMESPACE = [
+    f"""
+MATCH (n:{label} {{workspace: $ws}})
+WITH n LIMIT $limit
+DETACH DELETE n
+RETURN count(*) AS deleted
+"""
+    for label in ("Entity", "Chunk", "Document")
+]
+
+# --- reads (one round trip each, whatever the number of keys)
+
+_RELATION_FIELDS = """r.key AS key, s.key AS source, t.key AS target, r.description AS description,
+       r.keywords AS keywords, r.weight AS weight, r.source_ids AS source_ids"""
+
+GET_ENTITIES = """
+UNWIND $keys AS k
+MATCH (e:Entity {workspace: $ws, key: k})
+RETURN e.key AS key, e.name AS name, e.type AS type, e.description AS description,
+       e.source_ids AS source_ids
+"""
+
+GET_RELATIONS = f"""
+UNWIND $keys AS k
+MATCH (s)-[r:RELATED {{workspace: $ws, key: k}}]->(t)
+RETURN {_RELATION_FIELDS}
+"""
+
+DEGREES = """
+UNWIND $keys AS k
+MATCH (e:Entity {workspace: $ws, key: k})
+RETURN k AS key, COUNT { (e)-[:RELATED]-() } AS degree
+"""
+
+NEIGHBORS = f"""
+UNWIND $keys AS k
+MATCH (e:Entity {{workspace: $ws, key: k}})
+OPTIONAL MATCH (e)-[r:RELATED]-()
+WITH k, r, startNode(r) AS s, endNode(r) AS t
+RETURN k AS entity, {_RELATION_FIELDS}
+"""
+
+RELATIONS_AMONG = f"""
+UNWIND $keys AS k
+MATCH (s:Entity {{workspace: $ws, key: k}})-[r:RELATED]->(t:Entity)
+WHERE t.key IN $keys
+RETURN {_RELATION_FIELDS}
+"""
+
+ENTITY_KEYS = "MATCH (e:Entity {workspace: $ws}) RETURN e.key AS key"
+
+RELATION_KEYS = "MATCH ()-[r:RELATED {workspace: $ws}]->() RETURN r.key AS key"
+
+ALL_DOCUMENTS = "MATCH (d:Document {workspace: $ws}) RETURN d {.*} AS d"
+
+ALL_CHUNKS = "MATCH (c:Chunk {workspace: $ws}) RETURN c {.*} AS c"
+
+STATS = """
+CALL () { MATCH (d:Document {workspace: $ws}) RETURN count(d) AS documents }
+CALL () { MATCH (c:Chunk {workspace: $ws}) RETURN count(c) AS chunks }
+CALL () { MATCH ()-[r:RELATED {workspace: $ws}]->() RETURN count(r) AS relations }
+CALL () {
+  MATCH (e:Entity {workspace: $ws})
+  WITH e.type AS type, count(*) AS n
+  RETURN collect([type, n]) AS types
+}
+RETURN documents, chunks, relations, types
+"""
