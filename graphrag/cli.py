@@ -28,6 +28,13 @@ WorkspaceOpt = Annotated[
     typer.Option("--workspace", "-w", help="workspace directory (default ./.graphrag or GRAPHRAG_WORKSPACE)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="only estimate chunks, LLM calls, tokens and cost: nothing is sent or indexed")
+]
+MaxTokensOpt = Annotated[
+    int | None,
+    typer.Option("--max-tokens", min=0, help="stop once the next batch would exceed N LLM tokens; the rest stays pending"),
+]
 
 
 def _settings(workspace: Path | None) -> Settings:
@@ -74,23 +81,46 @@ def index(
     prune: Annotated[
         bool, typer.Option("--prune", help="also delete indexed documents whose files are gone from PATHS")
     ] = False,
+    dry_run: DryRunOpt = False,
+    max_tokens: MaxTokensOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index documents: only new or changed content is extracted."""
+    if dry_run:
+        with _open(workspace) as rag:
+            estimate = rag.estimate(paths)
+        _print_estimate(estimate.to_dict(), as_json)
+        return
     with _open(workspace) as rag, _progress(not as_json and console.is_terminal) as progress:
-        report = rag.index(paths, progress=progress, prune=prune)
+        report = rag.index(paths, progress=progress, prune=prune, max_tokens=max_tokens)
     summary = report.to_dict()
     if as_json:
         _print_json(summary)
         return
     table = Table(title="index", show_header=False)
     for key in ("documents_new", "documents_updated", "documents_unchanged", "documents_skipped",
-                "documents_failed", "documents_removed", "chunks_extracted", "chunks_reused", "llm_calls", "entities",
-                "relations", "seconds"):
+                "documents_failed", "documents_removed", "documents_pending", "chunks_extracted", "chunks_reused",
+                "llm_calls", "entities", "relations", "seconds"):
         table.add_row(key, str(summary[key]))
     out.print(table)
     for failure in report.failures:
         console.print(f"[yellow]{failure['source']}[/yellow]: {failure['reason']}")
+    if report.budget.get("stopped"):
+        console.print(f"[yellow]{report.budget['stopped']}[/yellow]")
+
+
+def _print_estimate(estimate: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(estimate)
+        return
+    table = Table(title="dry run: nothing sent, nothing indexed", show_header=False)
+    for key in ("documents_to_index", "documents_unchanged", "documents_unloadable", "documents_gone", "chunks",
+                "chunks_reused", "chunks_to_extract", "llm_calls", "prompt_tokens", "completion_tokens", "tokens"):
+        table.add_row(key, f"{estimate[key]:,}")
+    table.add_row("cost", "no prices configured" if estimate["cost"] is None else f"{estimate['cost']:,.4f}")
+    out.print(table)
+    for note in estimate["notes"]:
+        console.print(note)
 
 
 @app.command()
@@ -191,6 +221,184 @@ def export(
         written = rag.export(fmt, out_path)  # type: ignore[arg-type]
     for path in written:
         out.print(f"wrote {path}")
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    """`k=v` pairs; v is JSON when it parses (5, true, [1, 2], "5"), a plain string otherwise."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{pair!r}: use --param name=value", param_hint="--param")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw
+    return params
+
+
+@app.command()
+def cypher(
+    query: Annotated[str, typer.Argument(help="a read-only Cypher query, e.g. \"MATCH (e:Entity) RETURN e.name LIMIT 5\"")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="query parameter name=value (value parsed as JSON if it can be); repeatable"),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="return at most this many rows")] = 1000,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="seconds before the query is stopped")] = 30.0,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a read-only Cypher query on the Neo4j graph ($workspace = this workspace's namespace).
+    Writes and admin commands are refused."""
+    params = _parse_params(param or [])
+    with _open(workspace) as rag:
+        result = rag.cypher(query, params, timeout=timeout, row_limit=limit)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        table = Table(*result.columns)
+        for row in result.rows:
+            table.add_row(*(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+                            for v in row.values()))
+        out.print(table)
+        for note in result.notifications:
+            console.print(f"[yellow]neo4j:[/yellow] {note}")
+    if result.truncated:
+        console.print(f"[yellow]truncated:[/yellow] showing the first {result.row_limit} rows; "
+                      "add LIMIT to the query or raise --limit")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files, folders or globs to ingest")],
+    workspace: WorkspaceOpt = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="also delete indexed documents whose files are gone from PATHS")
+    ] = False,
+    dry_run: DryRunOpt = False,
+    max_tokens: MaxTokensOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest with the Prefect flow: its runs, logs and report show in the Prefect UI."""
+    from flows.ingest import run_ingest
+    from flows.report import to_text
+
+    try:
+        summary = run_ingest(
+            [str(p) for p in paths], workspace=str(workspace) if workspace else None,
+            prune=prune, dry_run=dry_run, max_tokens=max_tokens,
+        )
+    except GraphRAGError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(to_text(summary), markup=False, highlight=False)
+
+
+@app.command()
+def schedule(
+    paths: Annotated[list[Path], typer.Argument(help="files, folders or globs to ingest")],
+    cron: Annotated[str | None, typer.Option("--cron", help='cron schedule, e.g. "*/15 * * * *"')] = None,
+    interval: Annotated[float | None, typer.Option("--interval", help="seconds between runs")] = None,
+    workspace: WorkspaceOpt = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="also delete indexed documents whose files are gone from PATHS")
+    ] = False,
+    max_tokens: MaxTokensOpt = None,
+    name: Annotated[str | None, typer.Option("--name", help="deployment name (default ingest-<workspace>)")] = None,
+) -> None:
+    """Serve the ingest flow on a schedule until interrupted (needs a Prefect server)."""
+    from flows.schedule import serve_ingest
+
+    try:
+        serve_ingest(
+            [str(p) for p in paths], cron=cron, interval=interval, workspace=workspace,
+            prune=prune, max_tokens=max_tokens, name=name,
+        )
+    except (GraphRAGError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+
+
+def _csv(value: str, what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise typer.BadParameter(f"give at least one {what}, comma-separated")
+    return items
+
+
+@app.command("eval")
+def eval_(
+    dataset_dir: Annotated[Path, typer.Argument(help="folder with corpus.jsonl and questions.jsonl (MuSiQue dev format)")],
+    modes: Annotated[str, typer.Option("--modes", help="query modes to score, comma-separated")] = "naive,local,global,hybrid,mix,ppr",
+    ks: Annotated[str, typer.Option("--k", help="cut-offs of recall@k, all@k and NDCG@k, comma-separated")] = "2,5,10",
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="passages ranked per question (MRR counts within them)")] = 20,
+    extractor: Annotated[
+        str | None, typer.Option("--extractor", help="spacy | llm | replay:PATH (HippoRAG OpenIE jsonl); default from settings")
+    ] = None,
+    embedder: Annotated[str | None, typer.Option("--embedder", help="local | openai | hashing; default from settings")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N questions")] = None,
+    max_passages: Annotated[
+        int | None, typer.Option("--max-passages", min=1, help="corpus: the gold passages of the questions plus others up to N")
+    ] = None,
+    bm25: Annotated[bool, typer.Option("--bm25/--no-bm25", help="also rank with BM25 (LanceDB full-text search)")] = True,
+    answers: Annotated[
+        bool | None, typer.Option("--answers/--no-answers", help="generate and score answers (default: when a chat model is set)")
+    ] = None,
+    judge: Annotated[bool, typer.Option("--judge", help="LLM-judged faithfulness, answer and context relevance")] = False,
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", "-w", help="keep the index here and reuse it (default: a temporary one)")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="embeddings, extractions and LLM responses kept across runs (default ~/.cache/graphrag/eval)")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="compute everything again")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write results.json and results.md here (default eval-results/<dataset>-<extractor>)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score retrieval (recall@k, all@k, MRR, NDCG@k per mode, BM25 alongside) and, with a
+    chat model, answers (EM, F1) on a multi-hop QA dataset, indexed into a fresh workspace."""
+    from graphrag.eval.dataset import load_dataset
+    from graphrag.eval.report import markdown_report, write_results
+    from graphrag.eval.run import EvalOptions, run_eval
+
+    try:
+        k_values = [int(k) for k in _csv(ks, "k")]
+    except ValueError:
+        raise typer.BadParameter(f"{ks!r}: use integers, e.g. 2,5,10", param_hint="--k") from None
+    mode_list = [] if modes.strip().lower() == "none" else _csv(modes, "mode")
+    try:
+        overrides: dict[str, Any] = {}
+        if extractor:
+            overrides["extractor"] = extractor
+        if embedder:
+            overrides["embedder"] = embedder
+        settings = Settings(**overrides)
+        dataset = load_dataset(dataset_dir).sliced(limit, max_passages)
+        options = EvalOptions(
+            modes=mode_list, ks=k_values, top_k=top_k, bm25=bm25, answers=answers, judge=judge,
+            workspace=workspace, cache_dir=cache_dir, use_cache=not no_cache,
+        )
+        with _progress(console.is_terminal) as progress:
+            result = run_eval(dataset, settings, options, progress=progress)
+    except (GraphRAGError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    label = settings.resolved_extractor.split(":", 1)[0]
+    if label == "replay":
+        label += "-" + Path(settings.resolved_extractor.split(":", 1)[1]).stem
+    written = write_results(result, out_dir or Path("eval-results") / f"{dataset.name}-{label}")
+    if as_json:
+        _print_json(result)
+    else:
+        sys.stdout.write(markdown_report(result))
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

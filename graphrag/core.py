@@ -6,7 +6,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphrag.errors import ConfigError, DocumentNotFoundError
+from graphrag.budget import TokenBudget
+from graphrag.errors import BackendNotSupportedError, ConfigError, DocumentNotFoundError
 from graphrag.export import ExportFormat, export_graph
 from graphrag.extract.base import Extractor
 from graphrag.extract.factory import build_extractor
@@ -20,6 +21,8 @@ from graphrag.summarize import DescriptionSummarizer
 from graphrag.workspace_lock import workspace_lock
 
 if TYPE_CHECKING:
+    from graphrag.cost import CostEstimate
+    from graphrag.cypher import CypherResult
     from graphrag.query.engine import QueryEngine, StreamingAnswer
     from graphrag.query.result import QueryResult, Retrieval
 
@@ -115,12 +118,13 @@ class GraphRAG:
             progress=progress,
         )
 
-    def _check_extractor(self) -> None:
+    def _check_extractor(self, *, record: bool = True) -> None:
         """A graph merges records of one extractor; mixing two would make it unreproducible."""
         current = self.extractor.extractor_id
         recorded = self.state.cache_get(_EXTRACTOR_KEY)
         if recorded is None:
-            self.state.cache_put(_EXTRACTOR_KEY, current)
+            if record:
+                self.state.cache_put(_EXTRACTOR_KEY, current)
         elif recorded != current:
             raise ConfigError(
                 f"this workspace ({self.settings.workspace}) was indexed with extractor {recorded}, "
@@ -129,14 +133,37 @@ class GraphRAG:
 
     # ------------------------------------------------------------ operations
     def index(
-        self, paths: list[str | Path], progress: ProgressCallback | None = None, *, prune: bool = False
+        self,
+        paths: list[str | Path],
+        progress: ProgressCallback | None = None,
+        *,
+        prune: bool = False,
+        max_tokens: int | None = None,
     ) -> IndexReport:
+        """`max_tokens`: stop extracting once the next batch would exceed this many LLM
+        tokens; the documents not reached stay `pending` for the next run."""
         with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
             self._check_extractor()
             try:
-                return self._indexer(progress).index([str(p) for p in paths], prune=prune)
+                indexer = self._indexer(progress)
+                budget = TokenBudget(max_tokens, self.usage) if max_tokens is not None else None
+                return indexer.index([str(p) for p in paths], prune=prune, budget=budget)
             finally:
                 self._refresh_queries()
+
+    def estimate(self, paths: list[str | Path]) -> "CostEstimate":
+        """Dry run of `index(paths)`: chunks to extract, LLM calls, tokens and cost (with
+        configured prices). Nothing is sent to the LLM and nothing is indexed."""
+        from graphrag.cost import estimate_index
+
+        self._check_extractor(record=False)
+        return estimate_index(self._indexer(None), [str(p) for p in paths])
+
+    def indexer(self, progress: ProgressCallback | None = None) -> Indexer:
+        """The indexing steps (plan, process, reconcile, finish), for callers that run them
+        one by one, like the Prefect flow; hold the workspace lock while using them."""
+        self._check_extractor()
+        return self._indexer(progress)
 
     def resolve_documents(self, refs: list[str]) -> list[DocumentRecord]:
         """Documents named by id or by source path (a path matches every record of that source)."""
@@ -206,6 +233,30 @@ class GraphRAG:
             "workspace": str(self.settings.workspace),
             "graph_store": self.settings.graph_store,
         }
+
+    def cypher(
+        self,
+        query: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float = 30.0,
+        row_limit: int = 1000,
+    ) -> "CypherResult":
+        """Runs a read-only Cypher query on the Neo4j graph: write and admin statements are
+        refused (CypherNotAllowedError) and the query runs in a READ transaction with a
+        `timeout` (seconds) and at most `row_limit` rows (`result.truncated` says if more
+        were there). `$workspace` is this workspace's graph namespace."""
+        graph = self.__dict__.get("graph")
+        run = getattr(graph, "run_read_cypher", None) if graph is not None else None
+        if run is None and (graph is not None or self.settings.graph_store != "neo4j"):
+            raise BackendNotSupportedError(
+                f"Cypher needs the Neo4j graph store, and this workspace uses {self.settings.graph_store}: "
+                "set GRAPHRAG_GRAPH_STORE=neo4j and NEO4J_URI (e.g. bolt://localhost:7687), then "
+                "`graphrag index` into it"
+            )
+        if run is None:
+            run = self.graph.run_read_cypher  # type: ignore[attr-defined]
+        return run(query, params, timeout=timeout, row_limit=row_limit)
 
     def export(self, fmt: ExportFormat, out: Path) -> list[Path]:
         return export_graph(self.graph, fmt, out)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from pathlib import Path
 
 from graphrag.extract.base import Extractor
@@ -26,6 +26,9 @@ from graphrag.models import Chunk, Document, DocumentRecord, Entity, Extraction,
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
 from graphrag.summarize import DescriptionSummarizer
+
+if TYPE_CHECKING:
+    from graphrag.budget import TokenBudget
 
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
 T = TypeVar("T")
@@ -53,6 +56,7 @@ class IndexReport:
     documents_failed: int = 0
     documents_skipped: int = 0
     documents_removed: int = 0
+    documents_pending: int = 0  # left for the next run: the token budget was reached
     chunks_extracted: int = 0
     chunks_reused: int = 0
     llm_calls: int = 0
@@ -62,6 +66,7 @@ class IndexReport:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     usage: dict = field(default_factory=dict)
+    budget: dict = field(default_factory=dict)  # max_tokens, used, stopped (with --max-tokens)
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -109,8 +114,8 @@ class Indexer:
         self.progress = progress or (lambda stage, done, total: None)
 
     # ------------------------------------------------------------------ index
-    def index(self, paths: Sequence[str], *, prune: bool = False) -> IndexReport:
-        return self._run(self.aindex(paths, prune=prune))
+    def index(self, paths: Sequence[str], *, prune: bool = False, budget: TokenBudget | None = None) -> IndexReport:
+        return self._run(self.aindex(paths, prune=prune, budget=budget))
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """asyncio.run, closing the chat client's connections of this loop before it ends."""
@@ -124,7 +129,9 @@ class Indexer:
 
         return asyncio.run(main())
 
-    async def aindex(self, paths: Sequence[str], *, prune: bool = False) -> IndexReport:
+    async def aindex(
+        self, paths: Sequence[str], *, prune: bool = False, budget: TokenBudget | None = None
+    ) -> IndexReport:
         """plan -> process -> reconcile -> finish, in one go (flows run the steps as tasks)."""
         started = time.perf_counter()
         report = IndexReport()
@@ -135,7 +142,12 @@ class Indexer:
         if prune and plan.removed:
             self.remove_documents(plan.removed)
             report.documents_removed = len(plan.removed)
-        await self.process(plan.todo, report)
+        if budget is None:
+            await self.process(plan.todo, report)
+        else:
+            from graphrag.budget import process_within_budget
+
+            await process_within_budget(self, plan.todo, report, budget)
         with _timed(report, "reconcile"):
             await self.areconcile()
         self.finish(plan.todo)
@@ -268,7 +280,7 @@ class Indexer:
                 results[c.id] = stored[c.text_hash]
             else:
                 missing.setdefault(c.text_hash, c)
-        report.chunks_reused = len(chunks) - len([c for c in chunks if c.text_hash in missing])
+        report.chunks_reused += len(chunks) - len([c for c in chunks if c.text_hash in missing])
         todo = list(missing.values())
         batch = max(8, 4 * self.settings.llm_concurrency)
         done = 0

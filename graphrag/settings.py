@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     chat_max_retries: int = Field(default=5, ge=0)
     llm_concurrency: int = Field(default=4, ge=1)
     cache: bool = Field(default=True, description="cache LLM responses by (model, prompt, params)")
+    price_prompt_per_1k: float | None = Field(
+        default=None, ge=0, description="price of 1,000 prompt tokens: dry runs and run reports show the cost"
+    )
+    price_completion_per_1k: float | None = Field(default=None, ge=0, description="price of 1,000 completion tokens")
 
     # --- embeddings
     embedder: Literal["local", "openai", "hashing"] = Field(
@@ -127,7 +131,13 @@ class Settings(BaseSettings):
     query_vector_cache_rows: int = Field(
         default=200_000, ge=0, description="vector tables up to this size are searched in memory (0: always the store)"
     )
-    ppr_damping: float = Field(default=0.5, gt=0, lt=1, description="probability of following an edge (HippoRAG: 0.5)")
+    ppr_damping: float = Field(
+        default=0.8,
+        gt=0,
+        lt=1,
+        description="probability of following an edge; HippoRAG uses 0.5, but on our entity-chunk graph the "
+        "second hop of a multi-hop question needs more walk (MuSiQue recall@5 0.69 at 0.5, 0.73-0.76 at 0.8)",
+    )
     ppr_passage_prior: float = Field(
         default=0.5, ge=0, lt=1, description="share of the reset mass on dense chunk scores of the question"
     )
