@@ -401,5 +401,26 @@ def eval_(
         console.print(f"wrote {path}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="interface to listen on (0.0.0.0: every interface)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")] = 8000,
+    workspace: WorkspaceOpt = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the HTTP API (queries, Cypher, text-to-Cypher, documents, graph); docs at /docs.
+    Set GRAPHRAG_API_KEY to require an X-API-Key header."""
+    import uvicorn
+
+    from graphrag.api import create_app
+
+    try:
+        api = create_app(_settings(workspace))
+    except GraphRAGError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    uvicorn.run(api, host=host, port=port, log_level=log_level)
+
+
 if __name__ == "__main__":
     app()

@@ -146,6 +146,18 @@ class Settings(BaseSettings):
     )
     ppr_neighbourhood_limit: int = Field(default=5000, ge=10, description="entities in a PPR neighbourhood")
 
+    # --- HTTP API (`graphrag serve`)
+    api_key: SecretStr | None = Field(
+        default=None, description="when set, every API request needs it in the X-API-Key header (or Bearer)"
+    )
+    api_max_body_bytes: int = Field(default=20_000_000, ge=1024, description="larger request bodies get 413")
+    api_scan_dir: Path | None = Field(default=None, description="folder POST /documents/scan ingests")
+    api_cypher_timeout: float = Field(default=30.0, gt=0, description="seconds a Cypher query of the API may run")
+    api_cypher_row_limit: int = Field(default=1000, ge=1, description="rows a Cypher query of the API returns at most")
+    api_wait_seconds: float = Field(
+        default=20.0, ge=0, description="DELETE /documents/{id} waits this long for the deletion, then answers 202"
+    )
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_size:

@@ -32,7 +32,7 @@ def env_of(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"neo4j", "graphrag"}
+    assert set(compose["services"]) == {"neo4j", "graphrag", "api"}
 
 
 def test_neo4j_service(compose: dict[str, Any]) -> None:
