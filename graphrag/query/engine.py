@@ -1,0 +1,280 @@
+"""`QueryEngine`: keywords -> retrieval -> context -> answer, for one workspace.
+
+One engine lives as long as its process: it keeps the keyword cache, the in-memory vector
+tables and the PPR graph between queries, so only the first query pays for loading them.
+`refresh()` drops them after the index changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from graphrag.errors import ConfigError
+from graphrag.llm.base import ChatModel, Embedder
+from graphrag.query.answer import NOT_FOUND, Answer, extractive_answer, generate_answer, stream_answer
+from graphrag.query.context import Context, ContextBudgets, build_context
+from graphrag.query.keywords import KeywordExtractor
+from graphrag.query.result import QUERY_MODES, Keywords, QueryResult, Retrieval
+from graphrag.query.retrieve import QueryVectors, Ranked, Retriever, Timer
+from graphrag.query.retrieve_ppr import PPRRetriever, mix
+from graphrag.query.usage import QueryUsage
+from graphrag.query.vector_search import VectorSearcher
+from graphrag.settings import Settings
+from graphrag.stores.base import GraphStore, StateStore, VectorStore
+
+T = TypeVar("T")
+VECTOR_CACHE_SIZE = 8192
+
+
+class QueryEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        graph: GraphStore,
+        vectors: VectorStore,
+        state: StateStore,
+        embedder: Embedder,
+        chat: ChatModel | None = None,
+    ) -> None:
+        self.settings = settings
+        self.graph = graph
+        self.state = state
+        # Queries bypass the state store's embedding cache: a write per new question would
+        # grow it without bound. Repeated texts hit an in-process LRU instead.
+        self.embedder: Embedder = getattr(embedder, "inner", embedder)
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
+        self.chat = chat
+        self.searcher = VectorSearcher(vectors, settings.query_vector_cache_rows)
+        self.retriever = Retriever(settings, graph=graph, state=state, searcher=self.searcher)
+        self.ppr_retriever = PPRRetriever(self.retriever)
+        self.keyword_extractor = KeywordExtractor(chat, language=settings.language)
+
+    def refresh(self) -> None:
+        """Forgets what was loaded from the stores (call after indexing or deleting)."""
+        self.searcher.invalidate()
+        self.ppr_retriever.invalidate()
+
+    def clear_query_cache(self) -> None:
+        """Forgets the keywords and vectors of past questions (the next query of the same
+        question pays for them again, as a new question does)."""
+        self.keyword_extractor.clear()
+        with self._vectors_lock:
+            self._vectors.clear()
+
+    # ------------------------------------------------------------ retrieval
+    async def aretrieve(
+        self,
+        question: str,
+        mode: str | None = None,
+        top_k: int | None = None,
+        *,
+        keywords: Keywords | None = None,
+        usage: QueryUsage | None = None,
+    ) -> Retrieval:
+        """Ranked entities, relations and chunks for `question`; the only model call is the
+        keyword extraction (none when `keywords` are given or offline)."""
+        mode = self._mode(mode)
+        top_k = top_k or self.settings.query_top_k
+        if top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, got {top_k}")
+        timer = Timer()
+        started = time.perf_counter()
+        if keywords is None:
+            with timer("keywords"):
+                keywords = await self.keyword_extractor.extract(question, usage)
+        with timer("embed"):
+            qv = self._embed(question, keywords)
+        ranked = self._run_mode(mode, keywords, qv, top_k, timer)
+        entities, relations, chunks = self.retriever.hydrate(ranked, timer)
+        timings = timer.rounded()
+        timings["retrieval"] = round(time.perf_counter() - started, 5)
+        return Retrieval(question, mode, keywords, entities, relations, chunks, timings)
+
+    def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None, **kw: Any) -> Retrieval:
+        return run_sync(self.aretrieve(question, mode, top_k, **kw))
+
+    def _mode(self, mode: str | None) -> str:
+        mode = mode or self.settings.query_mode
+        if mode not in QUERY_MODES:
+            raise ConfigError(f"unknown query mode {mode!r}; use one of {', '.join(QUERY_MODES)}")
+        return mode
+
+    def _embed(self, question: str, keywords: Keywords) -> QueryVectors:
+        texts = [question, *keywords.low_level, *keywords.high_level]
+        with self._vectors_lock:  # API requests query from several threads
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:  # one batch for the question and every keyword
+            found.update(zip(missing, np.asarray(self.embedder.embed(missing), dtype=np.float32)))
+        with self._vectors_lock:
+            for text in texts:
+                self._vectors[text] = found[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > VECTOR_CACHE_SIZE:
+                self._vectors.popitem(last=False)
+        matrix = np.stack([found[t] for t in texts])
+        n_low = len(keywords.low_level)
+        return QueryVectors(question=matrix[0], low=matrix[1 : 1 + n_low], high=matrix[1 + n_low :])
+
+    def _run_mode(self, mode: str, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        r = self.retriever
+        run = {
+            "naive": r.naive,
+            "local": r.local,
+            "global": r.global_,
+            "hybrid": r.hybrid,
+            "mix": lambda *args: mix(r.hybrid(*args), self.ppr_retriever.ppr(*args)),
+            "ppr": self.ppr_retriever.ppr,
+        }[mode]
+        return run(keywords, qv, top_k, timer)
+
+    # ------------------------------------------------------------ answers
+    async def aquery(
+        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+    ) -> QueryResult:
+        usage = QueryUsage()
+        started = time.perf_counter()
+        retrieval = await self.aretrieve(question, mode, top_k, usage=usage)
+        context = self._context(retrieval)
+        timings = dict(retrieval.timings)
+        answer_started = time.perf_counter()
+        if only_context:
+            answer = Answer("", [], supported=not context.empty)
+        elif context.empty:
+            answer = Answer(NOT_FOUND, [], supported=False)
+        elif self.chat is None:
+            answer = extractive_answer(question, retrieval.keywords, context)
+        else:
+            answer = await generate_answer(
+                self.chat, question, context, language=self.settings.language, usage=usage
+            )
+        timings["answer"] = round(time.perf_counter() - answer_started, 5)
+        timings["total"] = round(time.perf_counter() - started, 5)
+        return self._result(question, retrieval, context, answer, timings, usage)
+
+    def query(
+        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+    ) -> QueryResult:
+        return run_sync(self.aquery(question, mode, top_k, only_context=only_context))
+
+    def stream(
+        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+    ) -> "StreamingAnswer":
+        return StreamingAnswer(self, question, mode, top_k, only_context=only_context)
+
+    def _context(self, retrieval: Retrieval) -> Context:
+        started = time.perf_counter()
+        context = build_context(retrieval, ContextBudgets.from_settings(self.settings), self._locate_chunks)
+        retrieval.timings["context"] = round(time.perf_counter() - started, 5)
+        return context
+
+    def _locate_chunks(self, chunk_ids: Sequence[str]) -> Mapping[str, tuple[str, str, str]]:
+        chunks = self.state.get_chunks(chunk_ids)
+        documents = {d: self.state.get_document(d) for d in {c.document_id for c in chunks.values()}}
+        located = {}
+        for chunk_id, chunk in chunks.items():
+            doc = documents.get(chunk.document_id)
+            located[chunk_id] = (chunk.document_id, doc.source if doc else "", doc.title if doc else "")
+        return located
+
+    def _result(
+        self,
+        question: str,
+        retrieval: Retrieval,
+        context: Context,
+        answer: Answer,
+        timings: dict[str, float],
+        usage: QueryUsage,
+    ) -> QueryResult:
+        timings.setdefault("context", retrieval.timings.get("context", 0.0))
+        return QueryResult(
+            question=question,
+            mode=retrieval.mode,
+            answer=answer.text,
+            references=answer.references,
+            retrieval=retrieval,
+            context=context.text,
+            context_references=context.references,
+            context_tokens=context.tokens,
+            supported=answer.supported,
+            timings=timings,
+            llm=usage.to_dict(),
+        )
+
+
+class StreamingAnswer:
+    """`async for piece in engine.stream(q)` yields the answer as it is written; `result`
+    holds the whole QueryResult (answer, references, chunks...) once the stream is done.
+
+    `await stream.prepare()` first, to retrieve and build the context before the answer
+    starts (`retrieval`, `context` are then set: e.g. to send the references ahead)."""
+
+    def __init__(
+        self, engine: QueryEngine, question: str, mode: str | None, top_k: int | None, *, only_context: bool = False
+    ) -> None:
+        self.engine = engine
+        self.question = question
+        self.mode = mode
+        self.top_k = top_k
+        self.only_context = only_context
+        self.retrieval: Retrieval | None = None
+        self.context: Context | None = None
+        self.result: QueryResult | None = None
+        self._usage = QueryUsage()
+        self._started = 0.0
+
+    async def prepare(self) -> Context:
+        if self.context is None:
+            self._started = time.perf_counter()
+            self.retrieval = await self.engine.aretrieve(self.question, self.mode, self.top_k, usage=self._usage)
+            self.context = self.engine._context(self.retrieval)
+        return self.context
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[str]:
+        engine = self.engine
+        context = await self.prepare()
+        assert self.retrieval is not None
+        answer_started = time.perf_counter()
+        if self.only_context:
+            answer = Answer("", [], supported=not context.empty)
+        elif context.empty or engine.chat is None:
+            answer = (
+                Answer(NOT_FOUND, [], supported=False)
+                if context.empty
+                else extractive_answer(self.question, self.retrieval.keywords, context)
+            )
+            yield answer.text
+        else:
+            answer = Answer("")
+            async for piece in stream_answer(
+                engine.chat, self.question, context, answer, language=engine.settings.language, usage=self._usage
+            ):
+                yield piece
+        timings = dict(self.retrieval.timings)
+        timings["answer"] = round(time.perf_counter() - answer_started, 5)
+        timings["total"] = round(time.perf_counter() - self._started, 5)
+        self.result = engine._result(self.question, self.retrieval, context, answer, timings, self._usage)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine from synchronous code, also when an event loop is already running
+    in this thread (a notebook): then on a worker thread with its own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

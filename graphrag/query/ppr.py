@@ -1,0 +1,220 @@
+"""Personalized PageRank over the entity–chunk graph, the multi-hop retrieval of HippoRAG.
+
+Nodes are entities and chunks; an entity is linked to the entities it is related to and to
+the chunks it was extracted from. A walk restarts at the query's seed entities (weighted by
+how well they match, divided by how many chunks they occur in: a name found everywhere says
+little) and, as in HippoRAG 2, at the chunks dense retrieval finds for the question. With
+damping 0.5 the mass stays within a few hops of the seeds, so chunks that connect several
+seeds — the bridges of a multi-hop question — gather the most.
+
+Plain numpy: the transition is an edge list and one power-iteration step is a `bincount`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from graphrag.models import Entity, Relation
+
+ENTITY_CHUNK_WEIGHT = 1.0
+
+
+@dataclass(frozen=True)
+class EntityChunkGraph:
+    """Entities are nodes 0..E-1, chunks E..E+C-1; every edge is stored in both directions."""
+
+    entity_keys: list[str]
+    chunk_ids: list[str]
+    entity_index: dict[str, int]
+    chunk_index: dict[str, int]
+    src: np.ndarray  # int64
+    dst: np.ndarray  # int64
+    transition: np.ndarray  # float64: edge weight / out-weight of src
+    entity_chunk_counts: np.ndarray  # chunks per entity (for specificity)
+    out_weight: np.ndarray  # weighted degree of every node
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.entity_keys) + len(self.chunk_ids)
+
+    @classmethod
+    def build(cls, entities: Iterable[Entity], relations: Iterable[Relation]) -> "EntityChunkGraph":
+        entity_keys: list[str] = []
+        entity_index: dict[str, int] = {}
+        chunk_index: dict[str, int] = {}
+        mentions: list[tuple[int, int]] = []  # (entity, chunk) local indices
+        for entity in entities:
+            if entity.key in entity_index:
+                continue
+            e = entity_index[entity.key] = len(entity_keys)
+            entity_keys.append(entity.key)
+            for chunk_id in dict.fromkeys(entity.source_ids):
+                c = chunk_index.setdefault(chunk_id, len(chunk_index))
+                mentions.append((e, c))
+        n_entities = len(entity_keys)
+        us: list[int] = []
+        vs: list[int] = []
+        ws: list[float] = []
+        for e, c in mentions:
+            us.append(e)
+            vs.append(n_entities + c)
+            ws.append(ENTITY_CHUNK_WEIGHT)
+        for relation in relations:
+            u = entity_index.get(relation.source)
+            v = entity_index.get(relation.target)
+            if u is None or v is None or u == v:
+                continue
+            us.append(u)
+            vs.append(v)
+            # Repeated co-occurrence strengthens a link, with diminishing returns.
+            ws.append(1.0 + math.log(max(relation.weight, 1.0)))
+        u_arr = np.asarray(us, dtype=np.int64)
+        v_arr = np.asarray(vs, dtype=np.int64)
+        w_arr = np.asarray(ws, dtype=np.float64)
+        src = np.concatenate([u_arr, v_arr])
+        dst = np.concatenate([v_arr, u_arr])
+        weight = np.concatenate([w_arr, w_arr])
+        n_nodes = n_entities + len(chunk_index)
+        out_weight = np.bincount(src, weights=weight, minlength=n_nodes)
+        transition = weight / out_weight[src] if len(src) else weight
+        counts = np.bincount(
+            np.asarray([e for e, _ in mentions], dtype=np.int64), minlength=n_entities
+        ).astype(np.float64)
+        chunk_ids = [""] * len(chunk_index)
+        for chunk_id, c in chunk_index.items():
+            chunk_ids[c] = chunk_id
+        return cls(entity_keys, chunk_ids, entity_index, chunk_index, src, dst, transition, counts, out_weight)
+
+
+def personalized_pagerank(
+    n_nodes: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    transition: np.ndarray,
+    reset: np.ndarray,
+    *,
+    damping: float,
+    dangling: np.ndarray | None = None,
+    tol: float = 1e-6,
+    max_iter: int = 200,
+) -> np.ndarray:
+    """Stationary distribution of: with probability `damping` follow an edge (by weight),
+    else jump to a node drawn from `reset`. Mass at nodes without edges (`dangling`, a
+    boolean mask, computed when not given) jumps by `reset`. Stops when an iteration moves
+    less than `tol` of the mass (L1): the error is then about tol * d / (1 - d), far below
+    what changes a ranking."""
+    total = reset.sum()
+    if total <= 0:
+        return np.zeros(n_nodes)
+    r = reset / total
+    if dangling is None:
+        dangling = np.bincount(src, minlength=n_nodes) == 0
+    p = r.copy()
+    for _ in range(max_iter):
+        # One step of the walk is a weighted bincount over the edge list (~0.25 ms per
+        # 100k edges), faster here than a CSR product written in numpy.
+        spread = np.bincount(dst, weights=p[src] * transition, minlength=n_nodes)
+        stuck = p[dangling].sum()
+        nxt = (1.0 - damping) * r + damping * (spread + stuck * r)
+        delta = np.abs(nxt - p).sum()
+        p = nxt
+        if delta < tol:
+            break
+    return p
+
+
+@dataclass(frozen=True)
+class PPRScores:
+    chunks: list[tuple[str, float]]  # best first, positive scores only
+    # By PageRank mass over the square root of weighted degree: without a personalization
+    # PageRank is proportional to degree, so raw mass ranks the hubs first whatever the
+    # question, while mass per unit of degree ranks the leaves next to a seed above it.
+    entities: list[tuple[str, float]]
+
+
+def rank_chunks_ppr(
+    graph: EntityChunkGraph,
+    entity_seeds: Mapping[str, float],
+    chunk_prior: Mapping[str, float] | None = None,
+    *,
+    damping: float = 0.5,
+    prior_share: float = 0.5,
+    specificity: str = "idf",
+    limit: int | None = None,
+) -> PPRScores:
+    """Chunks (and entities) ranked by personalized PageRank.
+
+    `entity_seeds`: entity key -> match strength (e.g. cosine similarity); unknown keys are
+    ignored. `chunk_prior`: chunk id -> dense similarity to the question; it receives
+    `prior_share` of the reset mass (all of it when no seed is in the graph). Chunks of the
+    prior that are not in the graph take part as isolated nodes.
+    """
+    n_graph = graph.n_nodes
+    n_entities = len(graph.entity_keys)
+    extra: dict[str, int] = {}
+    for chunk_id in chunk_prior or {}:
+        if chunk_id not in graph.chunk_index:
+            extra[chunk_id] = n_graph + len(extra)
+    n_nodes = n_graph + len(extra)
+
+    seeds = np.zeros(n_nodes)
+    for key, weight in entity_seeds.items():
+        i = graph.entity_index.get(key)
+        if i is not None and weight > 0:
+            seeds[i] = max(seeds[i], weight)
+    if n_entities:
+        seeds[:n_entities] *= _specificity(graph, specificity)
+
+    prior = np.zeros(n_nodes)
+    for chunk_id, weight in (chunk_prior or {}).items():
+        i = graph.chunk_index.get(chunk_id)
+        i = n_entities + i if i is not None else extra[chunk_id]
+        prior[i] = max(prior[i], max(weight, 0.0))
+
+    reset = np.zeros(n_nodes)
+    if seeds.sum() > 0:
+        reset += (1.0 - prior_share) * seeds / seeds.sum()
+    if prior.sum() > 0:
+        reset += (prior_share if seeds.sum() > 0 else 1.0) * prior / prior.sum()
+    if reset.sum() <= 0:
+        return PPRScores([], [])
+
+    dangling = np.concatenate([graph.out_weight == 0, np.ones(len(extra), dtype=bool)])
+    scores = personalized_pagerank(
+        n_nodes, graph.src, graph.dst, graph.transition, reset, damping=damping, dangling=dangling
+    )
+    chunk_ids = graph.chunk_ids + list(extra)
+    return PPRScores(
+        chunks=_best(chunk_ids, scores[n_entities:], limit),
+        entities=_best(graph.entity_keys, scores[:n_entities] / np.sqrt(np.maximum(graph.out_weight[:n_entities], 1.0)), limit),
+    )
+
+
+def _specificity(graph: EntityChunkGraph, kind: str) -> np.ndarray:
+    """How much a seed's weight counts, from the number of chunks its entity occurs in:
+    "inverse" is HippoRAG's 1/n; "idf" the gentler log(1 + N/n) / log(1 + N), which
+    still discounts a name found in every chunk but does not let one found once dominate;
+    "none" leaves weights alone."""
+    counts = np.maximum(graph.entity_chunk_counts, 1.0)
+    if kind == "inverse":
+        return 1.0 / counts
+    if kind == "idf":
+        n_chunks = max(len(graph.chunk_ids), 1)
+        return np.log1p(n_chunks / counts) / math.log1p(n_chunks)
+    if kind == "none":
+        return np.ones_like(counts)
+    raise ValueError(f"unknown specificity {kind!r}; use idf, inverse or none")
+
+
+def _best(ids: list[str], scores: np.ndarray, limit: int | None) -> list[tuple[str, float]]:
+    """(id, score) of the `limit` highest positive scores, best first, ties by position."""
+    if limit is not None and limit < len(scores):
+        candidates = np.argpartition(-scores, limit - 1)[:limit] if limit > 0 else np.array([], dtype=np.int64)
+        candidates = candidates[np.lexsort((candidates, -scores[candidates]))]
+    else:
+        candidates = np.argsort(-scores, kind="stable")
+    return [(ids[i], float(scores[i])) for i in candidates if scores[i] > 0]
