@@ -11,7 +11,7 @@ from graphrag.errors import BackendNotSupportedError, ConfigError, DocumentNotFo
 from graphrag.export import ExportFormat, export_graph
 from graphrag.extract.base import Extractor
 from graphrag.extract.factory import build_extractor
-from graphrag.indexer import Indexer, IndexReport, ProgressCallback
+from graphrag.indexer import GENERATION_KEY, Indexer, IndexReport, ProgressCallback
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.models import DocumentRecord
 from graphrag.settings import Settings
@@ -143,6 +143,7 @@ class GraphRAG:
         """`max_tokens`: stop extracting once the next batch would exceed this many LLM
         tokens; the documents not reached stay `pending` for the next run."""
         with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
+            self._sync_with_workspace()
             self._check_extractor()
             try:
                 indexer = self._indexer(progress)
@@ -162,6 +163,7 @@ class GraphRAG:
     def indexer(self, progress: ProgressCallback | None = None) -> Indexer:
         """The indexing steps (plan, process, reconcile, finish), for callers that run them
         one by one, like the Prefect flow; hold the workspace lock while using them."""
+        self._sync_with_workspace()
         self._check_extractor()
         return self._indexer(progress)
 
@@ -184,6 +186,7 @@ class GraphRAG:
 
     def delete(self, refs: list[str], progress: ProgressCallback | None = None) -> list[DocumentRecord]:
         with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
+            self._sync_with_workspace()
             records = self.resolve_documents(refs)
             try:
                 self._indexer(progress).delete([r.id for r in records])
@@ -195,6 +198,21 @@ class GraphRAG:
         engine = self.__dict__.get("query_engine")
         if engine is not None:
             engine.refresh()
+        self._generation = self.state.cache_get(GENERATION_KEY)
+
+    def _sync_with_workspace(self) -> None:
+        """Another process (a flow, the CLI) may have changed the workspace since this one
+        loaded it: reload the in-memory graph and the query caches if so."""
+        if "state" not in self.__dict__:
+            return
+        current = self.state.cache_get(GENERATION_KEY)
+        if current == getattr(self, "_generation", None):
+            return
+        for name in ("graph", "vectors"):
+            store = self.__dict__.get(name)
+            if store is not None and hasattr(store, "reload"):
+                store.reload()
+        self._refresh_queries()
 
     def query(
         self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
@@ -202,21 +220,25 @@ class GraphRAG:
         """Answers `question` from the index, citing its sources. `mode`: naive | local |
         global | hybrid | mix (default) | ppr; `top_k`: chunks retrieved; `only_context`:
         retrieve and build the context, skip the answer."""
+        self._sync_with_workspace()
         return self.query_engine.query(question, mode, top_k, only_context=only_context)
 
     async def aquery(
         self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
     ) -> "QueryResult":
+        self._sync_with_workspace()
         return await self.query_engine.aquery(question, mode, top_k, only_context=only_context)
 
     def query_stream(self, question: str, mode: str | None = None, top_k: int | None = None) -> "StreamingAnswer":
         """`async for piece in rag.query_stream(q)` yields the answer as it is written; the
         returned object's `.result` holds the full QueryResult once the stream ends."""
+        self._sync_with_workspace()
         return self.query_engine.stream(question, mode, top_k)
 
     def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None) -> "Retrieval":
         """Ranked entities, relations and chunks, without an answer (no chat call but the
         keyword extraction)."""
+        self._sync_with_workspace()
         return self.query_engine.retrieve(question, mode, top_k)
 
     def status(self, status: str | None = None) -> list[DocumentRecord]:

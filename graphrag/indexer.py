@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
 T = TypeVar("T")
 
+GENERATION_KEY = "workspace:generation"
 CHUNKS_TABLE = "chunks"
 ENTITIES_TABLE = "entities"
 RELATIONS_TABLE = "relations"
@@ -441,6 +442,8 @@ class Indexer:
         self.state.clear_pending("entity", entity_keys)
         self.state.clear_pending("chunk", chunk_ids)
         self.state.clear_pending("document", doc_ids)
+        # Long-lived readers in other processes (the API) compare this to reload.
+        self.state.cache_put(GENERATION_KEY, str(time.time_ns()))
 
     def _records_for(self, chunk_ids: set[str]) -> dict[str, Extraction]:
         chunks = self.state.get_chunks(chunk_ids)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
@@ -58,33 +57,16 @@ async def query_stream(body: QueryRequest, ctx: ApiContext = Depends(get_ctx)) -
 
 
 async def _stream(ctx: ApiContext, body: QueryRequest) -> AsyncIterator[str]:
-    from graphrag.query.answer import NOT_FOUND, Answer, extractive_answer, stream_answer
-    from graphrag.query.usage import QueryUsage
-
     try:
         engine = await asyncio.to_thread(lambda: ctx.rag.query_engine)
-        usage = QueryUsage()
-        started = time.perf_counter()
-        retrieval = await engine.aretrieve(body.question, body.mode, body.top_k, usage=usage)
-        context = engine._context(retrieval)
+        stream = engine.stream(body.question, body.mode, body.top_k, only_context=body.only_context)
+        context = await stream.prepare()
         yield _sse("references", [asdict(r) for r in context.references])
-        answer_started = time.perf_counter()
-        if body.only_context:
-            answer = Answer("", [], supported=not context.empty)
-        elif context.empty or engine.chat is None:
-            answer = (Answer(NOT_FOUND, [], supported=False) if context.empty
-                      else extractive_answer(body.question, retrieval.keywords, context))
-            yield _sse("token", {"text": answer.text})
-        else:
-            answer = Answer("")
-            async for piece in stream_answer(engine.chat, body.question, context, answer,
-                                             language=engine.settings.language, usage=usage):
+        async for piece in stream:
+            if piece:
                 yield _sse("token", {"text": piece})
-        timings = dict(retrieval.timings)
-        timings["answer"] = round(time.perf_counter() - answer_started, 5)
-        timings["total"] = round(time.perf_counter() - started, 5)
-        result = engine._result(body.question, retrieval, context, answer, timings, usage)
-        yield _sse("result", result.to_dict())
+        assert stream.result is not None
+        yield _sse("result", stream.result.to_dict())
     except GraphRAGError as exc:  # the status line is sent already: report in the stream
         yield _sse("error", {"detail": str(exc), "error": type(exc).__name__})
 

@@ -110,6 +110,12 @@ class LanceDBVectorStore:
 
     # --- tables
 
+    def reload(self) -> None:
+        """Sees writes made through other handles (another process) since tables were opened."""
+        with self._lock:
+            for table in self._tables.values():
+                table.checkout_latest()
+
     def _list_tables(self) -> list[str]:
         names: list[str] = []
         token: str | None = None

@@ -46,14 +46,20 @@ class NetworkXGraphStore:
                 path = path / DEFAULT_FILENAME
         self.path: Path | None = path
         self._lock = threading.RLock()
-        self._graph = nx.Graph()
-        self._edge_of: dict[str, tuple[str, str]] = {}  # relation key -> node pair
-        self._documents: dict[str, DocumentRecord] = {}
-        self._chunks: dict[str, Chunk] = {}
-        self._chunks_of: dict[str, set[str]] = {}  # document id -> chunk ids
-        self._dirty = False
-        if self.path is not None and self.path.exists():
-            self._load(self.path)
+        self.reload()
+
+    def reload(self) -> None:
+        """Reads the file again, dropping unflushed writes: another process (a flow, the
+        CLI) may have written the workspace since this store was opened."""
+        with self._lock:
+            self._graph = nx.Graph()
+            self._edge_of: dict[str, tuple[str, str]] = {}  # relation key -> node pair
+            self._documents: dict[str, DocumentRecord] = {}
+            self._chunks: dict[str, Chunk] = {}
+            self._chunks_of: dict[str, set[str]] = {}  # document id -> chunk ids
+            self._dirty = False
+            if self.path is not None and self.path.exists():
+                self._load(self.path)
 
     # --- lexical layer
 
