@@ -28,6 +28,9 @@ WorkspaceOpt = Annotated[
     typer.Option("--workspace", "-w", help="workspace directory (default ./.graphrag or GRAPHRAG_WORKSPACE)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
+PruneOpt = Annotated[
+    bool, typer.Option("--prune", help="also delete indexed documents whose files are gone from PATHS")
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="only estimate chunks, LLM calls, tokens and cost: nothing is sent or indexed")
 ]
@@ -78,9 +81,7 @@ def _print_json(data: Any) -> None:
 def index(
     paths: Annotated[list[Path], typer.Argument(help="files, folders or globs to index")],
     workspace: WorkspaceOpt = None,
-    prune: Annotated[
-        bool, typer.Option("--prune", help="also delete indexed documents whose files are gone from PATHS")
-    ] = False,
+    prune: PruneOpt = False,
     dry_run: DryRunOpt = False,
     max_tokens: MaxTokensOpt = None,
     as_json: JsonOpt = False,
@@ -273,9 +274,7 @@ def cypher(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files, folders or globs to ingest")],
     workspace: WorkspaceOpt = None,
-    prune: Annotated[
-        bool, typer.Option("--prune", help="also delete indexed documents whose files are gone from PATHS")
-    ] = False,
+    prune: PruneOpt = False,
     dry_run: DryRunOpt = False,
     max_tokens: MaxTokensOpt = None,
     as_json: JsonOpt = False,
@@ -304,9 +303,7 @@ def schedule(
     cron: Annotated[str | None, typer.Option("--cron", help='cron schedule, e.g. "*/15 * * * *"')] = None,
     interval: Annotated[float | None, typer.Option("--interval", help="seconds between runs")] = None,
     workspace: WorkspaceOpt = None,
-    prune: Annotated[
-        bool, typer.Option("--prune", help="also delete indexed documents whose files are gone from PATHS")
-    ] = False,
+    prune: PruneOpt = False,
     max_tokens: MaxTokensOpt = None,
     name: Annotated[str | None, typer.Option("--name", help="deployment name (default ingest-<workspace>)")] = None,
 ) -> None:
