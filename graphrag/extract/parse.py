@@ -15,10 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import json_repair
 from jsonschema import Draft202012Validator, ValidationError
 
 from graphrag.errors import LLMOutputError
+from graphrag.llm.json_output import load_model_json
 from graphrag.models import ExtractedEntity, ExtractedRelation, Extraction, normalize_name, relation_key
 
 SCHEMA_PATH = Path(__file__).parents[2] / "schemas" / "extraction.schema.json"
@@ -45,8 +45,6 @@ _RELATION_FIELDS: dict[str, tuple[str, ...]] = {
     "weight": ("weight", "relationship_strength", "strength", "score", "confidence"),
 }
 
-_THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
-_CODE_FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _MAX_REASONS = 5
 
@@ -65,7 +63,7 @@ def parse_extraction(text: str, *, drop_invalid: bool = False) -> Extraction:
     answer invalid, so the caller can re-ask; with `drop_invalid` such items are dropped
     instead, and only an answer with nothing usable left is an error.
     """
-    document = _normalize_shape(_load_json(text))
+    document = _normalize_shape(load_model_json(text))
     reasons, bad_items = _problems(document)
     if reasons and not drop_invalid:
         raise LLMOutputError(_summarize(reasons))
@@ -137,22 +135,6 @@ def merge_extractions(extractions: Iterable[Extraction]) -> Extraction:
 
 
 # --- JSON recovery
-
-
-def _load_json(text: str) -> Any:
-    # Reasoning models (DeepSeek-R1, Qwen3) think aloud before answering.
-    stripped = _THINK_BLOCK.sub("", text).strip()
-    if not stripped:
-        raise LLMOutputError("the answer is empty")
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        pass
-    fenced = _CODE_FENCE.search(stripped)
-    data = json_repair.loads(fenced.group(1) if fenced else stripped)
-    if not isinstance(data, (dict, list)):
-        raise LLMOutputError(f"the answer contains no JSON object: {_snippet(stripped)}")
-    return data
 
 
 def _normalize_shape(data: Any) -> dict[str, Any]:
@@ -342,6 +324,3 @@ def _summarize(reasons: list[str]) -> str:
     more = len(reasons) - _MAX_REASONS
     return "; ".join(reasons[:_MAX_REASONS]) + (f"; and {more} more problems" if more > 0 else "")
 
-
-def _snippet(text: str, limit: int = 120) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")

@@ -8,11 +8,9 @@ by purpose, and answered from the cache when the same request was made before.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +28,7 @@ from tenacity import (
 from graphrag.errors import LLMError
 from graphrag.llm.base import ChatResult, Message, Usage
 from graphrag.llm.cache import KeyValueCache, LLMCache
+from graphrag.llm.http_errors import error_detail, retry_after
 from graphrag.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -256,9 +255,9 @@ class OpenAIChatModel:
 
     def _status_error(self, response: httpx.Response) -> Exception:
         status = response.status_code
-        reason = f"HTTP {status}: {_error_detail(response)}"
+        reason = f"HTTP {status}: {error_detail(response)}"
         if status in _TRANSIENT_4XX or status >= 500:
-            return _TransientError(reason, retry_after=_retry_after(response.headers))
+            return _TransientError(reason, retry_after=retry_after(response.headers))
         if status in (401, 403):
             hint = (
                 "Check the API key: set GRAPHRAG_CHAT_API_KEY (or OPENAI_API_KEY) to a key "
@@ -394,38 +393,3 @@ def _reported_usage(usage: object) -> tuple[int, int] | None:
     if isinstance(prompt, int) and isinstance(completion, int):
         return prompt, completion
     return None
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """The server's own explanation: OpenAI nests it in error.message, Ollama and
-    llama.cpp send a string or a similar object."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
-    if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    if isinstance(error, str) and error:
-        return error
-    return response.text[:300] or response.reason_phrase
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from `retry-after-ms` (OpenAI) or `Retry-After` (seconds or HTTP date)."""
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -293,7 +293,7 @@ class OpenAIEmbedder:
     def _post(self, payload: dict[str, Any]) -> Any:
         import httpx
 
-        from graphrag.llm.chat import _error_detail, _retry_after
+        from graphrag.llm.http_errors import error_detail, retry_after
 
         try:
             resp = self._client.post(self.url, json=payload)
@@ -305,10 +305,10 @@ class OpenAIEmbedder:
             raise _Retryable(f"connection failed: {exc}") from None
         if resp.status_code == 429 or resp.status_code >= 500:
             self._record(failed=True)
-            raise _Retryable(f"HTTP {resp.status_code}: {_error_detail(resp)}", _retry_after(resp.headers))
+            raise _Retryable(f"HTTP {resp.status_code}: {error_detail(resp)}", retry_after(resp.headers))
         if resp.status_code >= 400:
             self._record(failed=True)
-            raise LLMError(self._client_error(resp.status_code, _error_detail(resp)))
+            raise LLMError(self._client_error(resp.status_code, error_detail(resp)))
         try:
             body = resp.json()
         except ValueError:

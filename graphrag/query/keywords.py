@@ -56,12 +56,14 @@ def keywords_schema() -> dict[str, Any]:
 def parse_keywords(text: str) -> Keywords | None:
     """Keywords from a model reply, or None when it is not (even after repair) a valid object."""
     import jsonschema
-    from json_repair import repair_json
+
+    from graphrag.errors import LLMOutputError
+    from graphrag.llm.json_output import load_model_json
 
     try:
-        data = json.loads(text)
-    except ValueError:
-        data = repair_json(text, return_objects=True)
+        data = load_model_json(text)
+    except LLMOutputError:
+        return None
     if not isinstance(data, dict):
         return None
     try:
