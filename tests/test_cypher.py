@@ -1,8 +1,8 @@
 """User Cypher: read-only, bounded, and refused cleanly when it would write or administer.
 
-Every attempt in WRITE_ATTEMPTS must raise CypherNotAllowedError and leave the database
-exactly as it was; the static check is also tested alone (no server), and the READ session
-is tested alone by switching the static check off.
+The attack table (tests/cypher_attacks.py) runs against the test Neo4j: every attempt must
+be refused and leave the database exactly as it was, and a transaction another client holds
+open meanwhile must survive. Reads that look like writes to a naive lexer must run.
 """
 
 from __future__ import annotations
@@ -17,101 +17,9 @@ from graphrag.cypher import check_read_only
 from graphrag.errors import BackendNotSupportedError, CypherNotAllowedError
 from graphrag.models import Entity, relation_key
 from graphrag.models import Relation
+from tests.cypher_attacks import ATTACKS, LEXICAL_REFUSALS
 
-WRITE_ATTEMPTS = [
-    # plain writes
-    "CREATE (n:Entity {workspace: $workspace, key: 'x'})",
-    "MERGE (n:Entity {workspace: $workspace, key: 'scrooge'}) RETURN n",
-    "MATCH (n:Entity) SET n.name = 'pwned'",
-    "MATCH (n:Entity) SET n += {name: 'pwned'}",
-    "MATCH (n:Entity) SET n:Pwned",
-    "MATCH (n) DELETE n",
-    "MATCH (n) DETACH DELETE n",
-    "MATCH (n) NODETACH DELETE n",
-    "MATCH (n:Entity) REMOVE n.name",
-    "MATCH (n:Entity) REMOVE n:Entity",
-    "MATCH ()-[r:RELATED]->() DELETE r",
-    "INSERT (n:Pwned)",
-    "FOREACH (x IN [1, 2] | CREATE (:Pwned {x: x}))",
-    "MATCH (n:Entity) WITH collect(n) AS ns FOREACH (n IN ns | SET n.name = 'pwned')",
-    "MATCH (n) CALL (n) { DETACH DELETE n }",
-    "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10 ROWS",
-    "CALL { MATCH (n) RETURN n } IN TRANSACTIONS RETURN n",
-    "LOAD CSV FROM 'file:///etc/passwd' AS row RETURN row",
-    "LOAD CSV WITH HEADERS FROM 'http://example.com/x.csv' AS row CREATE (:Pwned)",
-    "USING PERIODIC COMMIT 10 LOAD CSV FROM 'file:///x.csv' AS row CREATE (:Pwned)",
-    # procedures that write or administer
-    "CALL db.createLabel('Pwned')",
-    "CALL db.createProperty('pwned')",
-    "CALL db.createRelationshipType('PWNED')",
-    "CALL `db`.`createLabel`('Pwned')",
-    "CALL `db.createLabel`('Pwned')",
-    "CALL db . createLabel('Pwned')",
-    "CALL dbms.killQuery('query-1')",
-    "CALL dbms.security.createUser('eve', 'secret', false)",
-    "CALL dbms.setConfigValue('db.logs.query.enabled', 'OFF')",
-    "CALL db.clearQueryCaches()",
-    "CALL db.create.setNodeVectorProperty(null, 'v', [1.0])",
-    "MATCH (n) CALL apoc.nodes.delete(n, 10) YIELD value RETURN value",
-    "CALL db.labels() YIELD label CALL db.createLabel(label + 'X') RETURN label",
-    # schema and admin commands
-    "CREATE INDEX pwned IF NOT EXISTS FOR (n:Entity) ON (n.name)",
-    "CREATE RANGE INDEX pwned FOR (n:Entity) ON (n.type)",
-    "CREATE FULLTEXT INDEX pwned FOR (n:Entity) ON EACH [n.name]",
-    "CREATE CONSTRAINT pwned FOR (n:Pwned) REQUIRE n.id IS UNIQUE",
-    "DROP INDEX graphrag_entity_text",
-    "DROP CONSTRAINT graphrag_entity_key",
-    "DROP DATABASE neo4j",
-    "CREATE DATABASE pwned",
-    "STOP DATABASE neo4j",
-    "START DATABASE neo4j",
-    "ALTER USER neo4j SET PASSWORD 'pwned'",
-    "ALTER CURRENT USER SET PASSWORD FROM 'a' TO 'b'",
-    "CREATE USER eve SET PASSWORD 'secret'",
-    "GRANT ROLE admin TO eve",
-    "DENY READ {*} ON GRAPH * TO PUBLIC",
-    "REVOKE ROLE admin FROM neo4j",
-    "RENAME ROLE reader TO admin",
-    "SHOW USERS",
-    "SHOW TRANSACTIONS YIELD transactionId TERMINATE TRANSACTIONS transactionId",
-    "TERMINATE TRANSACTIONS 'neo4j-transaction-1'",
-    "USE system SHOW USERS",
-    "ENABLE SERVER 'abc'",
-    "DEALLOCATE DATABASES FROM SERVER 'abc'",
-    # case and spacing
-    "create (n:Pwned)",
-    "CrEaTe (n:Pwned)",
-    "match (n) detach delete n",
-    "MATCH(n)DELETE(n)",
-    "MATCH (n)\n\tDETACH\n\n  DELETE n",
-    "MATCH (n)\u00a0DELETE n",
-    "MATCH (n:Entity) SET\nn.name='pwned'",
-    "EXPLAIN CREATE (n:Pwned)",
-    "PROFILE MATCH (n) DELETE n",
-    "CYPHER runtime=slotted MATCH (n) DELETE n",
-    # writes hidden behind comments and strings
-    "MATCH (n) RETURN n // read only\nCREATE (:Pwned)",
-    "MATCH (n) WITH n // read only\rDETACH DELETE n",
-    "MATCH (n) WITH n // read only\u2028DETACH DELETE n",
-    "MATCH (n) /* read only */ DETACH DELETE n",
-    "MATCH (n) /* ' */ DELETE n",
-    "MATCH (n) /* \" */ DELETE n //\"",
-    "MATCH (n) WHERE n.name = '//' DETACH DELETE n",
-    "MATCH (n) WHERE n.name = '/*' DETACH DELETE n /* */",
-    "MATCH (n) WHERE n.name = 'it\\'s' DETACH DELETE n",
-    'MATCH (n) WHERE n.name = "a\\\\" DETACH DELETE n //"',
-    "MATCH (n) WHERE n.name = 'a\\\\' DETACH DELETE n //'",
-    "MATCH (n) WHERE n.name = \"'\" DELETE n //'",
-    "MATCH (n) WHERE n.name = '`' DELETE n //`",
-    # several statements, unterminated tokens
-    "MATCH (n) RETURN n; CREATE (:Pwned)",
-    "MATCH (n) RETURN count(n);MATCH (m) DETACH DELETE m;",
-    "MATCH (n) WHERE n.name = 'unterminated RETURN n",
-    "MATCH (n) /* unterminated DELETE n",
-    "MATCH (n) RETURN n.`unterminated",
-    "",
-    "   // only a comment",
-]
+WRITE_ATTEMPTS = ATTACKS  # the name other test modules import
 
 READ_QUERIES = [
     ("MATCH (e:Entity {workspace: $workspace}) RETURN e.name AS name ORDER BY name", {}, 3),
@@ -123,28 +31,35 @@ READ_QUERIES = [
     ("MATCH (start:Entity {workspace: $workspace})-[r:RELATED]->(stop) RETURN start.key, stop.key", {}, 3),
     ("MATCH (n:`Delete`) RETURN count(n) AS n", {}, 1),
     ("CALL db.labels() YIELD label RETURN label", {}, None),
-    ("CALL db.index.fulltext.queryNodes('graphrag_entity_text', 'scrooge') YIELD node "
-     "WHERE node.workspace = $workspace RETURN node.key AS key", {}, 1),
     ("MATCH p = (:Entity {workspace: $workspace})-[:RELATED*1..2]-() RETURN p LIMIT 2", {}, 2),
     ("CALL { MATCH (e:Entity {workspace: $workspace}) RETURN count(e) AS n } RETURN n", {}, 1),
     ("MATCH (e:Entity {workspace: $workspace}) RETURN e.name;", {}, 3),
+    # what the first guard refused: `set` is a fine variable name
+    ("MATCH (set:Entity) RETURN count(set) AS n", {}, 1),
+    ("MATCH (create:Entity)-[delete:RELATED]->(merge) RETURN create.key, delete.key, merge.key", {}, 3),
+    ("MATCH (show:Entity) WITH show AS use RETURN use.key AS key", {}, 3),
+    # escapes as Neo4j reads them
+    ("M\\u0041TCH (e:Entity) RETURN e.name AS name", {}, 3),
+    ("MATCH (e:Entity) RETURN '\\u0041' AS a, e.name AS `\\u0041`", {}, 3),
+    ("RETURN \"\\\\u0041\" AS literal_backslash_u", {}, 1),
 ]
 
 
-@pytest.mark.parametrize("query", WRITE_ATTEMPTS)
-def test_static_check_refuses(query: str) -> None:
+
+@pytest.mark.parametrize("query", LEXICAL_REFUSALS)
+def test_lexical_layer_refuses_without_a_server(query: str) -> None:
     with pytest.raises(CypherNotAllowedError):
         check_read_only(query)
 
 
 @pytest.mark.parametrize(("query", "params", "rows"), READ_QUERIES)
-def test_static_check_allows_reads(query: str, params: dict, rows: int | None) -> None:
+def test_lexical_layer_allows_reads(query: str, params: dict, rows: int | None) -> None:
     check_read_only(query)
 
 
 def test_refusal_says_what_and_why() -> None:
-    with pytest.raises(CypherNotAllowedError, match="DELETE removes data.*read-only"):
-        check_read_only("MATCH (n) DETACH DELETE n")
+    with pytest.raises(CypherNotAllowedError, match="LOAD CSV reads files.*read-only"):
+        check_read_only("L\\u004fAD CSV FROM 'file:///etc/passwd' AS row RETURN row")
     with pytest.raises(CypherNotAllowedError, match="'db.createLabel' is not on the read-only list"):
         check_read_only("CALL db.createLabel('X')")
 
@@ -173,57 +88,78 @@ def seeded() -> Iterator[Any]:
 
 
 def database_state(store: Any) -> Any:
-    """What the attempts could change: the seeded workspace in full, and the traces every
-    other attempt would leave (a Pwned label or property key, a new or dropped index or
-    constraint, a new database). Scoped like this, other tests writing elsewhere on a
-    shared server cannot make it flaky."""
-    def rows(query: str) -> list[dict]:
-        records = store._driver.execute_query(query, {"ws": store.namespace}, database_=store.database).records
+    """What an attempt could change: the seeded workspace in full, the counts, labels,
+    relationship types and property keys of the database, its indexes and constraints, and
+    (through the system database) its users and databases."""
+    def rows(query: str, database: str | None = store.database) -> list[dict]:
+        records = store._driver.execute_query(query, {"ws": store.namespace}, database_=database).records
         return [r.data() for r in records]
 
     return (
         rows("MATCH (n {workspace: $ws}) RETURN elementId(n) AS id, labels(n) AS l, properties(n) AS p ORDER BY id"),
         rows("MATCH ()-[r {workspace: $ws}]->() RETURN elementId(r) AS id, type(r) AS t, properties(r) AS p ORDER BY id"),
+        rows("MATCH (n) WHERE n.workspace = $ws OR any(l IN labels(n) WHERE l STARTS WITH 'Pwned') "
+             "RETURN count(n) AS n"),
         rows("CALL db.labels() YIELD label WHERE label STARTS WITH 'Pwned' RETURN label"),
         rows("CALL db.relationshipTypes() YIELD relationshipType AS t WHERE t = 'PWNED' RETURN t"),
         rows("CALL db.propertyKeys() YIELD propertyKey WHERE propertyKey = 'pwned' RETURN propertyKey"),
         rows("SHOW INDEXES YIELD name WHERE name STARTS WITH 'graphrag_' OR name = 'pwned' RETURN name ORDER BY name"),
         rows("SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH 'graphrag_' OR name = 'pwned' "
              "RETURN name ORDER BY name"),
-        rows("SHOW DATABASES YIELD name RETURN DISTINCT name ORDER BY name"),
+        rows("SHOW USERS YIELD user RETURN user ORDER BY user", "system"),
+        rows("SHOW DATABASES YIELD name, currentStatus RETURN DISTINCT name, currentStatus ORDER BY name", "system"),
     )
 
 
-@pytest.mark.neo4j
-def test_write_attempts_are_refused_and_change_nothing(seeded: Any) -> None:
-    before = database_state(seeded)
-    for query in WRITE_ATTEMPTS:
-        with pytest.raises(CypherNotAllowedError):
-            seeded.run_read_cypher(query)
-        assert database_state(seeded) == before, query
+@pytest.fixture
+def open_transaction(seeded: Any) -> Iterator[tuple[Any, str]]:
+    """A transaction another client holds open (with a query in it), and its id."""
+    session = seeded._driver.session(database=seeded.database)
+    tx = session.begin_transaction(metadata={"app": "graphrag-test-victim"})
+    assert tx.run("MATCH (n {workspace: $ws}) RETURN count(n) AS n", ws=seeded.namespace).single()["n"] == 3
+    ids = [
+        r["id"] for r in seeded._driver.execute_query(
+            "SHOW TRANSACTIONS YIELD transactionId AS id, metaData WHERE metaData.app = 'graphrag-test-victim' "
+            "RETURN id", database_=seeded.database,
+        ).records
+    ]
+    assert len(ids) == 1, ids
+    yield tx, ids[0]
+    if not tx.closed():
+        tx.rollback()
+    session.close()
 
 
 @pytest.mark.neo4j
-@pytest.mark.parametrize("query", [
-    "CREATE (n:Pwned) RETURN n",
-    "MERGE (n:Entity {workspace: $workspace, key: 'new'})",
-    "MATCH (n:Entity) SET n.name = 'pwned'",
-    "MATCH (n:Entity) DETACH DELETE n",
-    "MATCH (n:Entity) REMOVE n:Entity",
-    "FOREACH (x IN [1] | CREATE (:Pwned))",
-    "CREATE INDEX pwned IF NOT EXISTS FOR (n:Pwned) ON (n.x)",
-    "CALL db.createLabel('Pwned')",
-])
-def test_read_session_refuses_writes_even_without_the_static_check(
-    seeded: Any, query: str, monkeypatch: pytest.MonkeyPatch
+def test_attack_table_is_refused_changes_nothing_and_kills_nobody(
+    seeded: Any, open_transaction: tuple[Any, str]
 ) -> None:
-    import graphrag.stores.neo4j_graph as module
+    from graphrag.errors import StoreError
+    from tests.cypher_attacks import NEO4J_REJECTS, SCHEMA_COMMANDS, TERMINATE_TEMPLATES
 
-    monkeypatch.setattr(module, "check_read_only", lambda q: None)
+    victim, victim_id = open_transaction
+    attempts = ATTACKS + [t.format(tx=victim_id) for t in TERMINATE_TEMPLATES]
+    assert len(attempts) >= 60
     before = database_state(seeded)
-    with pytest.raises(CypherNotAllowedError, match="refused by Neo4j"):
-        seeded.run_read_cypher(query)
+    for all_workspaces in (False, True):
+        for query in attempts:
+            neo4j_refuses = query in NEO4J_REJECTS or (query in SCHEMA_COMMANDS and not all_workspaces)
+            with pytest.raises((CypherNotAllowedError, StoreError) if neo4j_refuses else CypherNotAllowedError):
+                seeded.run_read_cypher(query, all_workspaces=all_workspaces)
     assert database_state(seeded) == before
+    # The other client's transaction was never terminated: it still runs queries and commits.
+    assert victim.run("MATCH (n {workspace: $ws}) RETURN count(n) AS n", ws=seeded.namespace).single()["n"] == 3
+    victim.commit()
+
+
+@pytest.mark.neo4j
+def test_the_issue_findings_are_refused_by_the_guard_not_by_luck(seeded: Any) -> None:
+    """Each finding of issue 11 is refused with the guard's own reason (not a Neo4j error)."""
+    from tests.cypher_attacks import ESCAPES
+
+    for query in ESCAPES[:8]:
+        with pytest.raises(CypherNotAllowedError, match="^refused: "):
+            seeded.run_read_cypher(query, all_workspaces=True)
 
 
 @pytest.mark.neo4j

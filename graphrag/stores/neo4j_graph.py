@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import neo4j
-from neo4j import READ_ACCESS, GraphDatabase, unit_of_work
-from neo4j.exceptions import ClientError, DriverError, Neo4jError, ServiceUnavailable
+from neo4j import READ_ACCESS, GraphDatabase
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable
 
-from graphrag.cypher import CypherResult, check_read_only, to_jsonable
-from graphrag.errors import CypherNotAllowedError, StoreError
+from graphrag.cypher import CypherResult
+from graphrag.errors import StoreError
 from graphrag.models import Chunk, DocumentRecord, Entity, Relation
 from graphrag.stores.base import GraphStats
 from graphrag.stores import neo4j_queries as Q
@@ -435,49 +435,14 @@ class Neo4jGraphStore:
         *,
         timeout: float = 30.0,
         row_limit: int = 1000,
+        all_workspaces: bool = False,
     ) -> CypherResult:
-        """Runs a user's read-only query: refused up front if it could write or administer
-        (graphrag.cypher.check_read_only), then run in a READ transaction (Neo4j refuses
-        writes there too) with a server-side `timeout` in seconds. At most `row_limit` rows
-        come back; `truncated` says whether more were there. `$workspace` is this store's
-        namespace unless `params` sets it."""
-        check_read_only(query)
-        if row_limit < 1:
-            raise StoreError("row_limit must be at least 1")
-        parameters = {"workspace": self.namespace, **(params or {})}
+        """Runs a user's query through the read-only guard (graphrag.cypher_guard: Neo4j's
+        EXPLAIN decides), confined to this store's workspace unless `all_workspaces`, in a
+        READ transaction with a server-side `timeout` in seconds. At most `row_limit` rows
+        come back; `truncated` says whether more were there."""
+        from graphrag.stores.neo4j_user_cypher import run_user_cypher
 
-        @unit_of_work(timeout=timeout)
-        def work(tx: neo4j.ManagedTransaction) -> tuple[list[str], list[neo4j.Record], Any]:
-            result = tx.run(query, parameters)
-            keys = list(result.keys())
-            records = result.fetch(row_limit + 1)
-            return keys, records, result.consume()
-
-        try:
-            with self._session(default_access_mode=READ_ACCESS, notifications_min_severity="WARNING") as session:
-                keys, records, summary = session.execute_read(work)
-        except ClientError as e:
-            code = e.code or ""
-            if code.endswith("Statement.AccessMode") or "AccessMode" in code:
-                raise CypherNotAllowedError(
-                    f"refused by Neo4j: the query tries to write ({e.message}); "
-                    "`graphrag cypher` runs read-only queries"
-                ) from e
-            if "TransactionTimedOut" in code or "Transaction.Terminated" in code:
-                raise StoreError(f"the query ran longer than {timeout:g} s and was stopped; "
-                                 "narrow it (LIMIT, a label, a key) or raise --timeout") from e
-            raise StoreError(f"Neo4j could not run the query: {e.message} ({code})") from e
-        except ServiceUnavailable as e:
-            raise StoreError(f"Neo4j at {self.uri} is unreachable: {e}; check that it runs") from e
-        except (Neo4jError, DriverError) as e:
-            raise StoreError(f"Neo4j could not run the query: {e}") from e
-        truncated = len(records) > row_limit
-        rows = [{k: to_jsonable(v) for k, v in zip(keys, rec.values())} for rec in records[:row_limit]]
-        notifications = [
-            status.status_description
-            for status in (getattr(summary, "gql_status_objects", None) or [])
-            if getattr(status, "is_notification", False)
-        ]
-        return CypherResult(columns=keys, rows=rows, truncated=truncated, row_limit=row_limit,
-                            notifications=notifications)
+        return run_user_cypher(self, query, params, workspace=None if all_workspaces else self.namespace,
+                               timeout=timeout, row_limit=row_limit)
 
