@@ -263,11 +263,13 @@ class GraphRAG:
         *,
         timeout: float = 30.0,
         row_limit: int = 1000,
+        all_workspaces: bool = False,
     ) -> "CypherResult":
         """Runs a read-only Cypher query on the Neo4j graph: write and admin statements are
         refused (CypherNotAllowedError) and the query runs in a READ transaction with a
         `timeout` (seconds) and at most `row_limit` rows (`result.truncated` says if more
-        were there). `$workspace` is this workspace's graph namespace."""
+        were there). Every node pattern is bound to this workspace (`$workspace`, which params
+        cannot set) unless `all_workspaces`."""
         graph = self.__dict__.get("graph")
         run = getattr(graph, "run_read_cypher", None) if graph is not None else None
         if run is None and (graph is not None or self.settings.graph_store != "neo4j"):
@@ -278,7 +280,7 @@ class GraphRAG:
             )
         if run is None:
             run = self.graph.run_read_cypher  # type: ignore[attr-defined]
-        return run(query, params, timeout=timeout, row_limit=row_limit)
+        return run(query, params, timeout=timeout, row_limit=row_limit, all_workspaces=all_workspaces)
 
     def export(self, fmt: ExportFormat, out: Path) -> list[Path]:
         return export_graph(self.graph, fmt, out)

@@ -72,8 +72,8 @@ def _node_shape(tokens: list[Token], i: int, end: int) -> tuple[bool, int | None
     if first == end:
         return True, None  # ()
     t = tokens[first]
-    starts = (":", "{")
-    if t.kind == "param" or t.is_punct("".join(starts)) or t.is_word("WHERE", "IS"):
+    # `($x ...)` is an expression: a map parameter cannot start a node pattern of a read.
+    if t.is_punct(":{") or t.is_word("WHERE", "IS"):
         return True, None
     if t.kind in ("word", "name"):
         nxt = tokens[first + 1]

@@ -10,13 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+class ApiKeyScope(BaseModel):
+    """What one API key may do: its workspaces (`*`: every served workspace) and its role
+    (read: queries, Cypher, browsing; write: also documents; admin: also Cypher across
+    workspaces)."""
+
+    workspaces: list[str] = Field(min_length=1)
+    role: Literal["read", "write", "admin"] = "read"
+
 
 DEFAULT_ENTITY_TYPES = [
     "person",
@@ -149,6 +158,16 @@ class Settings(BaseSettings):
     # --- HTTP API (`graphrag serve`)
     api_key: SecretStr | None = Field(
         default=None, description="when set, every API request needs it in the X-API-Key header (or Bearer)"
+    )
+    api_keys: dict[str, ApiKeyScope] = Field(
+        default_factory=dict,
+        description='scoped API keys: JSON {"<key>": {"workspaces": ["a"], "role": "read|write|admin"}}; '
+        "GRAPHRAG_API_KEY, when set too, is an admin key of the default workspace",
+    )
+    api_workspaces: dict[str, Path] = Field(
+        default_factory=dict,
+        description='further workspaces the API serves, chosen per request (X-Graphrag-Workspace header): '
+        'JSON {"<name>": "<folder>"}; the name is the graph namespace',
     )
     api_max_body_bytes: int = Field(default=20_000_000, ge=1024, description="larger request bodies get 413")
     api_scan_dir: Path | None = Field(default=None, description="folder POST /documents/scan ingests")

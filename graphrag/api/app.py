@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -20,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphrag import __version__
-from graphrag.api.auth import require_api_key
+from graphrag.api.deps import ApiContext, WorkspaceRegistry, authorize, key_table
 from graphrag.api.jobs import JobQueue
 from graphrag.core import GraphRAG
 from graphrag.errors import (
@@ -55,25 +53,6 @@ def status_of(exc: GraphRAGError) -> int:
         if isinstance(exc, cls):
             return code
     return 400
-
-
-@dataclass
-class ApiContext:
-    rag: GraphRAG
-    jobs: JobQueue
-    owns_rag: bool
-
-    @property
-    def settings(self) -> Settings:
-        return self.rag.settings
-
-    @property
-    def upload_dir(self) -> Path:
-        return self.settings.workspace / "uploads"
-
-
-def get_ctx(request: Request) -> ApiContext:
-    return request.app.state.ctx
 
 
 class BodyLimit:
@@ -120,9 +99,16 @@ async def _no_receive() -> Message:  # pragma: no cover - the response never rea
     return {"type": "http.disconnect"}
 
 
-def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None = None) -> FastAPI:
+def create_app(
+    target: Settings | GraphRAG | None = None,
+    *,
+    api_key: str | None = None,
+    workspaces: dict[str, GraphRAG] | None = None,
+) -> FastAPI:
     """The API over `target` (a GraphRAG, or the Settings to build one; default: the
-    environment). `api_key` overrides GRAPHRAG_API_KEY; an empty key means no auth."""
+    environment), its default workspace. `api_key` overrides GRAPHRAG_API_KEY (an admin key
+    of that workspace; empty: none); GRAPHRAG_API_KEYS adds scoped keys. Further workspaces
+    come from GRAPHRAG_API_WORKSPACES, or ready-made in `workspaces` (name: GraphRAG)."""
     if isinstance(target, GraphRAG):
         rag, owns = target, False
     else:
@@ -134,10 +120,7 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        ctx: ApiContext = app.state.ctx
-        ctx.jobs.close()
-        if ctx.owns_rag:
-            ctx.rag.close()
+        app.state.workspaces.close()
 
     app = FastAPI(
         title="graphrag",
@@ -147,11 +130,14 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
         lifespan=lifespan,
         responses={
             401: {"description": "missing or wrong API key"},
+            403: {"description": "the API key does not cover this workspace or this kind of request"},
             413: {"description": "request body too large"},
         },
     )
-    app.state.ctx = ApiContext(rag=rag, jobs=JobQueue(), owns_rag=owns)
-    app.state.api_key = key or None
+    default = ApiContext(rag=rag, jobs=JobQueue(), owns_rag=owns, name=rag.settings.resolved_graph_namespace)
+    app.state.ctx = default
+    app.state.workspaces = WorkspaceRegistry(default, rag.settings.api_workspaces, workspaces)
+    app.state.api_keys = key_table(rag.settings, key or None)
     app.add_middleware(BodyLimit, limit=rag.settings.api_max_body_bytes)
 
     @app.exception_handler(GraphRAGError)
@@ -171,12 +157,13 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
-    from graphrag.api import routes_documents, routes_graph, routes_query, routes_system
+    from graphrag.api import routes_cypher, routes_documents, routes_graph, routes_query, routes_system
 
-    secured = [Depends(require_api_key)]
+    secured = [Depends(authorize)]
     app.include_router(routes_system.public)
     app.include_router(routes_system.router, dependencies=secured)
     app.include_router(routes_query.router, dependencies=secured)
+    app.include_router(routes_cypher.router, dependencies=secured)
     app.include_router(routes_documents.router, dependencies=secured)
     app.include_router(routes_graph.router, dependencies=secured)
     return app

@@ -24,6 +24,9 @@ class CypherRequest(_Body):
     query: str = Field(min_length=1, max_length=20_000, description="one read-only Cypher statement")
     params: dict[str, Any] = Field(default_factory=dict, description="query parameters ($name)")
     limit: int | None = Field(default=None, ge=1, le=10_000, description="rows to return at most")
+    all_workspaces: bool = Field(
+        default=False, description="read every workspace, not only this request's (admin keys of every workspace)"
+    )
 
 
 class CypherResponse(BaseModel):

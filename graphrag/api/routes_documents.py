@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from graphrag.api.app import ApiContext, get_ctx
+from graphrag.api.deps import ApiContext, get_ctx
 from graphrag.api.models import (
     DeleteResponse,
     DocumentInfo,

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from graphrag.api.app import ApiContext, get_ctx
+from graphrag.api.deps import ApiContext, get_ctx
 from graphrag.api.models import (
     ChunkInfo,
     EntityDetail,

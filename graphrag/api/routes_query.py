@@ -1,4 +1,4 @@
-"""POST /query, /query/stream (server-sent events), /cypher and /query/cypher (text-to-Cypher)."""
+"""POST /query and /query/stream (server-sent events); Cypher is in routes_cypher."""
 
 from __future__ import annotations
 
@@ -8,25 +8,14 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from graphrag.api.app import ApiContext, get_ctx
-from graphrag.api.models import (
-    CypherRequest,
-    CypherResponse,
-    QueryRequest,
-    TextToCypherRequest,
-    TextToCypherResponse,
-)
-from graphrag.errors import GraphRAGError, StoreError
+from graphrag.api.deps import ApiContext, get_ctx
+from graphrag.api.models import QueryRequest
+from graphrag.errors import GraphRAGError
 
 router = APIRouter(tags=["query"])
-
-_CYPHER_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "refused (writes, admin commands), invalid Cypher, or the graph store is not Neo4j"},
-}
-
 
 @router.post("/query", summary="answer a question from the index, with references")
 def query(body: QueryRequest, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
@@ -69,44 +58,3 @@ async def _stream(ctx: ApiContext, body: QueryRequest) -> AsyncIterator[str]:
         yield _sse("result", stream.result.to_dict())
     except GraphRAGError as exc:  # the status line is sent already: report in the stream
         yield _sse("error", {"detail": str(exc), "error": type(exc).__name__})
-
-
-def _cypher_limit(ctx: ApiContext, limit: int | None) -> int:
-    cap = ctx.settings.api_cypher_row_limit
-    return min(limit, cap) if limit is not None else cap
-
-
-def _store_error(exc: StoreError) -> HTTPException:
-    """A query Neo4j rejects or stops is the client's (400); an unreachable server is ours (503)."""
-    text = str(exc)
-    return HTTPException(503 if "unreachable" in text else 400, text)
-
-
-@router.post("/cypher", response_model=CypherResponse, summary="run a read-only Cypher query (Neo4j)",
-             responses=_CYPHER_ERRORS)
-def cypher(body: CypherRequest, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    """Read-only exactly like `graphrag cypher`: writes and admin commands are refused
-    before they reach Neo4j, the query runs in a READ transaction with a timeout and a row
-    limit (`truncated` says when rows were cut). `$workspace` is this workspace's namespace."""
-    try:
-        result = ctx.rag.cypher(body.query, body.params, timeout=ctx.settings.api_cypher_timeout,
-                                row_limit=_cypher_limit(ctx, body.limit))
-    except StoreError as exc:
-        raise _store_error(exc) from exc
-    return result.to_dict()
-
-
-@router.post("/query/cypher", response_model=TextToCypherResponse,
-             summary="natural language -> Cypher: the generated query and its rows",
-             responses={**_CYPHER_ERRORS, 502: {"description": "the chat model failed"}})
-async def query_cypher(body: TextToCypherRequest, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
-    """The chat model writes a query from the live schema; it must be read-only and pass
-    EXPLAIN, with one retry given the error; then it runs like POST /cypher."""
-    from graphrag.api.text_to_cypher import text_to_cypher
-
-    try:
-        result = await text_to_cypher(ctx.rag, body.question, timeout=ctx.settings.api_cypher_timeout,
-                                      row_limit=_cypher_limit(ctx, body.limit))
-    except StoreError as exc:
-        raise _store_error(exc) from exc
-    return result.to_dict()

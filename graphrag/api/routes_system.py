@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import APIRouter, Depends, HTTPException
 
 from graphrag import __version__
-from graphrag.api.app import ApiContext, get_ctx
+from graphrag.api.deps import ApiContext, get_ctx
 from graphrag.api.models import Health, JobInfo
 
 public = APIRouter(tags=["system"])

@@ -1,17 +1,21 @@
 """Natural language -> Cypher: the chat model sees the live schema and examples
-(prompts/text_to_cypher.txt); the query it writes must pass the read-only check and
-Neo4j's EXPLAIN, gets one retry with the error otherwise, then runs read-only."""
+(prompts/text_to_cypher.txt); the query it writes runs through the same guard as any user
+query (Neo4j's EXPLAIN decides, confined to the workspace), gets one retry with the error
+otherwise. A generation is cached only once it ran: a refused or broken query is never
+replayed from the cache."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graphrag.cypher import CypherResult, check_read_only
+from graphrag.cypher import CypherResult
 from graphrag.errors import ConfigError, CypherNotAllowedError, GraphRAGError, StoreError
-from graphrag.llm.base import Message
+from graphrag.llm.base import ChatResult, Message
+from graphrag.llm.cache import LLMCache
 from graphrag.prompts import fence, render_prompt
 
 if TYPE_CHECKING:
@@ -85,13 +89,43 @@ def extract_query(text: str) -> str:
     return query.rstrip(";").strip()
 
 
-def _validate(rag: "GraphRAG", query: str, timeout: float) -> None:
+class _ValidatedCache:
+    """Reads the chat model's cache, but writes a generation only after it ran: the model is
+    called through a copy without a cache, and `keep` stores the reply once it proved valid."""
+
+    def __init__(self, chat: Any) -> None:
+        self.cache: LLMCache | None = getattr(chat, "cache", None)
+        params = getattr(chat, "_request_params", None)
+        if self.cache is None or not callable(params):
+            self.cache, self.chat = None, chat
+            return
+        self.chat = copy.copy(chat)
+        self.chat.cache = None
+        self.model, self.params = chat.model, params(False, {})
+
+    def key(self, messages: list[Message]) -> str | None:
+        return LLMCache.key(self.model, messages, self.params) if self.cache is not None else None
+
+    async def complete(self, messages: list[Message]) -> ChatResult:
+        key = self.key(messages)
+        cached = self.cache.get(key) if self.cache is not None and key is not None else None
+        if cached is not None:
+            usage = getattr(self.chat, "usage", None)
+            if usage is not None:
+                usage.record(PURPOSE, cache_hit=True)
+            return cached
+        return await self.chat.complete(messages, purpose=PURPOSE)
+
+    def keep(self, messages: list[Message], reply: ChatResult) -> None:
+        key = self.key(messages)
+        if self.cache is not None and key is not None and not reply.cached:
+            self.cache.put(key, reply)
+
+
+def _run(rag: "GraphRAG", query: str, timeout: float, row_limit: int) -> CypherResult:
     if not query:
         raise CypherNotAllowedError("the reply contained no query")
-    check_read_only(query)
-    if re.match(r"\s*(EXPLAIN|PROFILE)\b", query, re.IGNORECASE):
-        raise CypherNotAllowedError("give the query itself, without EXPLAIN or PROFILE")
-    rag.cypher("EXPLAIN " + query, timeout=timeout, row_limit=1)
+    return rag.cypher(query, None, timeout=timeout, row_limit=row_limit)
 
 
 async def text_to_cypher(
@@ -104,17 +138,20 @@ async def text_to_cypher(
             "text-to-Cypher needs a chat model: set GRAPHRAG_CHAT_BASE_URL (and GRAPHRAG_CHAT_MODEL); "
             "POST /cypher runs Cypher you write yourself"
         )
+    model = _ValidatedCache(chat)
     prompt = render_prompt("text_to_cypher", schema=schema, question=fence(question, "QUESTION"),
                            limit=row_limit)
     messages: list[Message] = [{"role": "user", "content": prompt}]
     errors: list[str] = []
     query = ""
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        reply = await chat.complete(messages, purpose=PURPOSE)
+        reply = await model.complete(messages)
         query = extract_query(reply.text)
         try:
-            await asyncio.to_thread(_validate, rag, query, timeout)
+            result = await asyncio.to_thread(_run, rag, query, timeout, row_limit)
         except (CypherNotAllowedError, StoreError) as exc:
+            if "unreachable" in str(exc):
+                raise
             errors.append(str(exc))
             messages = [
                 *messages,
@@ -123,7 +160,7 @@ async def text_to_cypher(
                  "Reply with a corrected read-only Cypher query only."},
             ]
             continue
-        result = await asyncio.to_thread(rag.cypher, query, None, timeout=timeout, row_limit=row_limit)
+        model.keep(messages, reply)
         return TextToCypherResult(question, query, result, attempt, errors)
     raise TextToCypherError(
         f"the model did not write a valid read-only query in {MAX_ATTEMPTS} attempts; last query: {query!r}; "

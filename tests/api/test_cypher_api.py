@@ -65,8 +65,10 @@ def test_cypher_refuses_every_write_and_changes_nothing(neo4j_client: TestClient
         assert response.json()["detail"]
     assert client.post("/cypher", json={"query": COUNT}).json()["rows"] == before
     assert client.get("/graph/stats").json() == stats
-    bad = client.post("/cypher", json={"query": "MATCH (n RETURN n"})
+    bad = client.post("/cypher", json={"query": "MATCH (n) RETURN n.x +"})
     assert bad.status_code == 400 and "could not run" in bad.json()["detail"]
+    unclosed = client.post("/cypher", json={"query": "MATCH (n RETURN n"})
+    assert unclosed.status_code == 400 and "unclosed '('" in unclosed.json()["detail"]
 
 
 @pytest.mark.neo4j
