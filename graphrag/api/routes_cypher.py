@@ -61,7 +61,7 @@ async def query_cypher(body: TextToCypherRequest, ctx: ApiContext = Depends(get_
     """The chat model writes a query from the live schema; it must pass the guard (Neo4j's
     EXPLAIN), with one retry given the error; then it runs like POST /cypher, confined to this
     request's workspace."""
-    from graphrag.api.text_to_cypher import text_to_cypher
+    from graphrag.text_to_cypher import text_to_cypher
 
     try:
         result = await text_to_cypher(ctx.rag, body.question, timeout=ctx.settings.api_cypher_timeout,

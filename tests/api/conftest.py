@@ -28,9 +28,10 @@ def make_client(make_rag: Callable[..., Any]) -> Iterator[Callable[..., TestClie
 
     clients: list[TestClient] = []
 
-    def make(workspace: str = "ws", *, api_key: str | None = None, rag: Any = None, **overrides: Any) -> TestClient:
+    def make(workspace: str = "ws", *, api_key: str | None = None, rag: Any = None,
+             workspaces: dict[str, Any] | None = None, **overrides: Any) -> TestClient:
         rag = rag if rag is not None else make_rag(workspace, **overrides)
-        client = TestClient(create_app(rag, api_key=api_key), raise_server_exceptions=False)
+        client = TestClient(create_app(rag, api_key=api_key, workspaces=workspaces), raise_server_exceptions=False)
         client.__enter__()
         client.rag = rag  # type: ignore[attr-defined]
         clients.append(client)

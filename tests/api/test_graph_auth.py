@@ -79,3 +79,69 @@ def test_request_size_limit(make_client) -> None:
         chunked = client.post(path, content=iter([b'{"question": "' + b"x" * 3000, b"y" * 3000 + b'"}']),
                               headers={"content-type": "application/json"})
         assert chunked.status_code == 413, (path, chunked.text)
+
+
+# --- scoped keys and several workspaces per server
+
+def _scoped_client(make_client, make_rag, texts: dict[str, str]):
+    """Workspaces a (default) and b on one server; b holds one document. Keys: read-a,
+    write-b, admin-all, and the legacy single key."""
+    from graphrag.settings import ApiKeyScope
+    from tests.api.conftest import wait_job
+
+    keys = {
+        "read-a": ApiKeyScope(workspaces=["a"], role="read"),
+        "write-b": ApiKeyScope(workspaces=["b"], role="write"),
+        "admin-all": ApiKeyScope(workspaces=["*"], role="admin"),
+    }
+    rag_b = make_rag("b", graph_namespace="b")
+    client = make_client("a", api_key="legacy", workspaces={"b": rag_b}, graph_namespace="a", api_keys=keys)
+    in_b = {"X-API-Key": "write-b", "X-Graphrag-Workspace": "b"}
+    response = client.post("/documents", json={"documents": [{"text": texts["B"], "source": "b.txt"}]},
+                           headers=in_b)
+    assert response.status_code == 202, response.text
+    client.headers.update(in_b)  # wait_job polls /jobs/{id} of workspace b
+    assert wait_job(client, response.json()["track_id"])["status"] == "done"
+    for name in in_b:
+        del client.headers[name]
+    return client
+
+
+def test_keys_are_scoped_to_workspaces_and_roles(make_client, make_rag, sample_texts) -> None:
+    client = _scoped_client(make_client, make_rag, sample_texts)
+
+    def get(path: str, key: str, workspace: str | None = None) -> int:
+        headers = {"X-API-Key": key} | ({"X-Graphrag-Workspace": workspace} if workspace else {})
+        return client.get(path, headers=headers).status_code
+
+    # read-a: workspace a (also the default), reads only
+    assert get("/documents", "read-a") == 200
+    assert get("/documents", "read-a", "a") == 200
+    assert get("/documents", "read-a", "b") == 403
+    assert client.post("/query", json={"question": "x"}, headers={"X-API-Key": "read-a"}).status_code == 200
+    assert client.post("/query", json={"question": "x"},
+                       headers={"X-API-Key": "read-a", "X-Graphrag-Workspace": "b"}).status_code == 403
+    write = client.post("/documents", json={"documents": [{"text": "x"}]}, headers={"X-API-Key": "read-a"})
+    assert write.status_code == 403 and "needs 'write'" in write.json()["detail"]
+    # write-b: workspace b only
+    assert get("/documents", "write-b", "b") == 200
+    assert get("/documents", "write-b") == 403  # the default workspace is a
+    # the legacy single key: admin of the default workspace only
+    assert get("/documents", "legacy") == 200
+    assert get("/documents", "legacy", "b") == 403
+    # admin-all: everywhere; an unknown workspace is a 404 that names the served ones
+    assert get("/documents", "admin-all", "b") == 200
+    missing = client.get("/documents", headers={"X-API-Key": "admin-all", "X-Graphrag-Workspace": "zzz"})
+    assert missing.status_code == 404 and "served: a, b" in missing.json()["detail"]
+    assert get("/documents", "nope", "a") == 401
+
+
+def test_each_workspace_sees_its_own_documents(make_client, make_rag, sample_texts) -> None:
+    client = _scoped_client(make_client, make_rag, sample_texts)
+    admin = {"X-API-Key": "admin-all"}
+    in_b = client.get("/documents", headers=admin | {"X-Graphrag-Workspace": "b"}).json()
+    in_a = client.get("/documents", headers=admin).json()
+    assert [d["source"].rsplit("/", 1)[-1] for d in in_b["documents"]] == ["b.txt"]
+    assert in_a["documents"] == []
+    assert client.get("/graph/stats", headers=admin).json()["entities"] == 0
+    assert client.get("/graph/stats", headers=admin | {"X-Graphrag-Workspace": "b"}).json()["entities"] > 0
