@@ -27,7 +27,18 @@ from graphrag.errors import CypherNotAllowedError
 Kind = Literal["word", "name", "string", "param", "punct"]
 
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
-_WORD = re.compile(r"[^\W\d]\w*|\d[\w.]*", re.UNICODE)
+# Neo4j 5.26's whitespace: Python's minus U+0085, which Neo4j reads as part of a name
+# (probed over every space, control and format character).
+_SPACE = frozenset(c for c in map(chr, range(0x3000 + 1)) if c.isspace()) - {"\x85"}
+# Every other character that is not ASCII punctuation belongs to a word: Neo4j accepts
+# `c€x`, `c$x`, `c\u200bx`, NUL and combining marks inside names, so splitting words
+# anywhere Neo4j does not would hide a node pattern from the workspace rewrite.
+_PUNCT = frozenset("!\"#%&'()*+,-./:;<=>?@[\\]^`{|}~")
+_WORD = re.compile("[^" + re.escape("".join(sorted(_SPACE | _PUNCT | {"$"}))) + "][^"
+                   + re.escape("".join(sorted(_SPACE | _PUNCT))) + "]*")
+
+
+_LINE_END = re.compile(r"[\n\r]")
 
 
 @dataclass(frozen=True)
@@ -89,10 +100,10 @@ def lex(query: str) -> list[Token]:
 
     while i < n:
         c = text[i]
-        if c.isspace():
+        if c in _SPACE:
             i += 1
         elif text.startswith("//", i):
-            m = re.compile(r"[\n\r]").search(text, i)
+            m = _LINE_END.search(text, i)
             i = n if m is None else m.end()
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
