@@ -32,6 +32,10 @@ from graphrag.errors import CypherNotAllowedError
 PARAM = "workspace"
 _BIND_MAP = f"{PARAM}: ${PARAM}"
 _OPEN = {"(": ")", "[": "]", "{": "}"}
+# Words that are function names but also path selectors before a pattern (`MATCH ANY
+# SHORTEST (a)-->+(b)`, `MATCH ALL (a)...`); as functions their arguments (`x IN list ...`)
+# are never node-shaped, so treating them as keywords costs nothing.
+_PATTERN_WORDS = {"any", "all", "none", "single", "shortest", "path", "paths", "group", "groups"}
 
 
 def _closing(tokens: list[Token], i: int) -> int:
@@ -63,7 +67,8 @@ def _is_call_paren(tokens: list[Token], i: int, functions: Collection[str]) -> b
         return True
     if i >= 2 and tokens[i - 2].is_punct("."):
         return True  # a namespaced function or procedure: db.labels(, point.distance(
-    return before.text.lower() in functions
+    word = before.text.lower()
+    return word in functions and word not in _PATTERN_WORDS
 
 
 def _node_shape(tokens: list[Token], i: int, end: int) -> tuple[bool, int | None]:

@@ -64,6 +64,12 @@ CROSS_WORKSPACE = [
     ("MATCH (c:Chunk) RETURN count(c) AS n, collect(c.text) AS texts", {}),
     ("MATCH (c:Chunk) WHERE elementId(c) = $id RETURN c.text AS text", {"id": None}),  # b's element id
     ("MATCH p = shortestPath((a:Entity)-[*]-(b:Entity)) RETURN p", {}),
+    ("MATCH ANY SHORTEST (c:Chunk)-->+(e) RETURN c.text AS text", {}),
+    ("MATCH ANY (c:Chunk)-->+(e) RETURN c.text AS text", {}),
+    ("MATCH ALL SHORTEST (c:Chunk)-->+(e) RETURN c.text AS text", {}),
+    ("MATCH SHORTEST 1 (c:Chunk)-->+(e) RETURN c.text AS text", {}),
+    ("MATCH ANY 2 PATHS (c:Chunk)-->+(e) RETURN c.text AS text", {}),
+    ("MATCH SHORTEST 1 GROUPS (c:Chunk)-->+(e) RETURN c.text AS text", {}),
     ("UNWIND [1] AS x MATCH (c:Chunk) RETURN c.text AS text", {}),
     ("MATCH (c:Chunk) RETURN c.text AS text UNION MATCH (d:Document) RETURN d.title AS text", {}),
     ("CALL db.index.fulltext.queryNodes('graphrag_entity_text', 'secret') YIELD node RETURN node.name AS name", {}),
