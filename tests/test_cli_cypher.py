@@ -17,6 +17,7 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.test_cypher_tenancy import SECRET, two_workspaces  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.neo4j
+REPO = Path(__file__).resolve().parents[1]  # run from here, so this tree's graphrag is the one imported
 
 
 def run(workspace: Path, namespace: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -27,7 +28,7 @@ def run(workspace: Path, namespace: str, *args: str, **env: str) -> subprocess.C
     environ.pop("GRAPHRAG_CHAT_BASE_URL", None)
     environ.update(env)
     return subprocess.run([sys.executable, "-m", "graphrag.cli", "cypher", *args, "--workspace", str(workspace)],
-                          capture_output=True, text=True, env=environ, timeout=300)
+                          capture_output=True, text=True, env=environ, timeout=300, cwd=REPO)
 
 
 def test_cli_is_confined_to_its_workspace(two_workspaces: Any, tmp_path: Path) -> None:

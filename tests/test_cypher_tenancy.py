@@ -154,3 +154,19 @@ def test_rewrite_binds_every_node_pattern() -> None:
     assert text.count("workspace: $workspace") == 2
     assert "(c.v = 1 OR true) AND `c`.workspace = $workspace" in text.replace("( ", "(")
     assert "count(a)" in text  # a function's arguments are not a pattern
+
+
+@pytest.mark.neo4j
+def test_rows_of_another_workspace_are_refused_even_without_the_rewrite(
+    two_workspaces: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second layer alone: with the rewrite switched off, a row carrying a node or a
+    relationship of workspace b refuses the whole result."""
+    import graphrag.cypher_guard as guard
+
+    a, _, _ = two_workspaces
+    monkeypatch.setattr(guard, "confine", lambda query, tokens, functions: query)
+    for query in ("MATCH (c:Chunk) RETURN c", "MATCH p = (:Document)-[:HAS_CHUNK]->(:Chunk) RETURN p",
+                  "MATCH ()-[r:RELATED]->() RETURN collect(r) AS rs", "MATCH (e:Entity) RETURN {e: e} AS m"):
+        with pytest.raises(CypherNotAllowedError, match="of another workspace"):
+            a.run_read_cypher(query)

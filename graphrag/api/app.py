@@ -1,4 +1,4 @@
-"""`create_app()`: the FastAPI application over one `GraphRAG` per process.
+"""`create_app()`: the FastAPI application over one `GraphRAG` per served workspace.
 
 Reads run in the request (FastAPI's thread pool for blocking work); writes (ingestion,
 deletion) go to a single background worker (`jobs.JobQueue`) that holds the workspace
