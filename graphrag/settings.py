@@ -157,7 +157,8 @@ class Settings(BaseSettings):
 
     # --- HTTP API (`graphrag serve`)
     api_key: SecretStr | None = Field(
-        default=None, description="when set, every API request needs it in the X-API-Key header (or Bearer)"
+        default=None, description="when set, every API request needs a key in the X-API-Key header (or Bearer); "
+        "this one is an admin key of the default workspace"
     )
     api_keys: dict[str, ApiKeyScope] = Field(
         default_factory=dict,

@@ -254,3 +254,21 @@ def test_cli_json_output(seeded: Any, tmp_path: Any, monkeypatch: pytest.MonkeyP
     refused = runner.invoke(app, ["cypher", "MATCH (n) DETACH DELETE n", "-w", str(tmp_path / "ws")])
     assert refused.exit_code == 1 and "refused" in refused.stderr
     assert seeded.stats().entities == 3
+
+
+@pytest.mark.parametrize("query", [
+    "RETURN apoc.cypher.runFirstColumnSingle('SHOW USERS', {}) AS x",
+    "RETURN `apoc.cypher.runFirstColumnSingle`('SHOW USERS', {}) AS x",
+    "RETURN apoc /* */ . cypher . runFirstColumnSingle('SHOW USERS', {}) AS x",
+    "RETURN ap\\u006fc.cypher.runFirstColumnSingle('SHOW USERS', {}) AS x",
+    "MATCH (n) WHERE apoc.load.json('file:///etc/passwd') IS NOT NULL RETURN n",
+])
+def test_user_defined_functions_are_refused(query: str) -> None:
+    """Plugin functions (not built in, as the server's SHOW FUNCTIONS says) can read files or
+    run Cypher of their own: refused, however the name is written."""
+    from graphrag.cypher_guard import prepare
+
+    udfs = {"apoc.cypher.runfirstcolumnsingle", "apoc.load.json"}
+    for workspace in ("w", None):
+        with pytest.raises(CypherNotAllowedError, match="user-defined function"):
+            prepare(query, {}, workspace=workspace, functions=udfs, user_functions=udfs)
