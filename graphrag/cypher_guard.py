@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphrag.cypher_lexer import Token, lex
@@ -72,7 +72,7 @@ class GuardedQuery:
     text: str
     params: dict[str, Any]
     workspace: str | None  # None: the query may read every workspace
-    procedures: frozenset[str] = field(default=ALLOWED_PROCEDURES)
+    procedures: frozenset[str] = ALLOWED_PROCEDURES
 
 
 def prepare(

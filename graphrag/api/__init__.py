@@ -1,4 +1,4 @@
-"""The HTTP API (`graphrag serve`): FastAPI over one GraphRAG workspace."""
+"""The HTTP API (`graphrag serve`): FastAPI over one or several GraphRAG workspaces."""
 
 from graphrag.api.app import create_app
 

@@ -1,8 +1,9 @@
 """`create_app()`: the FastAPI application over one `GraphRAG` per served workspace.
 
 Reads run in the request (FastAPI's thread pool for blocking work); writes (ingestion,
-deletion) go to a single background worker (`jobs.JobQueue`) that holds the workspace
-lock, so a request never waits minutes and two writes never race.
+deletion) go to one background worker per workspace (`jobs.JobQueue`) that holds the
+workspace lock, so a request never waits minutes and two writes never race. Which workspace
+a request is for, and what its key may do there, is decided in `api/deps.py`.
 """
 
 from __future__ import annotations
