@@ -170,3 +170,55 @@ def test_rows_of_another_workspace_are_refused_even_without_the_rewrite(
                   "MATCH ()-[r:RELATED]->() RETURN collect(r) AS rs", "MATCH (e:Entity) RETURN {e: e} AS m"):
         with pytest.raises(CypherNotAllowedError, match="of another workspace"):
             a.run_read_cypher(query)
+
+
+# --- generated attempts: node patterns written every way the lexer must see through
+
+_SEPARATORS = [" ", "  ", "\u00a0", "\u2028", "\x1c", "/* ) */", "//)\n", "\\u0020", "\\u000a", "\t"]
+_NAMES = ["c", "set", "any", "c\u20acx", "c$x", "c\x85x", "c\u200bx", "`c d`", "`c``d`", "c\\u0041", "x1"]
+_LABELS = ["", ":Chunk", ":`Chunk`", ":Ch\\u0075nk", ":Chunk|Entity", " IS Chunk", ":(Chunk|Document)", ":!Entity"]
+_MAPS = ["", " {}", " {workspace: 'B'}", " {id: 'c1'}"]
+_WHERES = ["", " WHERE true", " WHERE c.workspace = 'B' OR true"]
+_PREFIXES = ["MATCH", "OPTIONAL MATCH", "MATCH ANY", "MATCH ALL SHORTEST", "UNWIND [1] AS u MATCH",
+             "CALL () { MATCH", "MATCH p ="]
+
+
+@pytest.mark.neo4j
+def test_generated_node_patterns_never_reach_another_workspace(two_workspaces: Any) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    a, b, _ = two_workspaces
+    ran = {"rows": 0}
+
+    @st.composite
+    def queries(draw: Any) -> str:
+        sep = lambda: draw(st.sampled_from(_SEPARATORS))  # noqa: E731
+        name = draw(st.sampled_from(_NAMES))
+        node = "(" + sep() + name + sep() + draw(st.sampled_from(_LABELS)) + draw(st.sampled_from(_MAPS))
+        node += draw(st.sampled_from(_WHERES)).replace("c.", name + ".").replace("'B'", repr(b.namespace)) + sep() + ")"
+        prefix = draw(st.sampled_from(_PREFIXES))
+        hops = draw(st.integers(min_value=0, max_value=2))
+        pattern = node + "".join(sep() + "-" + sep() + "-" + sep() + "(" + sep() + ")" for _ in range(hops))
+        if "SHORTEST" in prefix or prefix == "MATCH ANY":
+            pattern = node + "-->+()"
+        query = f"{prefix}{sep()}{pattern}{sep()}"
+        projection = f"properties({name}) AS p"
+        if prefix.startswith("CALL"):
+            return f"{query}RETURN {name} AS n }} RETURN properties(n) AS p"
+        return f"{query}RETURN {projection}"
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(queries())
+    def attempt(query: str) -> None:
+        try:
+            result = a.run_read_cypher(query)
+        except (CypherNotAllowedError, StoreError):
+            return
+        text = json.dumps(result.to_dict())
+        assert SECRET not in text and b.namespace not in text, query
+        ran["rows"] += len(result.rows)
+
+    attempt()
+    assert ran["rows"] > 0  # the generated queries do run and read workspace a
