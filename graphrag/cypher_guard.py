@@ -88,6 +88,7 @@ def prepare(
     `$workspace` then defaults to `default_workspace`). `functions` are the server's function
     names (lower case) and `user_functions` those that are not built in (refused)."""
     tokens = lex(query)
+    _check_statement_start(query, tokens)
     confined = workspace is not None
     procedures = SCHEMA_PROCEDURES if confined else ALLOWED_PROCEDURES
     check_tokens(tokens, procedures=procedures, user_functions=user_functions)
@@ -109,7 +110,25 @@ def check_read_only(query: str) -> None:
     """The lexical checks alone (no server): raises CypherNotAllowedError for an empty query,
     several statements, EXPLAIN/PROFILE, USE, LOAD CSV, SHOW, TERMINATE or a procedure
     outside the allow-list. Read-only-ness itself is decided on the plan (check_plan)."""
-    check_tokens(lex(query), procedures=ALLOWED_PROCEDURES, user_functions=())
+    tokens = lex(query)
+    _check_statement_start(query, tokens)
+    check_tokens(tokens, procedures=ALLOWED_PROCEDURES, user_functions=())
+
+
+def _check_statement_start(query: str, tokens: list[Token]) -> None:
+    """Neo4j 5.26 misreads an escape that is the first character of the statement (after
+    `CYPHER` options): `\\u004CALL` runs as `CALL`, `\\u004dATCH` fails as `dATCH`. Our
+    reading would differ there, so such a query is refused."""
+    i = 0
+    if tokens and tokens[0].is_word("CYPHER") and query[tokens[0].start] != "\\":
+        i = 1
+        while i < len(tokens) and (tokens[i].text[:1].isdigit() or tokens[i].is_punct("=.")
+                                   or (i + 1 < len(tokens) and tokens[i + 1].is_punct("="))
+                                   or tokens[i - 1].is_punct("=")):
+            i += 1
+    if i < len(tokens) and query[tokens[i].start] == "\\":
+        raise refuse("a statement may not begin with a \\u escape (Neo4j reads that first character "
+                     "differently); write it plainly")
 
 
 def _keyword_at(tokens: list[Token], i: int) -> bool:

@@ -7,9 +7,11 @@ number of backslashes (`\\\\u0041` is a backslash and `u0041`), exactly one `u` 
 the decoding is one pass (`\\u005cu0041` is `\\u0041` as text). After decoding: `'` and `"`
 strings where a backslash escapes the next character; backtick names where a doubled
 backtick is a backtick and a backslash is plain; `//` comments ending at `\\n` or `\\r` only;
-`/* */` comments that do not nest. Each rule was checked against Neo4j 5.26
-(tests/test_cypher_guard.py holds the cases), because a lexer that disagrees with the
-server in one place is a bypass.
+`/* */` comments that do not nest; Neo4j's whitespace (Python's minus U+0085); every other
+non-ASCII-punctuation character is part of a word. Each rule was checked against Neo4j 5.26
+(tests/test_cypher_lexer.py holds the cases), because a lexer that disagrees with the
+server in one place is a bypass. One place where Neo4j disagrees with itself — an escape
+as the statement's first character is read as its last hex digit — is refused by the guard.
 
 `lex(query)` returns the tokens with their spans in the *original* text, so a rewrite can
 insert text there and send the query still written the way its author wrote it (sending the

@@ -46,6 +46,10 @@ ESCAPES = [
     r"WITH 1 AS `x\u0060 LOAD CSV FROM 'file:///etc/passwd' AS r RETURN r //` RETURN 1",
     r"MATCH (n) WHERE n.name = '\\' DETACH DELETE n //'",
     r"MATCH (n) WHERE n.name = '\u005c\u005c' DETACH DELETE n //'",
+    # Neo4j 5.26 reads an escape that starts the statement as its last hex digit
+    r"\u004CALL db.clearQueryCaches()",
+    r"CYPHER runtime=slotted \u004CALL db.clearQueryCaches()",
+    r"  \u004CALL dbms.listConfig()",
 ]
 
 PLAIN = [
@@ -145,6 +149,8 @@ LEXICAL_REFUSALS = ESCAPES[:9] + [
     "   // only a comment",
     "MATCH (n) /* unterminated",
     r"RETURN \u004G",
+    r"\u004CALL db.labels()",
+    r"\u004dATCH (n) RETURN n",
 ]
 
 TERMINATE_TEMPLATES = [

@@ -272,3 +272,56 @@ def test_user_defined_functions_are_refused(query: str) -> None:
     for workspace in ("w", None):
         with pytest.raises(CypherNotAllowedError, match="user-defined function"):
             prepare(query, {}, workspace=workspace, functions=udfs, user_functions=udfs)
+
+
+_DANGEROUS = [
+    "LOAD CSV FROM 'file:///etc/passwd' AS row RETURN row",
+    "SHOW USERS",
+    "SHOW TRANSACTIONS",
+    "TERMINATE TRANSACTIONS 'neo4j-transaction-1'",
+    "CALL db.clearQueryCaches()",
+    "CALL dbms.listConfig()",
+    "MATCH (n) DETACH DELETE n",
+    "CREATE (:Pwned)",
+    "MATCH (n:Entity) SET n.name = 'pwned'",
+    "CREATE INDEX pwned FOR (n:Pwned) ON (n.x)",
+]
+_GAPS = [" ", "/* */", "//x\n", "\\u0020", "\\u000a", "\u00a0", "\u3000", "\t"]
+
+
+@pytest.mark.neo4j
+def test_generated_escapes_and_comments_never_get_through(seeded: Any) -> None:
+    """Each dangerous statement with random characters written as \\uXXXX and random
+    comments or whitespace between its words: always refused, and nothing changes."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from graphrag.errors import StoreError
+
+    before = database_state(seeded)
+
+    @st.composite
+    def disguised(draw: Any) -> str:
+        query = draw(st.sampled_from(_DANGEROUS))
+        out = []
+        in_string = False
+        for ch in query:
+            if ch == "'":
+                in_string = not in_string
+            if ch == " " and not in_string:
+                out.append(draw(st.sampled_from(_GAPS)))
+            elif ch.isalpha() and draw(st.booleans()):
+                out.append(f"\\u{ord(ch):04x}" if draw(st.booleans()) else f"\\u{ord(ch):04X}")
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    @settings(max_examples=200, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(disguised(), st.booleans())
+    def attempt(query: str, all_workspaces: bool) -> None:
+        with pytest.raises((CypherNotAllowedError, StoreError)):
+            seeded.run_read_cypher(query, all_workspaces=all_workspaces)
+
+    attempt()
+    assert database_state(seeded) == before
