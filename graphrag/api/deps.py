@@ -105,8 +105,12 @@ class WorkspaceRegistry:
             elif name in self._folders:
                 from graphrag.core import GraphRAG
 
-                settings = self.default.settings.model_copy(
-                    update={"workspace": self._folders[name], "graph_namespace": name}
+                base = self.default.settings
+                # An explicit vector URI (object storage) gets a sub-path per workspace,
+                # so two workspaces never share a vector table.
+                vectors = f"{base.vector_uri.rstrip('/')}/{name}" if base.vector_uri else None
+                settings = base.model_copy(
+                    update={"workspace": self._folders[name], "graph_namespace": name, "vector_uri": vectors}
                 )
                 ctx = ApiContext(GraphRAG(settings), JobQueue(), owns_rag=True, name=name)
             else:

@@ -145,3 +145,20 @@ def test_each_workspace_sees_its_own_documents(make_client, make_rag, sample_tex
     assert in_a["documents"] == []
     assert client.get("/graph/stats", headers=admin).json()["entities"] == 0
     assert client.get("/graph/stats", headers=admin | {"X-Graphrag-Workspace": "b"}).json()["entities"] > 0
+
+
+def test_a_configured_workspace_gets_its_own_folder_namespace_and_vectors(make_client, tmp_path) -> None:
+    """GRAPHRAG_API_WORKSPACES: each workspace is built from the server's settings with its own
+    folder, graph namespace and vector location (even when GRAPHRAG_VECTOR_URI is shared)."""
+    from graphrag.settings import ApiKeyScope
+
+    client = make_client("a", graph_namespace="a", vector_uri=str(tmp_path / "shared-vectors"),
+                         api_workspaces={"b": tmp_path / "b"},
+                         api_keys={"k": ApiKeyScope(workspaces=["*"], role="admin")})
+    headers = {"X-API-Key": "k", "X-Graphrag-Workspace": "b"}
+    assert client.get("/documents", headers=headers).status_code == 200
+    b = client.app.state.workspaces.get("b").settings  # type: ignore[attr-defined]
+    a = client.app.state.workspaces.get("a").settings  # type: ignore[attr-defined]
+    assert b.workspace == tmp_path / "b" and b.resolved_graph_namespace == "b"
+    assert b.resolved_vector_uri != a.resolved_vector_uri
+    assert b.state_path != a.state_path
