@@ -39,6 +39,7 @@ from prefect.tasks import exponential_backoff
 
 from flows.report import artifact_key, dry_run_summary, ingest_summary, merge_report, to_markdown, to_text
 from graphrag.budget import TokenBudget, batch_chunks_for, defer_documents, document_costs, run_in_batches
+from graphrag.cost import estimator_for
 from graphrag.core import GraphRAG
 from graphrag.cost import CostEstimate
 from graphrag.errors import DocumentNotFoundError, GraphRAGError
@@ -187,8 +188,8 @@ async def _ingest(
 
     with _stage(stages, "extract"):
         deferred = await run_in_batches(
-            plan.todo, cost=document_costs(indexer, tokens=budget is not None), run=run, budget=budget,
-            batch_chunks=batch_chunks_for(indexer),
+            plan.todo, cost=document_costs(indexer.chunks_to_extract, estimator_for(indexer) if budget else None),
+            run=run, budget=budget, batch_chunks=batch_chunks_for(indexer.settings),
         )
     if deferred:
         assert budget is not None
