@@ -72,20 +72,27 @@ class Reconciler:
 
         total = len(merged_entities) + len(merged_relations)
         self.progress("describe", 0, total)
-        entity_descriptions = await asyncio.gather(
-            *(self.summarizer.describe(m.name, m.fragments) for m in merged_entities.values())
+        entity_outcomes = await asyncio.gather(
+            *(self.summarizer.describe_checked(m.name, m.fragments) for m in merged_entities.values())
         )
+        entity_descriptions = [text for text, _ in entity_outcomes]
         names = {k: m.name for k, m in merged_entities.items()}
         missing_names = {m.source for m in merged_relations.values()} | {m.target for m in merged_relations.values()}
         missing_names -= names.keys()
         if missing_names:
             names.update({k: e.name for k, e in self.graph.get_entities(missing_names).items()})
-        relation_descriptions = await asyncio.gather(
+        relation_outcomes = await asyncio.gather(
             *(
-                self.summarizer.describe(f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments)
+                self.summarizer.describe_checked(
+                    f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments
+                )
                 for m in merged_relations.values()
             )
         )
+        relation_descriptions = [text for text, _ in relation_outcomes]
+        # Keys whose summary the model could not give stay journaled: the next run asks again.
+        unsettled_entities = {k for k, (_, final) in zip(merged_entities, entity_outcomes) if not final}
+        unsettled_relations = {k for k, (_, final) in zip(merged_relations, relation_outcomes) if not final}
         self.progress("describe", total, total)
         entities = [
             Entity(key=m.key, name=m.name, type=m.type, description=d, source_ids=m.source_ids)
@@ -140,6 +147,8 @@ class Reconciler:
         self.state.clear_pending("entity", entity_keys)
         self.state.clear_pending("chunk", chunk_ids)
         self.state.clear_pending("document", doc_ids)
+        self.state.add_pending("entity", unsettled_entities)
+        self.state.add_pending("relation", unsettled_relations)
         # Long-lived readers in other processes (the API) compare this to reload.
         self.state.cache_put(GENERATION_KEY, str(time.time_ns()))
 
