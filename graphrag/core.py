@@ -11,6 +11,7 @@ from graphrag.errors import BackendNotSupportedError, ConfigError, DocumentNotFo
 from graphrag.export import ExportFormat, export_graph
 from graphrag.extract.base import Extractor
 from graphrag.extract.factory import build_extractor
+from graphrag.index_plan import check_sources
 from graphrag.indexer import GENERATION_KEY, Indexer, IndexReport, ProgressCallback
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.models import DocumentRecord
@@ -142,6 +143,7 @@ class GraphRAG:
     ) -> IndexReport:
         """`max_tokens`: stop extracting once the next batch would exceed this many LLM
         tokens; the documents not reached stay `pending` for the next run."""
+        check_sources([str(p) for p in paths])
         with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
             self._sync_with_workspace()
             self._check_extractor()
@@ -157,6 +159,7 @@ class GraphRAG:
         configured prices). Nothing is sent to the LLM and nothing is indexed."""
         from graphrag.cost import estimate_index
 
+        check_sources([str(p) for p in paths])
         self._check_extractor(record=False)
         return estimate_index(self._indexer(None), [str(p) for p in paths])
 

@@ -55,3 +55,16 @@ class CypherNotAllowedError(GraphRAGError):
 
 class BackendNotSupportedError(GraphRAGError):
     """The configured backend cannot do what was asked (e.g. Cypher on NetworkX)."""
+
+
+class SourceNotFoundError(GraphRAGError):
+    """A path given to index does not exist or a pattern matches no file (an argument error:
+    nothing is recorded)."""
+
+
+class IncompleteRunError(GraphRAGError):
+    """The run finished, but some documents failed; `summary` is what it did."""
+
+    def __init__(self, message: str, summary: dict | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or {}

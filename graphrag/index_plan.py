@@ -3,14 +3,38 @@ unloadable and removed, and record the sources that produced no document."""
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Sequence
 from pathlib import Path
 
+from graphrag.errors import SourceNotFoundError
 from graphrag.index_report import IndexPlan, IndexReport, ProgressCallback, placeholder_id
 from graphrag.ingest.load import LoadResult, iter_sources, load_source
 from graphrag.models import DocumentRecord
 from graphrag.settings import Settings
 from graphrag.stores.base import StateStore
+
+
+def missing_sources(paths: Sequence[str]) -> list[str]:
+    """The paths that do not exist and the patterns that match no file: argument errors,
+    reported before anything is recorded."""
+    missing = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.exists() or path.is_symlink():
+            continue
+        if any(ch in str(raw) for ch in "*?[") and glob.glob(str(path), recursive=True):
+            continue
+        missing.append(str(raw))
+    return missing
+
+
+def check_sources(paths: Sequence[str]) -> None:
+    missing = missing_sources(paths)
+    if missing:
+        raise SourceNotFoundError(
+            f"no such file or folder: {', '.join(missing)}; give existing files, folders or globs that match files"
+        )
 
 
 def plan_sources(

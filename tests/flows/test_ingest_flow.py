@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.chat import derived_extraction_responder, fenced_text
-from tests.flows.conftest import Counter, flow_settings, open_rag, read_artifacts, run_flow
+from graphrag.errors import IncompleteRunError
+from tests.flows.conftest import Counter, api_get, flow_settings, open_rag, read_artifacts, run_flow
 from tests.test_invariants import snapshot
 
 OUTCOMES = ("new", "updated", "unchanged", "failed", "skipped", "removed", "pending")
@@ -137,9 +138,12 @@ def test_a_failing_document_ends_failed_and_the_others_go_on(prefect_api, fake_l
     # No retries in the HTTP client: the document tasks' own retries are what is tested.
     settings = flow_settings(server, chat_max_retries=0)
 
-    summary = run_flow(prefect_api, str(paths[0].parent), ws, settings, retries=2, retry_delay_seconds=0.05)
+    summary = run_flow(
+        prefect_api, str(paths[0].parent), ws, settings, retries=2, retry_delay_seconds=0.05, allow_partial=True
+    )
 
     assert summary["documents"] == outcomes(new=2, failed=1)
+    assert api_get(prefect_api, f"/flow_runs/{summary['flow_run']['id']}")["state"]["type"] == "COMPLETED"
     [failure] = summary["failures"]
     assert failure["source"] == str(paths[1])
     assert "the model crashes on this text" in failure["reason"]
@@ -150,9 +154,13 @@ def test_a_failing_document_ends_failed_and_the_others_go_on(prefect_api, fake_l
         assert status["poison"][0] == "failed" and "the model crashes on this text" in status["poison"][1]
         assert rag.stats()["entities"] > 0
 
-    # The next run takes up the failed document again, and only it.
-    again = run_flow(prefect_api, str(paths[0].parent), ws, settings, retries=0)
+    # The next run takes up the failed document again, and only it; without allow_partial
+    # a run with a failed document ends Failed (issue 11: honest exit codes).
+    with pytest.raises(IncompleteRunError, match="1 document") as incomplete:
+        run_flow(prefect_api, str(paths[0].parent), ws, settings, retries=0)
+    again = incomplete.value.summary
     assert again["documents"] == outcomes(unchanged=2, failed=1)
+    assert api_get(prefect_api, f"/flow_runs/{again['flow_run']['id']}")["state"]["type"] == "FAILED"
 
 
 def test_dry_run_estimates_before_anything_is_sent(prefect_api, fake_llm, write_docs, sample_texts, tmp_path):
