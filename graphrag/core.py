@@ -13,6 +13,7 @@ from graphrag.extract.base import Extractor
 from graphrag.extract.factory import build_extractor
 from graphrag.index_plan import check_sources
 from graphrag.indexer import GENERATION_KEY, Indexer, IndexReport, ProgressCallback
+from graphrag.reconcile import journal_is_empty
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.models import DocumentRecord
 from graphrag.settings import Settings
@@ -117,6 +118,7 @@ class GraphRAG:
             usage=self.usage,
             chat=self.chat,
             progress=progress,
+            records_extractor_id=self.state.cache_get(_EXTRACTOR_KEY),
         )
 
     def _check_extractor(self, *, record: bool = True) -> None:
@@ -148,6 +150,7 @@ class GraphRAG:
             self._sync_with_workspace()
             self._check_extractor()
             try:
+                self._settle_journal(progress)
                 indexer = self._indexer(progress)
                 budget = TokenBudget(max_tokens, self.usage) if max_tokens is not None else None
                 return indexer.index([str(p) for p in paths], prune=prune, budget=budget)
@@ -188,14 +191,33 @@ class GraphRAG:
         return list(found.values())
 
     def delete(self, refs: list[str], progress: ProgressCallback | None = None) -> list[DocumentRecord]:
+        """Removes documents and exactly their contributions. A deletion that was killed
+        half-way is finished first: naming its document again then succeeds."""
         with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
             self._sync_with_workspace()
-            records = self.resolve_documents(refs)
             try:
-                self._indexer(progress).delete([r.id for r in records])
+                finished = self._settle_journal(progress)
+                wanted = [r for r in refs if r not in finished]
+                records = self.resolve_documents(wanted)
+                if records:
+                    self._indexer(progress).delete([r.id for r in records])
             finally:
                 self._refresh_queries()
-            return records
+            return [*records, *(finished[r] for r in refs if r in finished)]
+
+    def _settle_journal(self, progress: ProgressCallback | None = None) -> dict[str, DocumentRecord]:
+        """Every write command starts here: a journal left by a killed or failed command is
+        reconciled first, so the graph converges whatever ran before. Returns the documents
+        whose removal this finished (by id), which a rerun of `delete` may name."""
+        if journal_is_empty(self.state):
+            return {}
+        removed = {
+            d: DocumentRecord(id=d, source="(a deletion killed before, now finished)", title="", content_hash="", status="processed")
+            for d in self.state.pending("document")
+            if self.state.get_document(d) is None
+        }
+        self._indexer(progress).reconcile()
+        return removed
 
     def _refresh_queries(self) -> None:
         engine = self.__dict__.get("query_engine")

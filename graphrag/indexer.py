@@ -56,7 +56,11 @@ class Indexer:
         usage: Usage,
         chat: ChatModel | None = None,
         progress: ProgressCallback | None = None,
+        records_extractor_id: str | None = None,
     ) -> None:
+        """`records_extractor_id`: whose extraction records the graph is built from (the
+        workspace's recorded extractor; default the current one). Reconcile reads them
+        and never extracts, so deleting works whatever the settings say now."""
         self.settings = settings
         self.state = state
         self.graph = graph
@@ -67,6 +71,7 @@ class Indexer:
         self.usage = usage
         self.chat = chat
         self.progress = progress or (lambda stage, done, total: None)
+        self.records_extractor_id = records_extractor_id or extractor.extractor_id
 
     # ------------------------------------------------------------------ index
     def index(self, paths: Sequence[str], *, prune: bool = False, budget: TokenBudget | None = None) -> IndexReport:
@@ -261,7 +266,7 @@ class Indexer:
     def reconciler(self) -> Reconciler:
         return Reconciler(
             state=self.state, graph=self.graph, vectors=self.vectors, embedder=self.embedder,
-            summarizer=self.summarizer, extractor_id=self.extractor.extractor_id, progress=self.progress,
+            summarizer=self.summarizer, extractor_id=self.records_extractor_id, progress=self.progress,
         )
 
     def reconcile(self) -> None:
