@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from graphrag import exit_codes
+from graphrag.cli_reextract import reextract
 from graphrag.core import GraphRAG
 from graphrag.errors import DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
 from graphrag.settings import Settings
@@ -172,6 +173,9 @@ def delete(
         return
     for r in removed:
         out.print(f"deleted {r.id} ({r.source})")
+
+
+app.command()(reextract)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from graphrag.extract.factory import build_extractor
 from graphrag.index_plan import check_sources
 from graphrag.indexer import GENERATION_KEY, Indexer, IndexReport, ProgressCallback
 from graphrag.reconcile import journal_is_empty
+from graphrag.reextract import ReextractReport, chunks_by_document, estimate_reextract, reextract_chunks
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.models import DocumentRecord
 from graphrag.settings import Settings
@@ -131,7 +132,8 @@ class GraphRAG:
         elif recorded != current:
             raise ConfigError(
                 f"this workspace ({self.settings.workspace}) was indexed with extractor {recorded}, "
-                f"but the settings now give {current}; use a new --workspace for the new extractor"
+                f"but the settings now give {current} (another model or prompt): run `graphrag reextract --all` "
+                "to move the workspace to it (estimate first with --dry-run), or use a new --workspace"
             )
 
     # ------------------------------------------------------------ operations
@@ -218,6 +220,56 @@ class GraphRAG:
         }
         self._indexer(progress).reconcile()
         return removed
+
+    def reextract(
+        self, refs: list[str] | None = None, *, dry_run: bool = False, progress: ProgressCallback | None = None
+    ) -> ReextractReport:
+        """Extracts the chunks of the documents named by `refs` (None: every indexed
+        document) again with fresh model answers and rebuilds their graph; `dry_run` only
+        estimates. With --all this also moves a workspace to a changed extractor (another
+        model or prompt), which `index` refuses to mix with the records it has."""
+        with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
+            self._sync_with_workspace()
+            current = self.extractor.extractor_id
+            recorded = self.state.cache_get(_EXTRACTOR_KEY)
+            switching = recorded is not None and recorded != current
+            if switching and refs is not None:
+                raise ConfigError(
+                    f"this workspace was indexed with extractor {recorded}, but the settings now give {current}; "
+                    "a graph is built from one extractor's records: `graphrag reextract --all` moves the whole "
+                    "workspace to the new extractor (estimate it first with --dry-run)"
+                )
+            try:
+                if not dry_run:
+                    self._settle_journal(progress)
+                named = self.resolve_documents(refs) if refs is not None else self.state.list_documents()
+                records = [r for r in named if r.status in ("processed", "processing")]
+                report = ReextractReport(documents=len(records), extractor=current)
+                for r in named:
+                    if refs is not None and r not in records:
+                        report.documents_failed += 1
+                        report.failures.append({"source": r.source, "reason": f"status {r.status}: nothing stored to "
+                                                "re-extract; `graphrag index` its source instead"})
+                chunks = chunks_by_document(self.state, records)
+                report.chunks = sum(len(c) for c in chunks.values())
+                if dry_run:
+                    return estimate_reextract(self.settings, current.startswith("llm:"), chunks, report)
+                indexer = self._indexer(progress)
+                calls_before = self.usage.calls
+                committed = indexer._run(
+                    reextract_chunks(
+                        self.extractor, self.state, records, chunks, report,
+                        batch=max(8, 4 * self.settings.llm_concurrency), progress=indexer.progress,
+                        all_or_nothing=switching,
+                    )
+                )
+                if switching and committed:
+                    self.state.cache_put(_EXTRACTOR_KEY, current)
+                self._indexer(progress).reconcile()
+                report.llm_calls = self.usage.calls - calls_before
+                return report
+            finally:
+                self._refresh_queries()
 
     def _refresh_queries(self) -> None:
         engine = self.__dict__.get("query_engine")

@@ -44,6 +44,8 @@ class LLMExtractor:
         self.language = settings.language
         self.gleaning = settings.gleaning
         self.max_tokens = getattr(chat, "max_tokens", None) or settings.chat_max_tokens
+        # Set by `reextract`: ask the model again instead of replaying cached answers.
+        self.refresh = False
         fingerprint = sha256_hex(
             *(load_prompt(name) for name in (EXTRACT_PROMPT, REASK_PROMPT, GLEAN_PROMPT)),
             json.dumps(self.entity_types),
@@ -87,7 +89,9 @@ class LLMExtractor:
         def validate(result: ChatResult) -> None:
             parsed.append(parse_extraction(result.text, drop_invalid=lenient))
 
-        answer = await self.chat.complete(messages, purpose=purpose, json_mode=True, validate=validate, **params)
+        answer = await self.chat.complete(
+            messages, purpose=purpose, json_mode=True, validate=validate, use_cache=not self.refresh, **params
+        )
         if parsed:
             return parsed[-1]
         check_answer(answer, validate)  # a chat model that ignored `validate`

@@ -111,12 +111,14 @@ class ChatModel(Protocol):
         purpose: str,
         json_mode: bool = False,
         validate: Validator | None = None,
+        use_cache: bool = True,
         **params: Any,
     ) -> ChatResult:
         """The answer. Never cached: an empty or truncated one, or one `validate` rejects.
         With `validate`, a truncated answer raises LLMTruncatedError and a rejected one the
         validator's LLMOutputError (its `answer` set); a cached answer the validator rejects
-        is a cache miss."""
+        is a cache miss. `use_cache=False` asks the model even if an answer is cached (and
+        replaces it): how `reextract` gets fresh answers."""
         ...
 
     def stream(

@@ -125,11 +125,12 @@ class OpenAIChatModel:
         purpose: str,
         json_mode: bool = False,
         validate: Validator | None = None,
+        use_cache: bool = True,
         **params: Any,
     ) -> ChatResult:
         request_params = self._request_params(json_mode, params)
         key = LLMCache.key(self.model, messages, request_params)
-        if (cached := self._cached(key, purpose, validate)) is not None:
+        if use_cache and (cached := self._cached(key, purpose, validate)) is not None:
             return cached
 
         body = {"model": self.model, "messages": list(messages), **request_params}

@@ -63,10 +63,11 @@ class ScriptedChatModel:
         purpose: str,
         json_mode: bool = False,
         validate: Validator | None = None,
+        use_cache: bool = True,
         **params: Any,
     ) -> ChatResult:
         key = LLMCache.key(self.model, messages, {"json_mode": json_mode, **params})
-        if self.cache is not None and (cached := self.cache.get_valid(key, validate)) is not None:
+        if use_cache and self.cache is not None and (cached := self.cache.get_valid(key, validate)) is not None:
             self.usage.record(purpose, cache_hit=True)
             return cached
         self.requests.append((purpose, [dict(m) for m in messages]))
