@@ -72,6 +72,21 @@ class ApiContext:
         return self.settings.workspace / "uploads"
 
 
+def _job_queue(rag: GraphRAG) -> JobQueue:
+    """Durable jobs: kept in the workspace's state database, resumed by the next server."""
+    from graphrag.api.job_kinds import job_executor
+    from graphrag.stores.sqlite_jobs import SQLiteJobStore
+
+    settings = rag.settings
+    return JobQueue(
+        job_executor(rag, settings.workspace / "uploads"),
+        store=SQLiteJobStore(settings.state_path),
+        lock_wait=settings.api_job_lock_wait,
+        retries=settings.api_job_retries,
+        retry_delay=settings.api_job_retry_delay,
+    )
+
+
 def get_ctx(request: Request) -> ApiContext:
     return request.app.state.ctx
 
@@ -150,7 +165,7 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
             413: {"description": "request body too large"},
         },
     )
-    app.state.ctx = ApiContext(rag=rag, jobs=JobQueue(), owns_rag=owns)
+    app.state.ctx = ApiContext(rag=rag, jobs=_job_queue(rag), owns_rag=owns)
     app.state.api_key = key or None
     app.add_middleware(BodyLimit, limit=rag.settings.api_max_body_bytes)
 
