@@ -265,3 +265,25 @@ def test_graphrag_ingest_command_runs_the_flow(prefect_api, fake_llm, write_docs
     assert done.exit_code == 0, done.output
     assert "documents: 3 new, 0 updated, 0 unchanged, 0 failed" in done.stdout
     assert "prune off" in done.stdout and "chunks:" in done.stdout and "LLM:" in done.stdout
+
+
+def test_the_reextract_flow_ends_completed_or_failed(prefect_api, fake_llm, write_docs, sample_texts, tmp_path):
+    import asyncio
+
+    from flows.reextract import reextract
+
+    server = fake_llm()
+    paths = write_docs({"A": sample_texts["A"][:800], "B": sample_texts["B"][:800]})
+    ws = tmp_path / "ws"
+    settings = flow_settings(server)
+    run_flow(prefect_api, [str(p) for p in paths], ws, settings)
+
+    done = asyncio.run(reextract(documents=[str(paths[0])], workspace=str(ws), settings=settings))
+    assert done["documents_reextracted"] == 1 and done["llm_calls"] > 0
+    assert api_get(prefect_api, f"/flow_runs/{done['flow_run']['id']}")["state"]["type"] == "COMPLETED"
+
+    dead = {**settings, "chat_base_url": "http://127.0.0.1:9/v1", "chat_max_retries": 0}
+    with pytest.raises(IncompleteRunError) as failed:
+        asyncio.run(reextract(documents=None, workspace=str(ws), settings=dead))
+    assert failed.value.summary["documents_failed"] == 2
+    assert api_get(prefect_api, f"/flow_runs/{failed.value.summary['flow_run']['id']}")["state"]["type"] == "FAILED"
