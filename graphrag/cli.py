@@ -19,6 +19,7 @@ from graphrag import exit_codes
 from graphrag.cli_reextract import reextract
 from graphrag.core import GraphRAG
 from graphrag.errors import DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
+from graphrag.index_plan import check_sources
 from graphrag.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="GraphRAG knowledge-graph indexing and querying.")
@@ -311,6 +312,7 @@ def ingest(
 
     failed = 0
     try:
+        check_sources([str(p) for p in paths])  # before a flow run is even created
         summary = run_ingest(
             [str(p) for p in paths], workspace=str(workspace) if workspace else None,
             prune=prune, dry_run=dry_run, max_tokens=max_tokens, allow_partial=allow_partial,

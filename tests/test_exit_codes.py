@@ -72,3 +72,10 @@ def test_all_done_exits_0_and_an_unknown_document_is_an_argument_error(tmp_path:
         assert graphrag(ws, server.base_url, "delete", str(docs / "a.txt")).returncode == exit_codes.OK
         unknown = graphrag(ws, server.base_url, "delete", "doc-0123456789abcdef")
     assert unknown.returncode == exit_codes.USAGE and "no indexed document" in unknown.stderr
+
+
+def test_ingest_refuses_a_missing_path_before_any_flow_run(tmp_path: Path, dead_url: str) -> None:
+    ws = tmp_path / "ws"
+    proc = graphrag(ws, dead_url, "ingest", str(tmp_path / "no-such-folder"))
+    assert proc.returncode == exit_codes.USAGE, proc.stderr
+    assert "no such file or folder" in proc.stderr and not ws.exists()
