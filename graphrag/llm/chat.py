@@ -370,9 +370,12 @@ class OpenAIChatModel:
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
+            retries = min(self.max_retries, _UNREACHABLE_ATTEMPTS - 1) if isinstance(exc, _UnreachableError) else (
+                self.max_retries
+            )
             log.warning(
                 "chat request (%s) to %s failed: %s; retry %d/%d in %.2f s",
-                purpose, self.url, exc, state.attempt_number, self.max_retries, wait,
+                purpose, self.url, exc, state.attempt_number, retries, wait,
             )
 
         def unreachable(state: RetryCallState) -> bool:
