@@ -12,7 +12,7 @@ from graphrag.export import ExportFormat, export_graph
 from graphrag.extract.base import Extractor
 from graphrag.extract.factory import build_extractor
 from graphrag.index_plan import check_sources
-from graphrag.indexer import GENERATION_KEY, Indexer, IndexReport, ProgressCallback
+from graphrag.indexer import GENERATION_KEY, REMOVING_KEY, Indexer, IndexReport, ProgressCallback
 from graphrag.reconcile import journal_is_empty
 from graphrag.reextract import ReextractReport, chunks_by_document, estimate_reextract, reextract_chunks
 from graphrag.llm.base import ChatModel, Embedder, Usage
@@ -199,13 +199,24 @@ class GraphRAG:
             self._sync_with_workspace()
             try:
                 finished = self._settle_journal(progress)
-                wanted = [r for r in refs if r not in finished]
-                records = self.resolve_documents(wanted)
+                done = {ref: finished[d] for ref in refs if (d := self._finished_removal(ref, finished))}
+                records = self.resolve_documents([r for r in refs if r not in done])
                 if records:
                     self._indexer(progress).delete([r.id for r in records])
             finally:
                 self._refresh_queries()
-            return [*records, *(finished[r] for r in refs if r in finished)]
+            return [*records, *done.values()]
+
+    def _finished_removal(self, ref: str, finished: dict[str, DocumentRecord]) -> str | None:
+        """The id of a document named by `ref` (id or source) whose removal was journaled by
+        a killed command and has just been finished, if any."""
+        if ref in finished:
+            return ref
+        for source in (ref, str(Path(ref).resolve())):
+            document_id = self.state.cache_get(REMOVING_KEY + source)
+            if document_id in finished and self.state.get_document(document_id) is None:
+                return document_id
+        return None
 
     def _settle_journal(self, progress: ProgressCallback | None = None) -> dict[str, DocumentRecord]:
         """Every write command starts here: a journal left by a killed or failed command is

@@ -36,10 +36,11 @@ from graphrag.summarize import DescriptionSummarizer
 
 __all__ = [
     "CHUNKS_TABLE", "ENTITIES_TABLE", "GENERATION_KEY", "RELATIONS_TABLE",
-    "IndexPlan", "IndexReport", "Indexer", "ProgressCallback", "placeholder_id",
+    "IndexPlan", "IndexReport", "Indexer", "ProgressCallback", "REMOVING_KEY", "placeholder_id",
 ]
 
 T = TypeVar("T")
+REMOVING_KEY = "removing:"  # + source -> id of the document whose removal is journaled
 
 
 class Indexer:
@@ -249,6 +250,10 @@ class Indexer:
         self.state.add_pending("chunk", old_chunks)
         self.state.add_pending("entity", entity_keys)
         self.state.add_pending("relation", relation_keys)
+        record = self.state.get_document(document_id)
+        if record is not None:
+            # A rerun of a killed `delete SOURCE` finds the document by its source here.
+            self.state.cache_put(REMOVING_KEY + record.source, document_id)
         self.state.delete_document(document_id)
 
     # ------------------------------------------------------------------ delete

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from graphrag.core import GraphRAG
 from graphrag.llm.cache import LLMCache
 from graphrag.llm.chat import OpenAIChatModel
@@ -28,7 +30,8 @@ def open_rag(workspace: Path, server: FakeOpenAIServer) -> GraphRAG:
     return GraphRAG(settings, chat=chat, state=state)
 
 
-def test_a_killed_delete_converges_when_run_again(tmp_path: Path, sample_texts: dict[str, str]) -> None:
+@pytest.mark.parametrize("by", ["id", "path"])
+def test_a_killed_delete_converges_when_run_again(by: str, tmp_path: Path, sample_texts: dict[str, str]) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
     paths = []
@@ -47,7 +50,7 @@ def test_a_killed_delete_converges_when_run_again(tmp_path: Path, sample_texts: 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHRAG_", "OPENAI_"))}
         env.update({f"GRAPHRAG_{k.upper()}": str(v) for k, v in SETTINGS.items()})
         env.update(GRAPHRAG_CHAT_BASE_URL=server.base_url, GRAPHRAG_CHAT_MODEL="fake-model", GRAPHRAG_WORKSPACE=str(ws))
-        command = [sys.executable, "-m", "graphrag.cli", "delete", doomed.id]
+        command = [sys.executable, "-m", "graphrag.cli", "delete", doomed.id if by == "id" else str(paths[1])]
         start = len(server.chat_requests)
         run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
