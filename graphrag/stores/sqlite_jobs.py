@@ -41,20 +41,33 @@ class SQLiteJobStore:
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
-        try:
-            self._conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute(_SCHEMA)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open the job table in {self.path}: {e}") from e
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self, *, create: bool) -> sqlite3.Connection | None:
+        """The connection, opened on first use; a server that has accepted no job yet
+        creates nothing (a mistyped workspace stays absent)."""
+        if self._conn is None:
+            if not create and not self.path.exists():
+                return None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(_SCHEMA)
+            except sqlite3.Error as e:
+                raise StoreError(f"cannot open the job table in {self.path}: {e}") from e
+            self._conn = conn
+        return self._conn
 
     def save(self, job: dict[str, Any]) -> None:
         row = [json.dumps(job.get(f)) if f in _JSON_FIELDS else job.get(f) for f in _FIELDS]
         with self._lock:
-            self._conn.execute(
+            db = self._db(create=True)
+            assert db is not None
+            db.execute(
                 f"INSERT OR REPLACE INTO api_jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})", row
             )
 
@@ -67,7 +80,10 @@ class SQLiteJobStore:
 
     def _select(self, clause: str, *params: Any) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._conn.execute(f"SELECT {', '.join(_FIELDS)} FROM api_jobs {clause}", params).fetchall()
+            db = self._db(create=False)
+            if db is None:
+                return []
+            rows = db.execute(f"SELECT {', '.join(_FIELDS)} FROM api_jobs {clause}", params).fetchall()
         return [
             {f: (json.loads(v) if f in _JSON_FIELDS and v is not None else v) for f, v in zip(_FIELDS, row)}
             for row in rows
@@ -75,4 +91,6 @@ class SQLiteJobStore:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
