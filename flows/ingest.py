@@ -39,9 +39,11 @@ from prefect.tasks import exponential_backoff
 
 from flows.report import artifact_key, dry_run_summary, ingest_summary, merge_report, to_markdown, to_text
 from graphrag.budget import TokenBudget, batch_chunks_for, defer_documents, document_costs, run_in_batches
+from graphrag import exit_codes
 from graphrag.core import GraphRAG
-from graphrag.cost import CostEstimate
-from graphrag.errors import DocumentNotFoundError, GraphRAGError
+from graphrag.cost import CostEstimate, estimator_for
+from graphrag.errors import DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
+from graphrag.index_plan import check_sources
 from graphrag.indexer import Indexer, IndexPlan, IndexReport
 from graphrag.models import Document, DocumentRecord
 from graphrag.settings import Settings
@@ -110,6 +112,7 @@ async def ingest(
     settings: dict[str, Any] | None = None,
     retries: int = 2,
     retry_delay_seconds: float = 2.0,
+    allow_partial: bool = False,
 ) -> dict[str, Any]:
     """Ingests `source` (a folder, a glob, a file, or a list of them) into `workspace`.
 
@@ -119,10 +122,13 @@ async def ingest(
         documents not reached stay `pending` for the next run.
     settings: overrides of graphrag settings (GRAPHRAG_* variables and graphrag.toml apply too).
     retries, retry_delay_seconds: per-document retries, with exponential backoff.
+    allow_partial: end Completed even if some documents failed (by default the run then
+        ends Failed, raising IncompleteRunError, whose `summary` is the run summary).
     Returns the run summary, also published as a markdown artifact.
     """
     logger = get_run_logger()
     paths = [source] if isinstance(source, str) else list(source)
+    check_sources(paths)
     config = Settings(**{**(settings or {}), **({"workspace": workspace} if workspace else {})})
     rag = GraphRAG(config)
     try:
@@ -141,6 +147,11 @@ async def ingest(
             description=f"graphrag {'dry run' if dry_run else 'ingestion'} of {', '.join(paths)}",
         )
         logger.info("%s", to_text(summary))
+        failed = 0 if dry_run else report.documents_failed
+        if failed and not allow_partial:
+            raise IncompleteRunError(
+                f"{failed} document(s) failed; see the run summary (pass allow_partial to accept)", summary
+            )
         return summary
     finally:
         chat = rag.__dict__.get("chat")
@@ -187,8 +198,8 @@ async def _ingest(
 
     with _stage(stages, "extract"):
         deferred = await run_in_batches(
-            plan.todo, cost=document_costs(indexer, tokens=budget is not None), run=run, budget=budget,
-            batch_chunks=batch_chunks_for(indexer),
+            plan.todo, cost=document_costs(indexer.chunks_to_extract, estimator_for(indexer) if budget else None),
+            run=run, budget=budget, batch_chunks=batch_chunks_for(indexer.settings),
         )
     if deferred:
         assert budget is not None
@@ -238,12 +249,13 @@ def run_ingest(
     dry_run: bool = False,
     max_tokens: int | None = None,
     settings: dict[str, Any] | None = None,
+    allow_partial: bool = False,
 ) -> dict[str, Any]:
     """Runs the flow in this process (against PREFECT_API_URL, or a temporary local server)."""
     return asyncio.run(
         ingest(
             source=list(source), workspace=workspace, prune=prune, dry_run=dry_run,
-            max_tokens=max_tokens, settings=settings,
+            max_tokens=max_tokens, settings=settings, allow_partial=allow_partial,
         )
     )
 
@@ -258,16 +270,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="estimate chunks, LLM calls, tokens and cost only")
     parser.add_argument("--max-tokens", type=int, metavar="N", help="stop once the next batch would exceed N LLM tokens")
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    parser.add_argument("--allow-partial", action="store_true", help="exit 0 even if some documents failed")
     args = parser.parse_args(argv)
+    code = exit_codes.OK
     try:
         summary = run_ingest(
-            args.source, workspace=args.workspace, prune=args.prune, dry_run=args.dry_run, max_tokens=args.max_tokens
+            args.source, workspace=args.workspace, prune=args.prune, dry_run=args.dry_run,
+            max_tokens=args.max_tokens, allow_partial=args.allow_partial,
         )
+    except IncompleteRunError as exc:
+        summary, code = exc.summary, exit_codes.PARTIAL
+    except SourceNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
     except GraphRAGError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.ERROR
     print(json.dumps(summary, indent=2, default=str) if args.json else to_text(summary))
-    return 0
+    return code
 
 
 if __name__ == "__main__":

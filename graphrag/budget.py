@@ -19,13 +19,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from graphrag.cost import ExtractionCostEstimator, chunks_to_extract, estimator_for
+from graphrag.cost import ExtractionCostEstimator
 from graphrag.llm.base import Usage
-from graphrag.models import Document, DocumentRecord
+from graphrag.models import Chunk, Document, DocumentRecord
+from graphrag.settings import Settings
 from graphrag.stores.base import StateStore
 
 if TYPE_CHECKING:
-    from graphrag.indexer import Indexer, IndexReport
+    from graphrag.index_report import IndexReport
 
 
 class TokenBudget:
@@ -69,15 +70,16 @@ class DocumentCost:
 
 
 def document_costs(
-    indexer: "Indexer", estimator: ExtractionCostEstimator | None = None, *, tokens: bool = True
+    todo_chunks: Callable[[Sequence[Document]], tuple[list[Chunk], list[Chunk]]],
+    estimator: ExtractionCostEstimator | None = None,
 ) -> Callable[[Document], DocumentCost]:
     """What a document costs now: texts extracted meanwhile (earlier batches) are free.
-    `tokens=False` counts only the chunk texts to extract (enough to size batches)."""
-    estimator = estimator or estimator_for(indexer)
+    `todo_chunks(docs)` gives (all chunks, chunks still to extract); without an `estimator`
+    only the chunk texts to extract are counted (enough to size batches)."""
 
     def cost(doc: Document) -> DocumentCost:
-        _, todo = chunks_to_extract(indexer, [doc])
-        if not tokens:
+        _, todo = todo_chunks([doc])
+        if estimator is None:
             return DocumentCost(len({c.text_hash for c in todo}), 0)
         estimate = estimator.estimate(todo)
         return DocumentCost(estimate.chunks, estimate.tokens)
@@ -136,23 +138,34 @@ def defer_documents(state: StateStore, docs: Sequence[Document], reason: str) ->
         )
 
 
-def batch_chunks_for(indexer: "Indexer") -> int:
+def batch_chunks_for(settings: Settings) -> int:
     """Chunks per batch: enough to keep every LLM slot busy."""
-    return max(8, 4 * indexer.settings.llm_concurrency)
+    return max(8, 4 * settings.llm_concurrency)
 
 
 async def process_within_budget(
-    indexer: "Indexer", docs: Sequence[Document], report: "IndexReport", budget: TokenBudget
+    docs: Sequence[Document],
+    report: "IndexReport",
+    budget: TokenBudget,
+    *,
+    process: Callable[[list[Document], "IndexReport"], Awaitable[None]],
+    todo_chunks: Callable[[Sequence[Document]], tuple[list[Chunk], list[Chunk]]],
+    state: StateStore,
+    settings: Settings,
+    uses_llm: bool,
 ) -> None:
-    """`Indexer.process` under a token budget (the `graphrag index --max-tokens` path)."""
+    """`process(docs, report)` under a token budget (the `graphrag index --max-tokens` path):
+    the budget is handed the work to run, so it needs nothing of the indexer."""
 
     async def run(batch: list[Document]) -> None:
-        await indexer.process(batch, report)
+        await process(batch, report)
 
+    estimator = ExtractionCostEstimator(settings, uses_llm=uses_llm)
     deferred = await run_in_batches(
-        docs, cost=document_costs(indexer), run=run, budget=budget, batch_chunks=batch_chunks_for(indexer)
+        docs, cost=document_costs(todo_chunks, estimator), run=run, budget=budget,
+        batch_chunks=batch_chunks_for(settings),
     )
     if deferred:
-        defer_documents(indexer.state, deferred, budget.stopped or "token budget reached")
+        defer_documents(state, deferred, budget.stopped or "token budget reached")
     report.documents_pending += len(deferred)
     report.budget = budget.to_dict()

@@ -15,8 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graphrag import exit_codes
+from graphrag.cli_reextract import reextract
 from graphrag.core import GraphRAG
-from graphrag.errors import GraphRAGError
+from graphrag.errors import DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
+from graphrag.index_plan import check_sources
 from graphrag.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="GraphRAG knowledge-graph indexing and querying.")
@@ -44,6 +47,15 @@ def _settings(workspace: Path | None) -> Settings:
     return Settings(workspace=workspace) if workspace is not None else Settings()
 
 
+AllowPartialOpt = Annotated[
+    bool, typer.Option("--allow-partial", help="exit 0 even if some documents failed (default: exit 3)")
+]
+
+
+def _exit_code(exc: GraphRAGError) -> int:
+    return exit_codes.USAGE if isinstance(exc, (SourceNotFoundError, DocumentNotFoundError)) else exit_codes.ERROR
+
+
 @contextmanager
 def _open(workspace: Path | None) -> Iterator[GraphRAG]:
     try:
@@ -51,7 +63,13 @@ def _open(workspace: Path | None) -> Iterator[GraphRAG]:
             yield rag
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=1) from None
+        raise typer.Exit(code=_exit_code(exc)) from None
+
+
+def _exit_if_partial(failed: int, allow_partial: bool) -> None:
+    if failed and not allow_partial:
+        console.print(f"[red]{failed} document(s) failed[/red] (exit {exit_codes.PARTIAL}; --allow-partial accepts)")
+        raise typer.Exit(code=exit_codes.PARTIAL)
 
 
 @contextmanager
@@ -84,9 +102,11 @@ def index(
     prune: PruneOpt = False,
     dry_run: DryRunOpt = False,
     max_tokens: MaxTokensOpt = None,
+    allow_partial: AllowPartialOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index documents: only new or changed content is extracted."""
+    """Index documents: only new or changed content is extracted. Exit 0: all done;
+    3: some documents failed; 2: a path does not exist; 1: could not run."""
     if dry_run:
         with _open(workspace) as rag:
             estimate = rag.estimate(paths)
@@ -97,6 +117,7 @@ def index(
     summary = report.to_dict()
     if as_json:
         _print_json(summary)
+        _exit_if_partial(report.documents_failed, allow_partial)
         return
     table = Table(title="index", show_header=False)
     for key in ("documents_new", "documents_updated", "documents_unchanged", "documents_skipped",
@@ -108,6 +129,7 @@ def index(
         console.print(f"[yellow]{failure['source']}[/yellow]: {failure['reason']}")
     if report.budget.get("stopped"):
         console.print(f"[yellow]{report.budget['stopped']}[/yellow]")
+    _exit_if_partial(report.documents_failed, allow_partial)
 
 
 def _print_estimate(estimate: dict[str, Any], as_json: bool) -> None:
@@ -152,6 +174,9 @@ def delete(
         return
     for r in removed:
         out.print(f"deleted {r.id} ({r.source})")
+
+
+app.command()(reextract)
 
 
 @app.command()
@@ -308,24 +333,32 @@ def ingest(
     prune: PruneOpt = False,
     dry_run: DryRunOpt = False,
     max_tokens: MaxTokensOpt = None,
+    allow_partial: AllowPartialOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest with the Prefect flow: its runs, logs and report show in the Prefect UI."""
+    """Ingest with the Prefect flow: its runs, logs and report show in the Prefect UI.
+    Exit codes as for `index`; the flow run ends Failed when documents failed."""
     from flows.ingest import run_ingest
     from flows.report import to_text
 
+    failed = 0
     try:
+        check_sources([str(p) for p in paths])  # before a flow run is even created
         summary = run_ingest(
             [str(p) for p in paths], workspace=str(workspace) if workspace else None,
-            prune=prune, dry_run=dry_run, max_tokens=max_tokens,
+            prune=prune, dry_run=dry_run, max_tokens=max_tokens, allow_partial=allow_partial,
         )
+    except IncompleteRunError as exc:
+        summary, failed = exc.summary, 1
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=1) from None
+        raise typer.Exit(code=_exit_code(exc)) from None
     if as_json:
         _print_json(summary)
     else:
         out.print(to_text(summary), markup=False, highlight=False)
+    if failed:
+        _exit_if_partial(summary.get("documents", {}).get("failed", 1) or 1, allow_partial)
 
 
 @app.command()

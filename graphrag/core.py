@@ -11,7 +11,10 @@ from graphrag.errors import BackendNotSupportedError, ConfigError, DocumentNotFo
 from graphrag.export import ExportFormat, export_graph
 from graphrag.extract.base import Extractor
 from graphrag.extract.factory import build_extractor
-from graphrag.indexer import GENERATION_KEY, Indexer, IndexReport, ProgressCallback
+from graphrag.index_plan import check_sources
+from graphrag.indexer import GENERATION_KEY, REMOVING_KEY, Indexer, IndexReport, ProgressCallback
+from graphrag.reconcile import journal_is_empty
+from graphrag.reextract import ReextractReport, chunks_by_document, estimate_reextract, reextract_chunks
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.models import DocumentRecord
 from graphrag.settings import Settings
@@ -116,6 +119,7 @@ class GraphRAG:
             usage=self.usage,
             chat=self.chat,
             progress=progress,
+            records_extractor_id=self.state.cache_get(_EXTRACTOR_KEY),
         )
 
     def _check_extractor(self, *, record: bool = True) -> None:
@@ -128,7 +132,8 @@ class GraphRAG:
         elif recorded != current:
             raise ConfigError(
                 f"this workspace ({self.settings.workspace}) was indexed with extractor {recorded}, "
-                f"but the settings now give {current}; use a new --workspace for the new extractor"
+                f"but the settings now give {current} (another model or prompt): run `graphrag reextract --all` "
+                "to move the workspace to it (estimate first with --dry-run), or use a new --workspace"
             )
 
     # ------------------------------------------------------------ operations
@@ -142,10 +147,12 @@ class GraphRAG:
     ) -> IndexReport:
         """`max_tokens`: stop extracting once the next batch would exceed this many LLM
         tokens; the documents not reached stay `pending` for the next run."""
+        check_sources([str(p) for p in paths])
         with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
             self._sync_with_workspace()
             self._check_extractor()
             try:
+                self._settle_journal(progress)
                 indexer = self._indexer(progress)
                 budget = TokenBudget(max_tokens, self.usage) if max_tokens is not None else None
                 return indexer.index([str(p) for p in paths], prune=prune, budget=budget)
@@ -157,6 +164,7 @@ class GraphRAG:
         configured prices). Nothing is sent to the LLM and nothing is indexed."""
         from graphrag.cost import estimate_index
 
+        check_sources([str(p) for p in paths])
         self._check_extractor(record=False)
         return estimate_index(self._indexer(None), [str(p) for p in paths])
 
@@ -185,14 +193,94 @@ class GraphRAG:
         return list(found.values())
 
     def delete(self, refs: list[str], progress: ProgressCallback | None = None) -> list[DocumentRecord]:
+        """Removes documents and exactly their contributions. A deletion that was killed
+        half-way is finished first: naming its document again then succeeds."""
         with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
             self._sync_with_workspace()
-            records = self.resolve_documents(refs)
             try:
-                self._indexer(progress).delete([r.id for r in records])
+                finished = self._settle_journal(progress)
+                done = {ref: finished[d] for ref in refs if (d := self._finished_removal(ref, finished))}
+                records = self.resolve_documents([r for r in refs if r not in done])
+                if records:
+                    self._indexer(progress).delete([r.id for r in records])
             finally:
                 self._refresh_queries()
-            return records
+            return [*records, *done.values()]
+
+    def _finished_removal(self, ref: str, finished: dict[str, DocumentRecord]) -> str | None:
+        """The id of a document named by `ref` (id or source) whose removal was journaled by
+        a killed command and has just been finished, if any."""
+        if ref in finished:
+            return ref
+        for source in (ref, str(Path(ref).resolve())):
+            document_id = self.state.cache_get(REMOVING_KEY + source)
+            if document_id in finished and self.state.get_document(document_id) is None:
+                return document_id
+        return None
+
+    def _settle_journal(self, progress: ProgressCallback | None = None) -> dict[str, DocumentRecord]:
+        """Every write command starts here: a journal left by a killed or failed command is
+        reconciled first, so the graph converges whatever ran before. Returns the documents
+        whose removal this finished (by id), which a rerun of `delete` may name."""
+        if journal_is_empty(self.state):
+            return {}
+        removed = {
+            d: DocumentRecord(id=d, source="(a deletion killed before, now finished)", title="", content_hash="", status="processed")
+            for d in self.state.pending("document")
+            if self.state.get_document(d) is None
+        }
+        self._indexer(progress).reconcile()
+        return removed
+
+    def reextract(
+        self, refs: list[str] | None = None, *, dry_run: bool = False, progress: ProgressCallback | None = None
+    ) -> ReextractReport:
+        """Extracts the chunks of the documents named by `refs` (None: every indexed
+        document) again with fresh model answers and rebuilds their graph; `dry_run` only
+        estimates. With --all this also moves a workspace to a changed extractor (another
+        model or prompt), which `index` refuses to mix with the records it has."""
+        with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
+            self._sync_with_workspace()
+            current = self.extractor.extractor_id
+            recorded = self.state.cache_get(_EXTRACTOR_KEY)
+            switching = recorded is not None and recorded != current
+            if switching and refs is not None:
+                raise ConfigError(
+                    f"this workspace was indexed with extractor {recorded}, but the settings now give {current}; "
+                    "a graph is built from one extractor's records: `graphrag reextract --all` moves the whole "
+                    "workspace to the new extractor (estimate it first with --dry-run)"
+                )
+            try:
+                if not dry_run:
+                    self._settle_journal(progress)
+                named = self.resolve_documents(refs) if refs is not None else self.state.list_documents()
+                records = [r for r in named if r.status in ("processed", "processing")]
+                report = ReextractReport(documents=len(records), extractor=current)
+                for r in named:
+                    if refs is not None and r not in records:
+                        report.documents_failed += 1
+                        report.failures.append({"source": r.source, "reason": f"status {r.status}: nothing stored to "
+                                                "re-extract; `graphrag index` its source instead"})
+                chunks = chunks_by_document(self.state, records)
+                report.chunks = sum(len(c) for c in chunks.values())
+                if dry_run:
+                    return estimate_reextract(self.settings, current.startswith("llm:"), chunks, report)
+                indexer = self._indexer(progress)
+                calls_before = self.usage.calls
+                committed = indexer._run(
+                    reextract_chunks(
+                        self.extractor, self.state, records, chunks, report,
+                        batch=max(8, 4 * self.settings.llm_concurrency), progress=indexer.progress,
+                        all_or_nothing=switching,
+                    )
+                )
+                if switching and committed:
+                    self.state.cache_put(_EXTRACTOR_KEY, current)
+                self._indexer(progress).reconcile()
+                report.llm_calls = self.usage.calls - calls_before
+                return report
+            finally:
+                self._refresh_queries()
 
     def _refresh_queries(self) -> None:
         engine = self.__dict__.get("query_engine")

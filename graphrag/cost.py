@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from graphrag.ingest.chunk import chunk_document
 from graphrag.models import Chunk, Document
@@ -28,7 +28,18 @@ from graphrag.settings import Settings
 from graphrag.tokens import count_tokens
 
 if TYPE_CHECKING:
-    from graphrag.indexer import Indexer
+    from graphrag.extract.base import Extractor
+    from graphrag.stores.base import StateStore
+
+
+class IndexPlanner(Protocol):
+    """What the dry run needs of the indexer (a protocol, so this module never imports it)."""
+
+    settings: Settings
+    extractor: "Extractor"
+
+    def plan(self, paths: Sequence[str]) -> Any: ...
+    def chunks_to_extract(self, docs: Sequence[Document]) -> tuple[list[Chunk], list[Chunk]]: ...
 
 # The templates the LLM extractor renders (graphrag/extract/llm.py).
 _EXTRACT, _GLEAN, _REASK = "extract_entities", "extract_glean", "extract_reask"
@@ -180,27 +191,28 @@ class CostEstimate:
         return {**asdict(self), "tokens": self.tokens}
 
 
-def chunks_to_extract(indexer: "Indexer", docs: Sequence[Document]) -> tuple[list[Chunk], list[Chunk]]:
+def chunks_to_extract(
+    settings: Settings, state: "StateStore", extractor_id: str, docs: Sequence[Document]
+) -> tuple[list[Chunk], list[Chunk]]:
     """(all chunks of `docs`, those whose text has no stored extraction record yet)."""
-    settings = indexer.settings
     chunks = [c for doc in docs for c in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)]
-    stored = indexer.state.get_extractions({c.text_hash for c in chunks}, indexer.extractor.extractor_id)
+    stored = state.get_extractions({c.text_hash for c in chunks}, extractor_id)
     return chunks, [c for c in chunks if c.text_hash not in stored]
 
 
-def estimator_for(indexer: "Indexer", model: CostModel | None = None) -> ExtractionCostEstimator:
+def estimator_for(indexer: IndexPlanner, model: CostModel | None = None) -> ExtractionCostEstimator:
     return ExtractionCostEstimator(
         indexer.settings, uses_llm=indexer.extractor.extractor_id.startswith("llm:"), model=model
     )
 
 
-def estimate_index(indexer: "Indexer", paths: Sequence[str], model: CostModel | None = None) -> CostEstimate:
+def estimate_index(indexer: IndexPlanner, paths: Sequence[str], model: CostModel | None = None) -> CostEstimate:
     """The dry run: loads and diffs the sources like `index` would, writes nothing and
     sends nothing."""
     settings = indexer.settings
     estimator = estimator_for(indexer, model)
     plan = indexer.plan(paths)
-    chunks, todo = chunks_to_extract(indexer, plan.todo)
+    chunks, todo = indexer.chunks_to_extract(plan.todo)
     extraction = estimator.estimate(todo)
     result = CostEstimate(
         extractor=indexer.extractor.extractor_id,

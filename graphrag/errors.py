@@ -24,7 +24,17 @@ class LLMError(GraphRAGError):
 
 
 class LLMOutputError(LLMError):
-    """The model answered, but not in the required format even after repair and a re-ask."""
+    """The model answered, but not in the required format even after repair and a re-ask.
+    `answer` is the rejected answer's text, when there was one (a re-ask quotes it)."""
+
+    def __init__(self, message: str, *, answer: str | None = None) -> None:
+        super().__init__(message)
+        self.answer = answer
+
+
+class LLMTruncatedError(LLMOutputError):
+    """The answer was cut off (finish_reason "length", or JSON that ends mid-structure):
+    never repaired into data; ask again with a larger limit or a smaller input."""
 
 
 class StoreError(GraphRAGError):
@@ -45,3 +55,16 @@ class CypherNotAllowedError(GraphRAGError):
 
 class BackendNotSupportedError(GraphRAGError):
     """The configured backend cannot do what was asked (e.g. Cypher on NetworkX)."""
+
+
+class SourceNotFoundError(GraphRAGError):
+    """A path given to index does not exist or a pattern matches no file (an argument error:
+    nothing is recorded)."""
+
+
+class IncompleteRunError(GraphRAGError):
+    """The run finished, but some documents failed; `summary` is what it did."""
+
+    def __init__(self, message: str, summary: dict | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or {}

@@ -11,81 +11,36 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
-from pathlib import Path
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
 
+from graphrag.budget import TokenBudget, process_within_budget
+from graphrag.cost import chunks_to_extract
 from graphrag.extract.base import Extractor
+from graphrag.index_plan import plan_sources, record_plan
+from graphrag.index_report import IndexPlan, IndexReport, ProgressCallback, placeholder_id, timed
 from graphrag.ingest.chunk import chunk_document
-from graphrag.ingest.load import LoadResult, iter_sources, load_source
 from graphrag.llm.base import ChatModel, Embedder, Usage
-from graphrag.merge import merge_entities, merge_relations, record_keys
-from graphrag.models import Chunk, Document, DocumentRecord, Entity, Extraction, Relation, sha256_hex
+from graphrag.merge import record_keys
+from graphrag.models import Chunk, Document, DocumentRecord, Extraction
+from graphrag.reconcile import (  # noqa: F401 - re-exported: the indexer's public names
+    CHUNKS_TABLE,
+    ENTITIES_TABLE,
+    GENERATION_KEY,
+    RELATIONS_TABLE,
+    Reconciler,
+)
 from graphrag.settings import Settings
-from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
+from graphrag.stores.base import GraphStore, StateStore, VectorStore
 from graphrag.summarize import DescriptionSummarizer
 
-if TYPE_CHECKING:
-    from graphrag.budget import TokenBudget
+__all__ = [
+    "CHUNKS_TABLE", "ENTITIES_TABLE", "GENERATION_KEY", "RELATIONS_TABLE",
+    "IndexPlan", "IndexReport", "Indexer", "ProgressCallback", "REMOVING_KEY", "placeholder_id",
+]
 
-ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
 T = TypeVar("T")
-
-GENERATION_KEY = "workspace:generation"
-CHUNKS_TABLE = "chunks"
-ENTITIES_TABLE = "entities"
-RELATIONS_TABLE = "relations"
-
-
-@dataclass
-class IndexPlan:
-    todo: list[Document] = field(default_factory=list)  # new or changed
-    unchanged: list[str] = field(default_factory=list)  # document ids
-    unloadable: list[LoadResult] = field(default_factory=list)  # skipped or failed sources
-    sources: set[str] = field(default_factory=set)
-    removed: list[str] = field(default_factory=list)  # ids of indexed documents whose source is gone
-    record_errors: list[dict[str, str]] = field(default_factory=list)  # bad records of loaded files
-
-
-@dataclass
-class IndexReport:
-    documents_new: int = 0
-    documents_updated: int = 0
-    documents_unchanged: int = 0
-    documents_failed: int = 0
-    documents_skipped: int = 0
-    documents_removed: int = 0
-    documents_pending: int = 0  # left for the next run: the token budget was reached
-    chunks_extracted: int = 0
-    chunks_reused: int = 0
-    llm_calls: int = 0
-    entities: int = 0
-    relations: int = 0
-    seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    failures: list[dict[str, str]] = field(default_factory=list)
-    usage: dict = field(default_factory=dict)
-    budget: dict = field(default_factory=dict)  # max_tokens, used, stopped (with --max-tokens)
-
-    def to_dict(self) -> dict:
-        return dict(vars(self))
-
-
-def placeholder_id(source: str) -> str:
-    """Id of the state record for a source that produced no document (failed or skipped)."""
-    return "src-" + sha256_hex(source)[:32]
-
-
-def entity_vector_text(entity: Entity) -> str:
-    return f"{entity.name}\n{entity.description}".strip()
-
-
-def relation_vector_text(relation: Relation, names: dict[str, str]) -> str:
-    source = names.get(relation.source, relation.source)
-    target = names.get(relation.target, relation.target)
-    return f"{', '.join(relation.keywords)}\t{source} - {target}\n{relation.description}".strip()
+REMOVING_KEY = "removing:"  # + source -> id of the document whose removal is journaled
 
 
 class Indexer:
@@ -102,7 +57,11 @@ class Indexer:
         usage: Usage,
         chat: ChatModel | None = None,
         progress: ProgressCallback | None = None,
+        records_extractor_id: str | None = None,
     ) -> None:
+        """`records_extractor_id`: whose extraction records the graph is built from (the
+        workspace's recorded extractor; default the current one). Reconcile reads them
+        and never extracts, so deleting works whatever the settings say now."""
         self.settings = settings
         self.state = state
         self.graph = graph
@@ -113,6 +72,7 @@ class Indexer:
         self.usage = usage
         self.chat = chat
         self.progress = progress or (lambda stage, done, total: None)
+        self.records_extractor_id = records_extractor_id or extractor.extractor_id
 
     # ------------------------------------------------------------------ index
     def index(self, paths: Sequence[str], *, prune: bool = False, budget: TokenBudget | None = None) -> IndexReport:
@@ -137,7 +97,7 @@ class Indexer:
         started = time.perf_counter()
         report = IndexReport()
         calls_before = self.usage.calls
-        with _timed(report, "load"):
+        with timed(report, "load"):
             plan = self.plan(paths)
         self.record_plan(plan, report)
         if prune and plan.removed:
@@ -146,67 +106,36 @@ class Indexer:
         if budget is None:
             await self.process(plan.todo, report)
         else:
-            from graphrag.budget import process_within_budget
-
-            await process_within_budget(self, plan.todo, report, budget)
-        with _timed(report, "reconcile"):
+            await process_within_budget(
+                plan.todo, report, budget, process=self.process, state=self.state,
+                todo_chunks=self.chunks_to_extract, settings=self.settings,
+                uses_llm=self.extractor.extractor_id.startswith("llm:"),
+            )
+        with timed(report, "reconcile"):
             await self.areconcile()
         self.finish(plan.todo)
         self.summarize_report(report, calls_before, started)
         return report
 
-    def plan(self, paths: Sequence[str]) -> "IndexPlan":
+    def plan(self, paths: Sequence[str]) -> IndexPlan:
         """Loads the sources and sorts their documents into new-or-changed and unchanged."""
-        sources = iter_sources(paths)
-        plan = IndexPlan()
-        seen: set[str] = set()
-        for i, source in enumerate(sources):
-            result = load_source(source, self.settings)
-            self.progress("load", i + 1, len(sources))
-            if result.status != "loaded":
-                plan.unloadable.append(result)
-                continue
-            plan.record_errors.extend({"source": result.source, "reason": e} for e in result.errors)
-            for doc in result.documents:
-                plan.sources.add(doc.source)
-                if doc.id in seen:
-                    continue
-                seen.add(doc.id)
-                existing = self.state.get_document(doc.id)
-                if existing is not None and existing.status == "processed":
-                    plan.unchanged.append(doc.id)
-                else:
-                    plan.todo.append(doc)
-        plan.removed = self._removed_under(paths, plan.sources | {r.source for r in plan.unloadable})
-        return plan
+        return plan_sources(paths, self.settings, self.state, self.progress)
 
-    def _removed_under(self, paths: Sequence[str], present: set[str]) -> list[str]:
-        """Indexed documents whose source lies under `paths` but was not found there now."""
-        roots = [str(Path(p).resolve()) for p in paths if not any(ch in str(p) for ch in "*?[")]
-        removed = []
-        for record in self.state.list_documents():
-            if record.status not in ("processed", "processing") or record.source in present:
-                continue
-            file_path = record.source.split("#", 1)[0]
-            if any(file_path == root or file_path.startswith(root.rstrip("/") + "/") for root in roots):
-                removed.append(record.id)
-        return removed
+    def chunks_to_extract(self, docs: Sequence[Document]) -> tuple[list[Chunk], list[Chunk]]:
+        """(all chunks of `docs`, those whose text has no stored extraction record yet)."""
+        return chunks_to_extract(self.settings, self.state, self.extractor.extractor_id, docs)
 
-    def record_plan(self, plan: "IndexPlan", report: IndexReport) -> None:
-        report.documents_unchanged += len(plan.unchanged)
-        report.documents_failed += len(plan.record_errors)
-        report.failures.extend(plan.record_errors)
-        for result in plan.unloadable:
-            self._record_unloadable(result, report)
+    def record_plan(self, plan: IndexPlan, report: IndexReport) -> None:
+        record_plan(self.state, plan, report)
 
     async def process(self, docs: Sequence[Document], report: IndexReport) -> None:
         """Chunks and extracts documents and commits each one that succeeded to the state
         (journaling what the graph must rebuild). The graph is untouched until reconcile."""
-        with _timed(report, "chunk"):
+        with timed(report, "chunk"):
             chunks_by_doc = {
                 doc.id: chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap) for doc in docs
             }
-        with _timed(report, "extract"):
+        with timed(report, "extract"):
             extractions = await self._extract_all([c for cs in chunks_by_doc.values() for c in cs], report)
         for doc in docs:
             chunks = chunks_by_doc[doc.id]
@@ -239,23 +168,6 @@ class Indexer:
         report.llm_calls = self.usage.calls - calls_before
         report.usage = self.usage.snapshot()
         report.seconds = round(time.perf_counter() - started, 3)
-
-    def _record_unloadable(self, result: LoadResult, report: IndexReport) -> None:
-        status = "skipped" if result.status == "skipped" else "failed"
-        record = DocumentRecord(
-            id=placeholder_id(result.source),
-            source=result.source,
-            title=result.source,
-            content_hash="",
-            status=status,
-            error=result.reason,
-        )
-        self.state.upsert_document(record)
-        if status == "skipped":
-            report.documents_skipped += 1
-        else:
-            report.documents_failed += 1
-        report.failures.append({"source": result.source, "reason": result.reason or status})
 
     def _upsert_record(self, doc: Document, status: str, *, error: str | None = None, n_chunks: int = 0) -> None:
         self.state.upsert_document(
@@ -338,6 +250,10 @@ class Indexer:
         self.state.add_pending("chunk", old_chunks)
         self.state.add_pending("entity", entity_keys)
         self.state.add_pending("relation", relation_keys)
+        record = self.state.get_document(document_id)
+        if record is not None:
+            # A rerun of a killed `delete SOURCE` finds the document by its source here.
+            self.state.cache_put(REMOVING_KEY + record.source, document_id)
         self.state.delete_document(document_id)
 
     # ------------------------------------------------------------------ delete
@@ -352,128 +268,16 @@ class Indexer:
         self.graph.flush()
 
     # -------------------------------------------------------------- reconcile
+    def reconciler(self) -> Reconciler:
+        return Reconciler(
+            state=self.state, graph=self.graph, vectors=self.vectors, embedder=self.embedder,
+            summarizer=self.summarizer, extractor_id=self.records_extractor_id, progress=self.progress,
+        )
+
     def reconcile(self) -> None:
         self._run(self.areconcile())
         self.graph.flush()
 
     async def areconcile(self) -> None:
         """Makes the graph and vectors agree with the state for every journaled key."""
-        doc_ids = self.state.pending("document")
-        chunk_ids = self.state.pending("chunk")
-        entity_keys = self.state.pending("entity")
-        relation_keys = self.state.pending("relation")
-        if not (doc_ids or chunk_ids or entity_keys or relation_keys):
-            return
-
-        entity_support = self.state.chunks_for_entities(entity_keys)
-        relation_support = self.state.chunks_for_relations(relation_keys)
-        needed = set().union(*entity_support.values(), *relation_support.values())
-        records = self._records_for(needed)
-        merged_entities = merge_entities(records, keys=entity_keys)
-        merged_relations = merge_relations(records, keys=relation_keys)
-
-        total = len(merged_entities) + len(merged_relations)
-        self.progress("describe", 0, total)
-        entity_descriptions = await asyncio.gather(
-            *(self.summarizer.describe(m.name, m.fragments) for m in merged_entities.values())
-        )
-        names = {k: m.name for k, m in merged_entities.items()}
-        missing_names = {m.source for m in merged_relations.values()} | {m.target for m in merged_relations.values()}
-        missing_names -= names.keys()
-        if missing_names:
-            names.update({k: e.name for k, e in self.graph.get_entities(missing_names).items()})
-        relation_descriptions = await asyncio.gather(
-            *(
-                self.summarizer.describe(f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments)
-                for m in merged_relations.values()
-            )
-        )
-        self.progress("describe", total, total)
-        entities = [
-            Entity(key=m.key, name=m.name, type=m.type, description=d, source_ids=m.source_ids)
-            for m, d in zip(merged_entities.values(), entity_descriptions)
-        ]
-        relations = [
-            Relation(
-                key=m.key,
-                source=m.source,
-                target=m.target,
-                description=d,
-                keywords=m.keywords,
-                weight=m.weight,
-                source_ids=m.source_ids,
-            )
-            for m, d in zip(merged_relations.values(), relation_descriptions)
-        ]
-        gone_entities = entity_keys - merged_entities.keys()
-        gone_relations = relation_keys - merged_relations.keys()
-
-        live_docs = {d: self.state.get_document(d) for d in doc_ids}
-        live_chunks = self.state.get_chunks(chunk_ids)
-
-        # Graph: parents before children on the way in, children before parents on the way out.
-        self.graph.delete_relations(gone_relations)
-        self.graph.delete_entities(gone_entities)
-        self.graph.delete_documents([d for d, r in live_docs.items() if r is None])
-        self.graph.upsert_documents([r for r in live_docs.values() if r is not None])
-        self.graph.upsert_chunks(list(live_chunks.values()))
-        self.graph.upsert_entities(entities)
-        self.graph.upsert_relations(relations)
-
-        self.progress("embed", 0, len(live_chunks) + len(entities) + len(relations))
-        self.vectors.delete(CHUNKS_TABLE, chunk_ids - live_chunks.keys())
-        self.vectors.delete(ENTITIES_TABLE, gone_entities)
-        self.vectors.delete(RELATIONS_TABLE, gone_relations)
-        self._upsert_vectors(
-            CHUNKS_TABLE,
-            [(c.id, c.text, {"document_id": c.document_id, "order": c.order}) for c in live_chunks.values()],
-        )
-        self._upsert_vectors(
-            ENTITIES_TABLE, [(e.key, entity_vector_text(e), {"type": e.type, "name": e.name}) for e in entities]
-        )
-        self._upsert_vectors(
-            RELATIONS_TABLE,
-            [(r.key, relation_vector_text(r, names), {"source": r.source, "target": r.target}) for r in relations],
-        )
-        self.progress("embed", 1, 1)
-        self.graph.flush()
-
-        self.state.clear_pending("relation", relation_keys)
-        self.state.clear_pending("entity", entity_keys)
-        self.state.clear_pending("chunk", chunk_ids)
-        self.state.clear_pending("document", doc_ids)
-        # Long-lived readers in other processes (the API) compare this to reload.
-        self.state.cache_put(GENERATION_KEY, str(time.time_ns()))
-
-    def _records_for(self, chunk_ids: set[str]) -> dict[str, Extraction]:
-        chunks = self.state.get_chunks(chunk_ids)
-        stored = self.state.get_extractions({c.text_hash for c in chunks.values()}, self.extractor.extractor_id)
-        records: dict[str, Extraction] = {}
-        for chunk_id, chunk in chunks.items():
-            record = stored.get(chunk.text_hash)
-            if record is None:
-                # Only possible if the extractor changed since the chunk was indexed.
-                raise RuntimeError(
-                    f"no stored extraction for chunk {chunk_id} with extractor {self.extractor.extractor_id}; "
-                    "the extractor settings changed since this workspace was indexed: re-index into a new workspace"
-                )
-            records[chunk_id] = record
-        return records
-
-    def _upsert_vectors(self, table: str, items: list[tuple[str, str, dict]]) -> None:
-        if not items:
-            return
-        vectors = self.embedder.embed([text for _, text, _ in items])
-        self.vectors.upsert(
-            table, [VectorRow(id=i, vector=v, text=t, metadata=m) for (i, t, m), v in zip(items, vectors)]
-        )
-
-
-@contextmanager
-def _timed(report: IndexReport, name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        elapsed = time.perf_counter() - start
-        report.stage_seconds[name] = round(report.stage_seconds.get(name, 0.0) + elapsed, 3)
+        await self.reconciler().areconcile()

@@ -174,6 +174,11 @@ class Settings(BaseSettings):
     api_scan_dir: Path | None = Field(default=None, description="folder POST /documents/scan ingests")
     api_cypher_timeout: float = Field(default=30.0, gt=0, description="seconds a Cypher query of the API may run")
     api_cypher_row_limit: int = Field(default=1000, ge=1, description="rows a Cypher query of the API returns at most")
+    api_job_lock_wait: float = Field(
+        default=600.0, ge=0, description="seconds an API job waits for another writer of the workspace before failing"
+    )
+    api_job_retries: int = Field(default=3, ge=0, description="retries of an API job that failed (backoff from 2 s)")
+    api_job_retry_delay: float = Field(default=2.0, ge=0, description="seconds before an API job's first retry")
     api_wait_seconds: float = Field(
         default=20.0, ge=0, description="DELETE /documents/{id} waits this long for the deletion, then answers 202"
     )

@@ -3,16 +3,22 @@
 Few, short fragments are kept as they are. Many or long ones are summarized by the chat
 model (map-reduce when they exceed one prompt; responses cached, so a rebuild of the same
 fragments is free); offline, the most frequent fragments are kept up to a token budget.
+An empty or cut-off summary is never used or cached; when the model cannot give one, the
+offline summary stands in and the caller is told, so that a later run asks again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
-from graphrag.llm.base import ChatModel
+from graphrag.errors import LLMError, LLMOutputError, LLMTruncatedError
+from graphrag.llm.base import ChatModel, ChatResult, Message
 from graphrag.prompts import fence, render_prompt
 from graphrag.tokens import count_tokens, truncate_tokens
+
+log = logging.getLogger(__name__)
 
 # One summarize prompt holds at most this many tokens of fragments; beyond, map-reduce.
 MAP_BUDGET_TOKENS = 3000
@@ -31,18 +37,29 @@ class DescriptionSummarizer:
         self.min_fragments = min_fragments
         self.max_tokens = max_tokens
         self.language = language
+        # The chat model's own limit: the one a cut-off answer ran into.
+        self.answer_limit = getattr(chat, "max_tokens", None) or 4096
 
     def needs_summary(self, fragments: Sequence[str]) -> bool:
         return len(fragments) >= self.min_fragments or count_tokens("\n".join(fragments)) > self.max_tokens
 
     async def describe(self, name: str, fragments: Sequence[str]) -> str:
+        return (await self.describe_checked(name, fragments))[0]
+
+    async def describe_checked(self, name: str, fragments: Sequence[str]) -> tuple[str, bool]:
+        """(description, whether it is final). Not final: the model failed (unreachable,
+        empty or cut-off answers), so the offline summary stands in until a later run."""
         if not fragments:
-            return ""
+            return "", True
         if not self.needs_summary(fragments):
-            return "\n".join(fragments)
+            return "\n".join(fragments), True
         if self.chat is None:
-            return self._keep_most_frequent(fragments)
-        return await self._map_reduce(name, list(fragments))
+            return self._keep_most_frequent(fragments), True
+        try:
+            return await self._map_reduce(name, list(fragments)), True
+        except LLMError as error:
+            log.warning("summary of %r left offline for now: %s", name, error)
+            return self._keep_most_frequent(fragments), False
 
     def _keep_most_frequent(self, fragments: Sequence[str]) -> str:
         kept: list[str] = []
@@ -73,8 +90,21 @@ class DescriptionSummarizer:
             max_tokens=self.max_tokens,
             fragments=fence("\n".join("- " + " ".join(f.split()) for f in fragments), "DESCRIPTIONS"),
         )
-        result = await self.chat.complete([{"role": "user", "content": prompt}], purpose="summarize")
-        return truncate_tokens(result.text.strip(), self.max_tokens * 2) or "\n".join(fragments[:1])
+        messages: list[Message] = [{"role": "user", "content": prompt}]
+        try:
+            result = await self.chat.complete(messages, purpose="summarize", validate=_not_empty)
+        except LLMTruncatedError:
+            # A summary longer than the whole token limit is a runaway, not a description:
+            # one more try with room to finish, then it fails (never half a sentence stored).
+            result = await self.chat.complete(
+                messages, purpose="summarize", validate=_not_empty, max_tokens=2 * self.answer_limit
+            )
+        return truncate_tokens(result.text.strip(), self.max_tokens * 2)
+
+
+def _not_empty(result: ChatResult) -> None:
+    if not result.text.strip():
+        raise LLMOutputError("the summary is empty")
 
 
 def _pack(fragments: list[str], budget: int) -> list[list[str]]:

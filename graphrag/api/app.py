@@ -19,8 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphrag import __version__
-from graphrag.api.deps import ApiContext, WorkspaceRegistry, authorize, key_table
-from graphrag.api.jobs import JobQueue
+from graphrag.api.deps import ApiContext, WorkspaceRegistry, authorize, durable_job_queue, key_table
 from graphrag.core import GraphRAG
 from graphrag.errors import (
     BackendNotSupportedError,
@@ -135,7 +134,7 @@ def create_app(
             413: {"description": "request body too large"},
         },
     )
-    default = ApiContext(rag=rag, jobs=JobQueue(), owns_rag=owns, name=rag.settings.resolved_graph_namespace)
+    default = ApiContext(rag=rag, jobs=durable_job_queue(rag), owns_rag=owns, name=rag.settings.resolved_graph_namespace)
     app.state.ctx = default
     app.state.workspaces = WorkspaceRegistry(default, rag.settings.api_workspaces, workspaces)
     app.state.api_keys = key_table(rag.settings, key or None)

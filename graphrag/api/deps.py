@@ -60,6 +60,21 @@ class ApiContext:
             self.rag.close()
 
 
+def durable_job_queue(rag: "GraphRAG") -> JobQueue:
+    """Durable jobs: kept in the workspace's state database, resumed by the next server."""
+    from graphrag.api.job_kinds import job_executor
+    from graphrag.stores.sqlite_jobs import SQLiteJobStore
+
+    settings = rag.settings
+    return JobQueue(
+        job_executor(rag, settings.workspace / "uploads"),
+        store=SQLiteJobStore(settings.state_path),
+        lock_wait=settings.api_job_lock_wait,
+        retries=settings.api_job_retries,
+        retry_delay=settings.api_job_retry_delay,
+    )
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who sent a request: the workspaces they may use (`*`: all) and their role."""
@@ -101,7 +116,7 @@ class WorkspaceRegistry:
             if name in self._open:
                 return self._open[name]
             if name in self._prebuilt:
-                ctx = ApiContext(self._prebuilt[name], JobQueue(), owns_rag=False, name=name)
+                ctx = ApiContext(self._prebuilt[name], durable_job_queue(self._prebuilt[name]), owns_rag=False, name=name)
             elif name in self._folders:
                 from graphrag.core import GraphRAG
 
@@ -112,7 +127,8 @@ class WorkspaceRegistry:
                 settings = base.model_copy(
                     update={"workspace": self._folders[name], "graph_namespace": name, "vector_uri": vectors}
                 )
-                ctx = ApiContext(GraphRAG(settings), JobQueue(), owns_rag=True, name=name)
+                rag = GraphRAG(settings)
+                ctx = ApiContext(rag, durable_job_queue(rag), owns_rag=True, name=name)
             else:
                 raise HTTPException(
                     status.HTTP_404_NOT_FOUND,

@@ -12,17 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from graphrag.api.deps import ApiContext, get_ctx
+from graphrag.api.job_kinds import discard_upload
 from graphrag.api.models import (
     DeleteResponse,
     DocumentInfo,
@@ -95,11 +95,7 @@ def _store(ctx: ApiContext, name: str, data: bytes) -> Path:
 
 
 def _discard(path: Path, ctx: ApiContext) -> None:
-    try:
-        if path.is_relative_to(ctx.upload_dir.resolve()):
-            shutil.rmtree(path.parent, ignore_errors=True)
-    except OSError:
-        pass
+    discard_upload(path, ctx.upload_dir)
 
 
 async def _incoming(request: Request) -> list[tuple[str, bytes]]:
@@ -170,8 +166,7 @@ async def add_documents(request: Request, ctx: ApiContext = Depends(get_ctx)) ->
                 _discard(path, ctx)
         raise HTTPException(422, "; ".join(problems))
     ids = list(dict.fromkeys(ids))
-    rag = ctx.rag
-    job = ctx.jobs.submit("index", lambda: rag.index(list(paths)).to_dict(), ids)
+    job = ctx.jobs.submit("index", {"paths": [str(p) for p in paths]}, ids)
     return DocumentsAccepted(
         track_id=job.track_id, document_ids=ids, sources=[str(p) for p in paths],
         status_url=f"/jobs/{job.track_id}", warnings=warnings,
@@ -213,15 +208,7 @@ def delete_document(document_id: str, ctx: ApiContext = Depends(get_ctx)) -> Any
     record = ctx.rag.state.get_document(document_id)
     if record is None:
         raise HTTPException(404, f"no document with id {document_id!r}; GET /documents lists them")
-    rag = ctx.rag
-
-    def run() -> dict[str, Any]:
-        removed = rag.delete([document_id])
-        for r in removed:
-            _discard(Path(r.source), ctx)
-        return {"deleted": [asdict(r) for r in removed]}
-
-    job = ctx.jobs.submit("delete", run, [document_id])
+    job = ctx.jobs.submit("delete", {"refs": [document_id]}, [document_id])
     if job.done.wait(ctx.settings.api_wait_seconds) and job.status == "done":
         deleted = [DocumentInfo(**{k: d[k] for k in DocumentInfo.model_fields if k in d})
                    for d in (job.result or {}).get("deleted", [])]
@@ -243,6 +230,27 @@ def scan(body: ScanRequest | None = None, ctx: ApiContext = Depends(get_ctx)) ->
     if not Path(folder).is_dir():
         raise HTTPException(400, f"the scan folder {folder} does not exist on the server")
     prune = body.prune if body is not None else False
-    rag = ctx.rag
-    job = ctx.jobs.submit("scan", lambda: rag.index([folder], prune=prune).to_dict())
+    job = ctx.jobs.submit("scan", {"paths": [str(folder)], "prune": prune})
+    return JobInfo(**job.to_dict())
+
+
+class ReextractRequest(BaseModel):
+    document_ids: list[str] | None = Field(default=None, description="ids or sources; omit with all=true")
+    all: bool = Field(default=False, description="every indexed document (also moves the workspace to a changed model)")
+    dry_run: bool = Field(default=False, description="only estimate: nothing is sent or changed")
+
+
+@router.post("/documents/reextract", status_code=202, response_model=JobInfo,
+             summary="extract documents again with fresh model answers (like `graphrag reextract`)",
+             responses={422: {"description": "neither document_ids nor all, or both"},
+                        404: {"description": "unknown document"}})
+def reextract(body: ReextractRequest, ctx: ApiContext = Depends(get_ctx)) -> JobInfo:
+    """The result (GET /jobs/{track_id}) has documents_reextracted, documents_failed and,
+    with dry_run, the estimate."""
+    if bool(body.document_ids) == body.all:
+        raise HTTPException(422, "give document_ids or all=true (not both)")
+    refs = None if body.all else list(body.document_ids or [])
+    if refs is not None:
+        ctx.rag.resolve_documents(refs)  # an unknown document is a 404 now, not a failed job later
+    job = ctx.jobs.submit("reextract", {"refs": refs, "dry_run": body.dry_run}, refs or [])
     return JobInfo(**job.to_dict())

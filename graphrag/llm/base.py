@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -85,6 +85,15 @@ class ChatResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    finish_reason: str | None = None  # "stop", "length" (cut off by max_tokens), ...
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+Validator = Callable[[ChatResult], object]
+"""Checks an answer before it is cached or used: raises LLMOutputError to reject it."""
 
 
 @runtime_checkable
@@ -96,8 +105,21 @@ class ChatModel(Protocol):
     usage: Usage
 
     async def complete(
-        self, messages: Sequence[Message], *, purpose: str, json_mode: bool = False, **params: Any
-    ) -> ChatResult: ...
+        self,
+        messages: Sequence[Message],
+        *,
+        purpose: str,
+        json_mode: bool = False,
+        validate: Validator | None = None,
+        use_cache: bool = True,
+        **params: Any,
+    ) -> ChatResult:
+        """The answer. Never cached: an empty or truncated one, or one `validate` rejects.
+        With `validate`, a truncated answer raises LLMTruncatedError and a rejected one the
+        validator's LLMOutputError (its `answer` set); a cached answer the validator rejects
+        is a cache miss. `use_cache=False` asks the model even if an answer is cached (and
+        replaces it): how `reextract` gets fresh answers."""
+        ...
 
     def stream(
         self, messages: Sequence[Message], *, purpose: str, **params: Any

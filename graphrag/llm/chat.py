@@ -26,8 +26,8 @@ from tenacity import (
 )
 
 from graphrag.errors import LLMError
-from graphrag.llm.base import ChatResult, Message, Usage
-from graphrag.llm.cache import KeyValueCache, LLMCache
+from graphrag.llm.base import ChatResult, Message, Usage, Validator
+from graphrag.llm.cache import KeyValueCache, LLMCache, check_answer
 from graphrag.llm.http_errors import error_detail, retry_after
 from graphrag.tokens import count_tokens
 
@@ -50,6 +50,16 @@ class _TransientError(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class _UnreachableError(_TransientError):
+    """Connection refused or the host name does not resolve: nothing is listening there,
+    and backing off like for a rate limit only delays the message that says so."""
+
+
+# An unreachable endpoint gets one quick retry (a server restarting), not the backoff.
+_UNREACHABLE_ATTEMPTS = 2
+_UNREACHABLE_WAIT = 0.25
 
 
 @dataclass
@@ -109,11 +119,18 @@ class OpenAIChatModel:
     # --- public API
 
     async def complete(
-        self, messages: Sequence[Message], *, purpose: str, json_mode: bool = False, **params: Any
+        self,
+        messages: Sequence[Message],
+        *,
+        purpose: str,
+        json_mode: bool = False,
+        validate: Validator | None = None,
+        use_cache: bool = True,
+        **params: Any,
     ) -> ChatResult:
         request_params = self._request_params(json_mode, params)
         key = LLMCache.key(self.model, messages, request_params)
-        if (cached := self._cached(key, purpose)) is not None:
+        if use_cache and (cached := self._cached(key, purpose, validate)) is not None:
             return cached
 
         body = {"model": self.model, "messages": list(messages), **request_params}
@@ -125,8 +142,9 @@ class OpenAIChatModel:
                 )
             except _TransientError as exc:
                 raise self._exhausted_error(exc) from exc
+        check_answer(result, validate)
         if self.cache is not None:
-            self.cache.put(key, result)
+            self.cache.put_if_worth_it(key, result)
         return result
 
     async def stream(
@@ -136,7 +154,7 @@ class OpenAIChatModel:
         first piece are retried; a stream cut off midway raises LLMError."""
         request_params = self._request_params(False, params)
         key = LLMCache.key(self.model, messages, request_params)
-        if (cached := self._cached(key, purpose)) is not None:
+        if (cached := self._cached(key, purpose, None)) is not None:
             yield cached.text
             return
 
@@ -158,6 +176,7 @@ class OpenAIChatModel:
                 raise self._exhausted_error(exc) from exc
 
             pieces: list[str] = []
+            finish_reason: str | None = None
             reported: tuple[int, int] | None = None
             failed = done = False
             try:
@@ -168,8 +187,9 @@ class OpenAIChatModel:
                     if event == "[DONE]":
                         done = True
                         break
-                    piece, event_usage = self._parse_stream_event(event)
+                    piece, event_usage, event_finish = self._parse_stream_event(event)
                     reported = event_usage or reported
+                    finish_reason = event_finish or finish_reason
                     if piece:
                         pieces.append(piece)
                         yield piece
@@ -185,7 +205,9 @@ class OpenAIChatModel:
             finally:
                 await response.aclose()
                 text = "".join(pieces)
-                result = ChatResult(text, *(reported or self._count_tokens(messages, text)))
+                result = ChatResult(
+                    text, *(reported or self._count_tokens(messages, text)), finish_reason=finish_reason
+                )
                 self.usage.record(
                     purpose,
                     prompt_tokens=result.prompt_tokens,
@@ -194,7 +216,7 @@ class OpenAIChatModel:
                 )
                 # A stream that ended without [DONE] may have been cut short: not worth replaying.
                 if done and self.cache is not None:
-                    self.cache.put(key, result)
+                    self.cache.put_if_worth_it(key, result)
 
     async def aclose(self) -> None:
         """Closes the connections of the running loop's client (a later call opens new ones)."""
@@ -206,8 +228,8 @@ class OpenAIChatModel:
 
     # --- one request
 
-    def _cached(self, key: str, purpose: str) -> ChatResult | None:
-        cached = self.cache.get(key) if self.cache is not None else None
+    def _cached(self, key: str, purpose: str, validate: Validator | None) -> ChatResult | None:
+        cached = self.cache.get_valid(key, validate) if self.cache is not None else None
         if cached is not None:
             self.usage.record(purpose, cache_hit=True)
         return cached
@@ -218,9 +240,11 @@ class OpenAIChatModel:
         response = await self._send(client, body, purpose, stream=False)
         try:
             data = response.json()
-            text = data["choices"][0]["message"]["content"] or ""
+            choice = data["choices"][0]
+            text = choice["message"]["content"] or ""
             if not isinstance(text, str):
                 raise TypeError(f"content is {type(text).__name__}")
+            finish_reason = choice.get("finish_reason")
         except (ValueError, LookupError, TypeError) as exc:
             # Typically a proxy cutting the body short: worth another attempt.
             self.usage.record(purpose, failed=True)
@@ -229,7 +253,9 @@ class OpenAIChatModel:
             body["messages"], text
         )
         self.usage.record(purpose, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-        return ChatResult(text, prompt_tokens, completion_tokens)
+        return ChatResult(
+            text, prompt_tokens, completion_tokens, finish_reason=finish_reason if isinstance(finish_reason, str) else None
+        )
 
     async def _send(
         self, client: httpx.AsyncClient, body: dict[str, Any], purpose: str, *, stream: bool
@@ -242,6 +268,9 @@ class OpenAIChatModel:
         except httpx.TimeoutException as exc:
             self.usage.record(purpose, failed=True)
             raise _TransientError(f"no answer within the {self.timeout:g} s timeout ({type(exc).__name__})") from exc
+        except httpx.ConnectError as exc:
+            self.usage.record(purpose, failed=True)
+            raise _UnreachableError(f"cannot connect ({type(exc).__name__}: {exc})") from exc
         except httpx.TransportError as exc:
             self.usage.record(purpose, failed=True)
             raise _TransientError(f"{type(exc).__name__}: {exc}") from exc
@@ -279,13 +308,16 @@ class OpenAIChatModel:
         return LLMError(f"{self.url} answered {reason}. {hint}")
 
     def _exhausted_error(self, exc: _TransientError) -> LLMError:
+        attempts = min(self.max_retries + 1, _UNREACHABLE_ATTEMPTS) if isinstance(exc, _UnreachableError) else (
+            self.max_retries + 1
+        )
         return LLMError(
-            f"{self.url} (model {self.model!r}) failed after {self.max_retries + 1} attempts; "
+            f"{self.url} (model {self.model!r}) failed after {attempts} attempts; "
             f"last error: {exc}. Check that the server is up and reachable; if it is "
             "overloaded, lower GRAPHRAG_LLM_CONCURRENCY or raise GRAPHRAG_CHAT_TIMEOUT."
         )
 
-    def _parse_stream_event(self, payload: str) -> tuple[str, tuple[int, int] | None]:
+    def _parse_stream_event(self, payload: str) -> tuple[str, tuple[int, int] | None, str | None]:
         try:
             event = json.loads(payload)
         except ValueError as exc:
@@ -296,9 +328,15 @@ class OpenAIChatModel:
             raise LLMError(f"{self.url} reported an error mid-stream: {event['error']}")
         # The closing event with include_usage has no choices, only usage.
         choices = event.get("choices") or [{}]
-        delta = choices[0].get("delta") if isinstance(choices[0], dict) else None
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        delta = choice.get("delta")
         content = delta.get("content") if isinstance(delta, dict) else None
-        return (content if isinstance(content, str) else ""), _reported_usage(event.get("usage"))
+        finish = choice.get("finish_reason")
+        return (
+            content if isinstance(content, str) else "",
+            _reported_usage(event.get("usage")),
+            finish if isinstance(finish, str) else None,
+        )
 
     # --- plumbing
 
@@ -332,14 +370,21 @@ class OpenAIChatModel:
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
+            retries = min(self.max_retries, _UNREACHABLE_ATTEMPTS - 1) if isinstance(exc, _UnreachableError) else (
+                self.max_retries
+            )
             log.warning(
                 "chat request (%s) to %s failed: %s; retry %d/%d in %.2f s",
-                purpose, self.url, exc, state.attempt_number, self.max_retries, wait,
+                purpose, self.url, exc, state.attempt_number, retries, wait,
             )
+
+        def unreachable(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            return isinstance(exc, _UnreachableError) and state.attempt_number >= _UNREACHABLE_ATTEMPTS
 
         return AsyncRetrying(
             retry=retry_if_exception_type(_TransientError),
-            stop=stop_after_attempt(self.max_retries + 1),
+            stop=stop_after_attempt(self.max_retries + 1) | unreachable,
             wait=self._wait,
             before_sleep=log_retry,
             reraise=True,
@@ -347,6 +392,8 @@ class OpenAIChatModel:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _UnreachableError):
+            return _UNREACHABLE_WAIT
         if isinstance(exc, _TransientError) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry_after_max)
         return float(self._backoff(state))

@@ -2,7 +2,8 @@
 entities, high level (themes, concepts) among relations.
 
 With a chat model: one call per question (prompts/query_keywords.txt), its JSON validated
-against schemas/keywords.schema.json, repaired or re-asked once, and cached. Offline:
+against schemas/keywords.schema.json, repaired (losslessly) or re-asked once, and cached
+only once valid. Offline:
 derived deterministically from spaCy's parse of the question.
 """
 
@@ -17,7 +18,8 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphrag.llm.base import ChatModel, Message
+from graphrag.errors import LLMOutputError
+from graphrag.llm.base import ChatModel, ChatResult, Message
 from graphrag.models import normalize_name
 from graphrag.prompts import PROMPTS_DIR, render_prompt
 from graphrag.query.result import Keywords
@@ -57,7 +59,6 @@ def parse_keywords(text: str) -> Keywords | None:
     """Keywords from a model reply, or None when it is not (even after repair) a valid object."""
     import jsonschema
 
-    from graphrag.errors import LLMOutputError
     from graphrag.llm.json_output import load_model_json
 
     try:
@@ -75,6 +76,11 @@ def parse_keywords(text: str) -> Keywords | None:
         low_level=_dedupe(data["low_level_keywords"]),
         source="llm",
     )
+
+
+def _valid_keywords(result: ChatResult) -> None:
+    if parse_keywords(result.text) is None:
+        raise LLMOutputError("not a valid keywords object")
 
 
 def _dedupe(words: list[str], limit: int = MAX_KEYWORDS) -> tuple[str, ...]:
@@ -122,15 +128,22 @@ class KeywordExtractor:
             {"role": "user", "content": render_prompt("query_keywords", question=question, language=self.language)}
         ]
         for attempt in range(2):
-            result = await self.chat.complete(messages, purpose="keywords", json_mode=True)
-            if usage is not None:
-                usage.record("keywords", result)
-            keywords = parse_keywords(result.text)
-            if keywords is not None:
-                return keywords
+            try:
+                result = await self.chat.complete(
+                    messages, purpose="keywords", json_mode=True, validate=_valid_keywords
+                )
+            except LLMOutputError as error:  # not cached: the next question asks again
+                answer = error.answer or ""
+            else:
+                if usage is not None:
+                    usage.record("keywords", result)
+                keywords = parse_keywords(result.text)
+                if keywords is not None:
+                    return keywords
+                answer = result.text
             messages = [
                 *messages,
-                {"role": "assistant", "content": result.text},
+                {"role": "assistant", "content": answer},
                 {
                     "role": "user",
                     "content": 'That was not valid. Reply with only the JSON object '

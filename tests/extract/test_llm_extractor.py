@@ -173,3 +173,42 @@ def test_extractor_id_names_everything_that_changes_the_output(change: dict[str,
     assert LLMExtractor(ScriptedChatModel(model="m1"), Settings()).extractor_id == base
     assert LLMExtractor(ScriptedChatModel(model="m2"), Settings()).extractor_id != base
     assert LLMExtractor(ScriptedChatModel(model="m1"), Settings(**change)).extractor_id != base
+
+
+def test_extractor_id_changes_with_the_prompt_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import graphrag.extract.llm as llm_module
+
+    base = LLMExtractor(ScriptedChatModel(model="m1"), Settings()).extractor_id
+    original = llm_module.load_prompt
+    monkeypatch.setattr(llm_module, "load_prompt", lambda name: original(name) + "\nBe thorough.")
+    assert LLMExtractor(ScriptedChatModel(model="m1"), Settings()).extractor_id != base
+
+
+def test_a_cut_off_answer_is_asked_again_with_a_larger_limit_then_split() -> None:
+    from graphrag.errors import LLMTruncatedError
+
+    text = "Ada Lovelace wrote to Charles Babbage. Alan Turing worked at Bletchley Park."
+    with FakeOpenAIServer() as server:
+        full = derived_extraction_responder([{"role": "user", "content": fence(text, "DOCUMENT")}], "extract")
+        server.enqueue(Reply.chat(full[:40], finish_reason="length"), Reply.chat(full))
+        results, model = extract(server, [text], gleaning=0)
+        limits = [r.body.get("max_tokens") for r in server.chat_requests]
+    assert limits == [model.max_tokens, 2 * model.max_tokens]
+    assert entity_names(results[make_chunks([text])[0].id]) == entity_names(
+        asyncio.run(LLMExtractor(ScriptedChatModel(), Settings(gleaning=0)).extract(make_chunks([text])))[
+            make_chunks([text])[0].id
+        ]
+    )
+
+    with FakeOpenAIServer() as server:
+        # Cut off twice: the halves are extracted apart, each in full.
+        server.enqueue(Reply.chat("{", finish_reason="length"), Reply.chat("{", finish_reason="length"))
+        results, _ = extract(server, [text], gleaning=0)
+        halves = [fenced_text(r.messages, "DOCUMENT") for r in server.chat_requests[2:]]
+    assert sorted(halves) == sorted(["Ada Lovelace wrote to Charles Babbage.", "Alan Turing worked at Bletchley Park."])
+    assert {"Ada Lovelace", "Alan Turing", "Bletchley Park"} <= set(entity_names(results[make_chunks([text])[0].id]))
+
+    with FakeOpenAIServer(chat=lambda messages, purpose: Reply.chat("{", finish_reason="length")) as server:
+        results, _ = extract(server, [text], gleaning=0)
+    failure = results[make_chunks([text])[0].id]
+    assert isinstance(failure, LLMTruncatedError) and "GRAPHRAG_CHAT_MAX_TOKENS" in str(failure)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from graphrag.errors import LLMOutputError
+from graphrag.errors import LLMOutputError, LLMTruncatedError
 from graphrag.extract.parse import extraction_validator, merge_extractions, parse_extraction
 from graphrag.models import ExtractedEntity, ExtractedRelation, Extraction
 
@@ -58,10 +58,37 @@ def test_repairs_common_formatting_mistakes(answer: str) -> None:
     assert extraction.relations[0].keywords == ["programming"]
 
 
-def test_truncated_answer_keeps_what_is_complete() -> None:
-    answer = json.dumps(VALID)[:-40]  # cut inside the relation's description
-    extraction = parse_extraction(answer)
-    assert names(extraction) == ["Ada Lovelace", "Analytical Engine"]
+@pytest.mark.parametrize("cut", [-40, -3, 30, 60], ids=lambda c: f"cut{c}")
+def test_a_truncated_answer_is_never_repaired_into_data(cut: int) -> None:
+    # Issue 11: `{"entities": [{"name": "Broken", "type": ` used to become one valid entity.
+    answer = json.dumps(VALID)[:cut]
+    with pytest.raises(LLMTruncatedError, match="cut off"):
+        parse_extraction(answer)
+    with pytest.raises(LLMTruncatedError):
+        parse_extraction(answer, drop_invalid=True)
+    with pytest.raises(LLMTruncatedError):
+        parse_extraction('{"entities": [{"name": "Broken", "type": ')
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "```json\n" + json.dumps(VALID) + "\n```",
+        "Here it is: " + json.dumps(VALID) + " Hope this helps.",
+        json.dumps(VALID, indent=1).replace("}\n", "},\n").replace("]\n", "],\n").rstrip(",\n"),
+        json.dumps(VALID).replace('"', "'"),
+        "// the extraction\n" + json.dumps(VALID),
+    ],
+    ids=["fence", "prose", "trailing-commas", "single-quotes", "comment"],
+)
+def test_lossless_repairs_are_accepted(answer: str) -> None:
+    assert names(parse_extraction(answer)) == names(parse_extraction(json.dumps(VALID)))
+
+
+@pytest.mark.parametrize("answer", ['{"entities": [{"name": "X", "type": }], "relations": []}', "{entities: []}"])
+def test_lossy_repairs_are_refused(answer: str) -> None:
+    with pytest.raises(LLMOutputError, match="not valid JSON"):
+        parse_extraction(answer)
 
 
 def test_lightrag_style_keys_and_string_values() -> None:

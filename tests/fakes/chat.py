@@ -23,8 +23,8 @@ import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from graphrag.llm.base import ChatResult, Message, Usage
-from graphrag.llm.cache import LLMCache
+from graphrag.llm.base import ChatResult, Message, Usage, Validator
+from graphrag.llm.cache import LLMCache, check_answer
 from graphrag.models import normalize_name, relation_key
 from graphrag.tokens import count_tokens
 
@@ -57,10 +57,17 @@ class ScriptedChatModel:
         self.closed = False
 
     async def complete(
-        self, messages: Sequence[Message], *, purpose: str, json_mode: bool = False, **params: Any
+        self,
+        messages: Sequence[Message],
+        *,
+        purpose: str,
+        json_mode: bool = False,
+        validate: Validator | None = None,
+        use_cache: bool = True,
+        **params: Any,
     ) -> ChatResult:
         key = LLMCache.key(self.model, messages, {"json_mode": json_mode, **params})
-        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+        if use_cache and self.cache is not None and (cached := self.cache.get_valid(key, validate)) is not None:
             self.usage.record(purpose, cache_hit=True)
             return cached
         self.requests.append((purpose, [dict(m) for m in messages]))
@@ -71,10 +78,11 @@ class ScriptedChatModel:
         except Exception:
             self.usage.record(purpose, prompt_tokens=prompt_tokens, failed=True)
             raise
-        result = ChatResult(text, prompt_tokens, count_tokens(text))
+        result = ChatResult(text, prompt_tokens, count_tokens(text), finish_reason="stop")
         self.usage.record(purpose, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+        check_answer(result, validate)
         if self.cache is not None:
-            self.cache.put(key, result)
+            self.cache.put_if_worth_it(key, result)
         return result
 
     async def stream(self, messages: Sequence[Message], *, purpose: str, **params: Any) -> AsyncIterator[str]:

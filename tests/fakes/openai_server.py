@@ -9,7 +9,8 @@
 
 Scripted replies are served first-in first-out, per endpoint ("chat" or "embeddings");
 when none is queued, chat requests are answered by `chat(messages, purpose)` (by default
-`derived_extraction_responder`; the purpose comes from the client's purpose header) and
+`derived_extraction_responder`; the purpose comes from the client's purpose header; it
+may return a whole `Reply`, see `FaultyResponder`) and
 embedding requests with deterministic unit vectors. Every request is recorded.
 """
 
@@ -60,14 +61,23 @@ class Reply:
     disconnect: bool = False
 
     @classmethod
-    def chat(cls, text: str, *, usage: tuple[int, int] | None = None, model: str = "fake-model", **kw: Any) -> Reply:
-        """A chat completion; `usage` = (prompt, completion) tokens, omitted when None."""
+    def chat(
+        cls,
+        text: str,
+        *,
+        usage: tuple[int, int] | None = None,
+        model: str = "fake-model",
+        finish_reason: str = "stop",
+        **kw: Any,
+    ) -> Reply:
+        """A chat completion; `usage` = (prompt, completion) tokens, omitted when None;
+        `finish_reason` "length" says the answer was cut off at max_tokens."""
         body: dict[str, Any] = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": 0,
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
         }
         if usage is not None:
             body["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
@@ -214,6 +224,8 @@ class FakeOpenAIServer:
             text = self.chat(request.messages, request.purpose or "")
         except Exception as exc:  # the test's responder failed: tell the client, like a server would
             return Reply.error(500, f"responder failed: {type(exc).__name__}: {exc}")
+        if isinstance(text, Reply):  # a responder may script the whole reply (errors, finish_reason)
+            return text
         usage = (sum(count_tokens(m.get("content", "")) for m in request.messages), count_tokens(text))
         if not request.body.get("stream"):
             return Reply.chat(text, usage=usage, model=self.model)
@@ -245,6 +257,58 @@ class FakeOpenAIServer:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+
+FAULT_KINDS = ("truncated", "length", "malformed", "empty", "failing")
+_JSON_PURPOSES = ("extract", "extract_reask", "glean", "keywords")
+
+
+class FaultyResponder:
+    """Plays the model like `derived_extraction_responder`, but spoils the answers to a
+    share `rate` of the prompts (chosen by a hash of the prompt, so the same prompt is
+    always spoiled: a re-ask is a new prompt, a retry of the same request is not):
+
+    truncated: the answer cut at 60 % and sent as complete (a proxy or a server bug);
+    length:    the same cut, with finish_reason "length" (the token limit), whatever the limit;
+    malformed: JSON that is broken mid-way, naming an entity that is not in the text;
+    empty:     an empty answer;
+    failing:   HTTP 500.
+
+    Free-text answers (summaries) are spoiled only where a client can tell (length, empty,
+    failing). Set `healthy = True` to play a healthy model from then on.
+    """
+
+    INVENTED = "Invented Nobody"
+
+    def __init__(self, kind: str, rate: float, base: Responder = derived_extraction_responder) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; use one of {FAULT_KINDS}")
+        self.kind = kind
+        self.rate = rate
+        self.base = base
+        self.healthy = False
+        self.spoiled = 0
+
+    def __call__(self, messages: Sequence[Message], purpose: str) -> str | Reply:
+        text = self.base(messages, purpose)
+        prompt = "\n".join(m.get("content", "") for m in messages)
+        share = int(hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+        if self.healthy or share >= self.rate:
+            return text
+        json_purpose = purpose in _JSON_PURPOSES
+        if not json_purpose and self.kind in ("truncated", "malformed"):
+            return text
+        self.spoiled += 1
+        cut = text[: max(1, int(len(text) * 0.6))]
+        if self.kind == "truncated":
+            return cut
+        if self.kind == "length":
+            return Reply.chat(cut, finish_reason="length")
+        if self.kind == "malformed":
+            return '{"entities": [{"name": "%s", "type": }], "relations": [' % self.INVENTED + "]}"
+        if self.kind == "empty":
+            return ""
+        return Reply.error(500, "the model crashed")
 
 
 def deterministic_vector(text: str, dim: int) -> list[float]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.chat import derived_extraction_responder, fenced_text
-from tests.flows.conftest import Counter, flow_settings, open_rag, read_artifacts, run_flow
+from graphrag.errors import IncompleteRunError
+from tests.flows.conftest import Counter, api_get, flow_settings, open_rag, read_artifacts, run_flow
 from tests.test_invariants import snapshot
 
 OUTCOMES = ("new", "updated", "unchanged", "failed", "skipped", "removed", "pending")
@@ -137,9 +138,12 @@ def test_a_failing_document_ends_failed_and_the_others_go_on(prefect_api, fake_l
     # No retries in the HTTP client: the document tasks' own retries are what is tested.
     settings = flow_settings(server, chat_max_retries=0)
 
-    summary = run_flow(prefect_api, str(paths[0].parent), ws, settings, retries=2, retry_delay_seconds=0.05)
+    summary = run_flow(
+        prefect_api, str(paths[0].parent), ws, settings, retries=2, retry_delay_seconds=0.05, allow_partial=True
+    )
 
     assert summary["documents"] == outcomes(new=2, failed=1)
+    assert api_get(prefect_api, f"/flow_runs/{summary['flow_run']['id']}")["state"]["type"] == "COMPLETED"
     [failure] = summary["failures"]
     assert failure["source"] == str(paths[1])
     assert "the model crashes on this text" in failure["reason"]
@@ -150,9 +154,13 @@ def test_a_failing_document_ends_failed_and_the_others_go_on(prefect_api, fake_l
         assert status["poison"][0] == "failed" and "the model crashes on this text" in status["poison"][1]
         assert rag.stats()["entities"] > 0
 
-    # The next run takes up the failed document again, and only it.
-    again = run_flow(prefect_api, str(paths[0].parent), ws, settings, retries=0)
+    # The next run takes up the failed document again, and only it; without allow_partial
+    # a run with a failed document ends Failed (issue 11: honest exit codes).
+    with pytest.raises(IncompleteRunError, match="1 document") as incomplete:
+        run_flow(prefect_api, str(paths[0].parent), ws, settings, retries=0)
+    again = incomplete.value.summary
     assert again["documents"] == outcomes(unchanged=2, failed=1)
+    assert api_get(prefect_api, f"/flow_runs/{again['flow_run']['id']}")["state"]["type"] == "FAILED"
 
 
 def test_dry_run_estimates_before_anything_is_sent(prefect_api, fake_llm, write_docs, sample_texts, tmp_path):
@@ -257,3 +265,25 @@ def test_graphrag_ingest_command_runs_the_flow(prefect_api, fake_llm, write_docs
     assert done.exit_code == 0, done.output
     assert "documents: 3 new, 0 updated, 0 unchanged, 0 failed" in done.stdout
     assert "prune off" in done.stdout and "chunks:" in done.stdout and "LLM:" in done.stdout
+
+
+def test_the_reextract_flow_ends_completed_or_failed(prefect_api, fake_llm, write_docs, sample_texts, tmp_path):
+    import asyncio
+
+    from flows.reextract import reextract
+
+    server = fake_llm()
+    paths = write_docs({"A": sample_texts["A"][:800], "B": sample_texts["B"][:800]})
+    ws = tmp_path / "ws"
+    settings = flow_settings(server)
+    run_flow(prefect_api, [str(p) for p in paths], ws, settings)
+
+    done = asyncio.run(reextract(documents=[str(paths[0])], workspace=str(ws), settings=settings))
+    assert done["documents_reextracted"] == 1 and done["llm_calls"] > 0
+    assert api_get(prefect_api, f"/flow_runs/{done['flow_run']['id']}")["state"]["type"] == "COMPLETED"
+
+    dead = {**settings, "chat_base_url": "http://127.0.0.1:9/v1", "chat_max_retries": 0}
+    with pytest.raises(IncompleteRunError) as failed:
+        asyncio.run(reextract(documents=None, workspace=str(ws), settings=dead))
+    assert failed.value.summary["documents_failed"] == 2
+    assert api_get(prefect_api, f"/flow_runs/{failed.value.summary['flow_run']['id']}")["state"]["type"] == "FAILED"

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from graphrag.errors import LLMError
-from graphrag.llm.base import Message
+from graphrag.llm.base import ChatResult, Message
 from graphrag.llm.cache import LLMCache
 from graphrag.llm.chat import OpenAIChatModel, build_chat_model
 from graphrag.settings import Settings
@@ -260,3 +260,62 @@ def test_build_chat_model_from_settings() -> None:
     assert model.cache is not None
     uncached = build_chat_model(settings.model_copy(update={"cache": False}), DictCacheStore())
     assert uncached is not None and uncached.cache is None
+
+
+# --- answers that must not be kept (issue 11) and endpoints that are not there (issue 17)
+
+
+def test_empty_and_cut_off_answers_are_never_cached(openai_server: FakeOpenAIServer) -> None:
+    cache = LLMCache(DictCacheStore())
+    openai_server.enqueue(Reply.chat(""), Reply.chat('{"a": 1', finish_reason="length"), Reply.chat('{"a": 1}'))
+    model = make_model(openai_server, cache=cache)
+    assert run(complete(model)) == ""
+    result = run(model.complete(HELLO, purpose="test"))
+    assert result.truncated and result.finish_reason == "length"
+    assert run(complete(model)) == '{"a": 1}'
+    assert run(complete(model)) == '{"a": 1}'  # now from the cache
+    assert len(openai_server.chat_requests) == 3
+
+
+def test_a_rejected_answer_is_not_cached_and_a_rejected_cached_one_is_a_miss(openai_server: FakeOpenAIServer) -> None:
+    from graphrag.errors import LLMOutputError, LLMTruncatedError
+
+    def must_be_ok(result: Any) -> None:
+        if result.text != "ok":
+            raise LLMOutputError("not ok")
+
+    store = DictCacheStore()
+    cache = LLMCache(store)
+    model = make_model(openai_server, cache=cache)
+    # An answer an older version cached without checking it.
+    key = LLMCache.key("fake-model", HELLO, model._request_params(False, {}))
+    cache.put(key, ChatResult("garbage"))
+    openai_server.enqueue(Reply.chat("nope"), Reply.chat("o", finish_reason="length"), Reply.chat("ok"))
+    with pytest.raises(LLMOutputError) as bad:
+        run(complete(model, validate=must_be_ok))
+    assert bad.value.answer == "nope"
+    with pytest.raises(LLMTruncatedError):
+        run(complete(model, validate=must_be_ok))
+    assert run(complete(model, validate=must_be_ok)) == "ok"
+    assert run(complete(model, validate=must_be_ok)) == "ok"
+    assert len(openai_server.chat_requests) == 3  # the stale entry was never served
+
+
+def test_an_unreachable_endpoint_fails_fast_with_one_quick_retry() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    model = OpenAIChatModel(f"http://127.0.0.1:{port}/v1", "fake-model", max_retries=5, backoff_base=2.0)
+    started = time.perf_counter()
+    with pytest.raises(LLMError, match="failed after 2 attempts.*Check that the server is up and reachable"):
+        run(complete(model))
+    assert time.perf_counter() - started < 2.0  # the 5 backoffs of a rate limit would take > 30 s
+    assert model.usage.by_purpose["test"].calls == 2
+
+
+def test_server_errors_keep_the_backoff(openai_server: FakeOpenAIServer) -> None:
+    openai_server.enqueue(*[Reply.error(503, "busy")] * 3, Reply.chat("hello"))
+    assert run(complete(make_model(openai_server, max_retries=3))) == "hello"
+    assert len(openai_server.chat_requests) == 4

@@ -55,6 +55,23 @@ def test_invalid_reply_is_asked_again_then_falls_back_to_offline(spacy_nlp) -> N
     assert chat.purposes() == ["keywords", "keywords"]
 
 
+def test_invalid_truncated_or_empty_keyword_answers_are_never_cached(spacy_nlp) -> None:
+    from graphrag.llm.cache import LLMCache
+    from tests.fakes.chat import DictCacheStore
+
+    cache = LLMCache(DictCacheStore())
+    bad = ["", '{"high_level_keywords": ["ghosts"], "low_level_keywords": ["Mar', "no idea"]
+    for answer in bad:
+        chat = ScriptedChatModel(lambda messages, purpose, answer=answer: answer, cache=cache)
+        extractor = KeywordExtractor(chat)
+        extractor.__dict__["nlp"] = spacy_nlp
+        assert asyncio.run(extractor.extract("Who was Marley?")).source == "offline"
+    # A healthy model afterwards is asked, not answered from the cache.
+    healthy = ScriptedChatModel(derived_extraction_responder, cache=cache)
+    keywords = asyncio.run(KeywordExtractor(healthy).extract("Who was Marley?"))
+    assert keywords.source == "llm" and healthy.purposes() == ["keywords"]
+
+
 @pytest.mark.parametrize(
     ("text", "valid"),
     [

@@ -1,0 +1,176 @@
+"""Reconcile: make the graph and vector stores agree with the state store for every key
+the journal ("pending") names, rebuilding entities and relations from the stored
+per-chunk extraction records (never by calling the extractor again)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from graphrag.index_report import ProgressCallback
+from graphrag.llm.base import Embedder
+from graphrag.merge import merge_entities, merge_relations
+from graphrag.models import Entity, Extraction, Relation
+from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
+from graphrag.summarize import DescriptionSummarizer
+
+GENERATION_KEY = "workspace:generation"
+CHUNKS_TABLE = "chunks"
+ENTITIES_TABLE = "entities"
+RELATIONS_TABLE = "relations"
+
+
+def entity_vector_text(entity: Entity) -> str:
+    return f"{entity.name}\n{entity.description}".strip()
+
+
+def relation_vector_text(relation: Relation, names: dict[str, str]) -> str:
+    source = names.get(relation.source, relation.source)
+    target = names.get(relation.target, relation.target)
+    return f"{', '.join(relation.keywords)}\t{source} - {target}\n{relation.description}".strip()
+
+
+def journal_is_empty(state: StateStore) -> bool:
+    return not any(state.pending(kind) for kind in ("document", "chunk", "entity", "relation"))
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        state: StateStore,
+        graph: GraphStore,
+        vectors: VectorStore,
+        embedder: Embedder,
+        summarizer: DescriptionSummarizer,
+        extractor_id: str,
+        progress: ProgressCallback,
+    ) -> None:
+        self.state = state
+        self.graph = graph
+        self.vectors = vectors
+        self.embedder = embedder
+        self.summarizer = summarizer
+        self.extractor_id = extractor_id
+        self.progress = progress
+
+    async def areconcile(self) -> None:
+        """Makes the graph and vectors agree with the state for every journaled key."""
+        doc_ids = self.state.pending("document")
+        chunk_ids = self.state.pending("chunk")
+        entity_keys = self.state.pending("entity")
+        relation_keys = self.state.pending("relation")
+        if not (doc_ids or chunk_ids or entity_keys or relation_keys):
+            return
+
+        entity_support = self.state.chunks_for_entities(entity_keys)
+        relation_support = self.state.chunks_for_relations(relation_keys)
+        needed = set().union(*entity_support.values(), *relation_support.values())
+        records = self._records_for(needed)
+        merged_entities = merge_entities(records, keys=entity_keys)
+        merged_relations = merge_relations(records, keys=relation_keys)
+
+        total = len(merged_entities) + len(merged_relations)
+        self.progress("describe", 0, total)
+        entity_outcomes = await asyncio.gather(
+            *(self.summarizer.describe_checked(m.name, m.fragments) for m in merged_entities.values())
+        )
+        entity_descriptions = [text for text, _ in entity_outcomes]
+        names = {k: m.name for k, m in merged_entities.items()}
+        missing_names = {m.source for m in merged_relations.values()} | {m.target for m in merged_relations.values()}
+        missing_names -= names.keys()
+        if missing_names:
+            names.update({k: e.name for k, e in self.graph.get_entities(missing_names).items()})
+        relation_outcomes = await asyncio.gather(
+            *(
+                self.summarizer.describe_checked(
+                    f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments
+                )
+                for m in merged_relations.values()
+            )
+        )
+        relation_descriptions = [text for text, _ in relation_outcomes]
+        # Keys whose summary the model could not give stay journaled: the next run asks again.
+        unsettled_entities = {k for k, (_, final) in zip(merged_entities, entity_outcomes) if not final}
+        unsettled_relations = {k for k, (_, final) in zip(merged_relations, relation_outcomes) if not final}
+        self.progress("describe", total, total)
+        entities = [
+            Entity(key=m.key, name=m.name, type=m.type, description=d, source_ids=m.source_ids)
+            for m, d in zip(merged_entities.values(), entity_descriptions)
+        ]
+        relations = [
+            Relation(
+                key=m.key,
+                source=m.source,
+                target=m.target,
+                description=d,
+                keywords=m.keywords,
+                weight=m.weight,
+                source_ids=m.source_ids,
+            )
+            for m, d in zip(merged_relations.values(), relation_descriptions)
+        ]
+        gone_entities = entity_keys - merged_entities.keys()
+        gone_relations = relation_keys - merged_relations.keys()
+
+        live_docs = {d: self.state.get_document(d) for d in doc_ids}
+        live_chunks = self.state.get_chunks(chunk_ids)
+
+        # Graph: parents before children on the way in, children before parents on the way out.
+        self.graph.delete_relations(gone_relations)
+        self.graph.delete_entities(gone_entities)
+        self.graph.delete_documents([d for d, r in live_docs.items() if r is None])
+        self.graph.upsert_documents([r for r in live_docs.values() if r is not None])
+        self.graph.upsert_chunks(list(live_chunks.values()))
+        self.graph.upsert_entities(entities)
+        self.graph.upsert_relations(relations)
+
+        self.progress("embed", 0, len(live_chunks) + len(entities) + len(relations))
+        self.vectors.delete(CHUNKS_TABLE, chunk_ids - live_chunks.keys())
+        self.vectors.delete(ENTITIES_TABLE, gone_entities)
+        self.vectors.delete(RELATIONS_TABLE, gone_relations)
+        self._upsert_vectors(
+            CHUNKS_TABLE,
+            [(c.id, c.text, {"document_id": c.document_id, "order": c.order}) for c in live_chunks.values()],
+        )
+        self._upsert_vectors(
+            ENTITIES_TABLE, [(e.key, entity_vector_text(e), {"type": e.type, "name": e.name}) for e in entities]
+        )
+        self._upsert_vectors(
+            RELATIONS_TABLE,
+            [(r.key, relation_vector_text(r, names), {"source": r.source, "target": r.target}) for r in relations],
+        )
+        self.progress("embed", 1, 1)
+        self.graph.flush()
+
+        self.state.clear_pending("relation", relation_keys)
+        self.state.clear_pending("entity", entity_keys)
+        self.state.clear_pending("chunk", chunk_ids)
+        self.state.clear_pending("document", doc_ids)
+        self.state.add_pending("entity", unsettled_entities)
+        self.state.add_pending("relation", unsettled_relations)
+        # Long-lived readers in other processes (the API) compare this to reload.
+        self.state.cache_put(GENERATION_KEY, str(time.time_ns()))
+
+    def _records_for(self, chunk_ids: set[str]) -> dict[str, Extraction]:
+        chunks = self.state.get_chunks(chunk_ids)
+        stored = self.state.get_extractions({c.text_hash for c in chunks.values()}, self.extractor_id)
+        records: dict[str, Extraction] = {}
+        for chunk_id, chunk in chunks.items():
+            record = stored.get(chunk.text_hash)
+            if record is None:
+                # Only possible if the extractor changed since the chunk was indexed.
+                raise RuntimeError(
+                    f"no stored extraction for chunk {chunk_id} with extractor {self.extractor_id}; "
+                    "the extractor settings changed since this workspace was indexed: re-index into a new workspace"
+                )
+            records[chunk_id] = record
+        return records
+
+    def _upsert_vectors(self, table: str, items: list[tuple[str, str, dict]]) -> None:
+        if not items:
+            return
+        vectors = self.embedder.embed([text for _, text, _ in items])
+        self.vectors.upsert(
+            table, [VectorRow(id=i, vector=v, text=t, metadata=m) for (i, t, m), v in zip(items, vectors)]
+        )

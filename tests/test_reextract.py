@@ -1,0 +1,153 @@
+"""`reextract`: the way back from extractions that are wrong (issue 11, "A way back")."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from graphrag import exit_codes
+from graphrag.core import GraphRAG
+from graphrag.errors import ConfigError
+from graphrag.llm.base import Message
+from graphrag.llm.cache import LLMCache
+from graphrag.llm.chat import OpenAIChatModel
+from graphrag.settings import Settings
+from graphrag.stores.factory import build_state_store
+from tests.fakes.chat import derived_extraction_responder
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.test_invariants import snapshot
+
+SETTINGS = {"chunk_size": 120, "chunk_overlap": 10, "embedder": "hashing", "summary_min_fragments": 3, "extractor": "llm"}
+TEXTS = {
+    "a": "Ada Lovelace wrote to Charles Babbage from London. Charles Babbage answered from Cambridge.",
+    "b": "Mary Somerville met Ada Lovelace in London. Michael Faraday lectured in London.",
+}
+
+
+class WrongThenRight:
+    """A model whose answers are valid but wrong (an invented entity in every extraction)
+    until `right` is set: nothing a validator can catch, only a human."""
+
+    def __init__(self) -> None:
+        self.right = False
+
+    def __call__(self, messages: Sequence[Message], purpose: str) -> str:
+        text = derived_extraction_responder(messages, purpose)
+        if self.right or purpose != "extract":
+            return text
+        data = json.loads(text)
+        data["entities"].append({"name": "Wrong Guess", "type": "person", "description": "Invented."})
+        return json.dumps(data)
+
+
+def open_rag(workspace: Path, url: str, model: str = "fake-model") -> GraphRAG:
+    settings = Settings(workspace=workspace, chat_base_url=url, chat_model=model, **SETTINGS)
+    state = build_state_store(settings)
+    chat = OpenAIChatModel(url, model, cache=LLMCache(state), max_retries=1, backoff_base=0.01, backoff_max=0.02)
+    return GraphRAG(settings, chat=chat, state=state)
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    paths = []
+    for name, text in TEXTS.items():
+        paths.append(folder / f"{name}.txt")
+        paths[-1].write_text(text, encoding="utf-8")
+    return paths
+
+
+def names(rag: GraphRAG) -> set[str]:
+    return {e.name for e in rag.graph.iter_entities()}
+
+
+def test_reextract_replaces_a_wrong_extraction_and_index_alone_cannot(tmp_path: Path, docs: list[Path]) -> None:
+    model = WrongThenRight()
+    with FakeOpenAIServer(chat=model) as server:
+        with open_rag(tmp_path / "truth", server.base_url) as truth:
+            model.right = True
+            truth.index(docs)
+            expected = snapshot(truth)
+        model.right = False
+        with open_rag(tmp_path / "ws", server.base_url) as rag:
+            rag.index(docs)
+            assert "Wrong Guess" in names(rag)
+            model.right = True
+            rag.index(docs)  # unchanged documents: stored records, no call
+            assert "Wrong Guess" in names(rag)
+
+            sent = len(server.chat_requests)
+            dry = rag.reextract([str(docs[0])], dry_run=True)
+            assert dry.dry_run and dry.estimate["llm_calls"] > 0 and len(server.chat_requests) == sent
+            one = rag.reextract([str(docs[0])])
+            assert one.documents_reextracted == 1 and one.llm_calls > 0
+            assert "Wrong Guess" in names(rag)  # still in the other document
+            every = rag.reextract(None)
+            assert every.documents_reextracted == 2 and every.documents_failed == 0
+            assert "Wrong Guess" not in names(rag)
+            assert snapshot(rag) == expected
+            assert all(not rag.state.pending(kind) for kind in ("document", "chunk", "entity", "relation"))
+            # And the fresh answers are what the cache and the records now hold: free again.
+            sent = len(server.chat_requests)
+            assert rag.index(docs).llm_calls == 0 and len(server.chat_requests) == sent
+
+
+def test_a_failing_reextract_keeps_the_graph_that_worked(tmp_path: Path, docs: list[Path]) -> None:
+    with FakeOpenAIServer() as server:
+        with open_rag(tmp_path / "ws", server.base_url) as rag:
+            rag.index(docs)
+            before = snapshot(rag)
+        url = server.base_url
+    with open_rag(tmp_path / "ws", url) as rag:  # the server is gone
+        report = rag.reextract(None)
+        assert report.documents_failed == 2 and report.documents_reextracted == 0
+        assert "kept as it was" in report.failures[0]["reason"]
+        assert snapshot(rag) == before
+        assert {r.status for r in rag.status()} == {"processed"}
+
+
+def test_a_changed_model_is_refused_by_index_and_migrated_by_reextract_all(tmp_path: Path, docs: list[Path]) -> None:
+    with FakeOpenAIServer() as server:
+        with open_rag(tmp_path / "ws", server.base_url, "model-1") as rag:
+            rag.index(docs)
+            old = rag.extractor.extractor_id
+        with open_rag(tmp_path / "ws", server.base_url, "model-2") as rag:
+            assert rag.extractor.extractor_id != old and rag.extractor.extractor_id.startswith("llm:model-2:")
+            with pytest.raises(ConfigError, match="reextract --all"):
+                rag.index(docs)
+            with pytest.raises(ConfigError, match="reextract --all"):
+                rag.reextract([str(docs[0])])
+            assert rag.delete([str(docs[1])])  # deleting needs no extraction: works meanwhile
+            report = rag.reextract(None)
+            assert report.documents_reextracted == 1
+            assert rag.index(docs).documents_new == 1  # the deleted one comes back, under model-2
+            assert {r.status for r in rag.status()} == {"processed"}
+
+
+def test_the_command(tmp_path: Path, docs: list[Path]) -> None:
+    with FakeOpenAIServer() as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHRAG_", "OPENAI_"))}
+        env.update({f"GRAPHRAG_{k.upper()}": str(v) for k, v in SETTINGS.items()})
+        env.update(GRAPHRAG_CHAT_BASE_URL=server.base_url, GRAPHRAG_CHAT_MODEL="fake-model",
+                   GRAPHRAG_WORKSPACE=str(tmp_path / "ws"))
+
+        def graphrag(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "graphrag.cli", *args], env=env, capture_output=True,
+                                  text=True, timeout=300)
+
+        assert graphrag("index", str(docs[0].parent)).returncode == 0
+        assert graphrag("reextract").returncode == exit_codes.USAGE
+        dry = graphrag("reextract", "--all", "--dry-run", "--json")
+        assert dry.returncode == 0, dry.stderr
+        assert json.loads(dry.stdout)["estimate"]["chunks_to_extract"] >= 2
+        done = graphrag("reextract", str(docs[0]), "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["documents_reextracted"] == 1
+        assert graphrag("reextract", "doc-nothing").returncode == exit_codes.USAGE
