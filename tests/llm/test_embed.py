@@ -20,9 +20,9 @@ from graphrag.llm.embed import (
     HashingEmbedder,
     OpenAIEmbedder,
     TransformersEmbedder,
-    _split_evenly,
     build_embedder,
 )
+from graphrag.llm.embed.local_model import split_evenly
 from graphrag.models import text_hash
 from graphrag.settings import Settings
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, openai_server  # noqa: F401 - fixture
@@ -182,11 +182,11 @@ def test_build_embedder_configuration_errors_say_what_to_set(tmp_path: Path) -> 
 
 
 def test_long_token_lists_split_into_even_windows() -> None:
-    assert _split_evenly(list(range(10)), 254) == [list(range(10))]
-    assert _split_evenly([], 254) == [[]]
-    windows = _split_evenly(list(range(300)), 254)
+    assert split_evenly(list(range(10)), 254) == [list(range(10))]
+    assert split_evenly([], 254) == [[]]
+    windows = split_evenly(list(range(300)), 254)
     assert [len(w) for w in windows] == [150, 150]
-    windows = _split_evenly(list(range(1000)), 254)
+    windows = split_evenly(list(range(1000)), 254)
     assert [len(w) for w in windows] == [250, 250, 250, 250]
     assert sum(windows, []) == list(range(1000))
 
@@ -327,7 +327,8 @@ def test_minilm_scores_similar_texts_higher(minilm: TransformersEmbedder) -> Non
 
 @pytest.mark.slow
 def test_minilm_embeds_long_texts_from_several_windows(minilm: TransformersEmbedder) -> None:
-    tokenizer = minilm._load()[0]
+    minilm._load()
+    tokenizer = minilm._tokenizer
     cooking = "Chop the onions, fry them in butter, then simmer the tomato sauce slowly. " * 34
     finance = "The bank reported quarterly earnings and raised its dividend for shareholders. " * 34
     long_text = cooking + finance
