@@ -1,5 +1,5 @@
 """Embedders: feature hashing, the state-store cache, the OpenAI-compatible client against a
-real HTTP server, and (slow) the local MiniLM."""
+real HTTP server, and (slow) the local MiniLM on each runtime (parity: test_embed_local.py)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from graphrag.llm.base import Embedder, Usage
 from graphrag.llm.embed import (
     CachingEmbedder,
     HashingEmbedder,
+    OnnxBertEmbedder,
     OpenAIEmbedder,
     TransformersEmbedder,
     build_embedder,
 )
-from graphrag.llm.embed.local_model import split_evenly
+from graphrag.llm.embed.local_model import WindowedEmbedder, split_evenly
 from graphrag.models import text_hash
 from graphrag.settings import Settings
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, openai_server  # noqa: F401 - fixture
@@ -165,7 +166,7 @@ def test_build_embedder_wraps_the_configured_embedder_in_the_cache() -> None:
 
 def test_build_embedder_local_reads_the_model_config_without_loading_it() -> None:
     emb = build_embedder(Settings(embedder="local"), None)
-    assert isinstance(emb, TransformersEmbedder)
+    assert isinstance(emb, OnnxBertEmbedder)
     assert (emb.model_id, emb.dim, emb.max_seq_length) == ("transformers:all-MiniLM-L6-v2", 384, 256)
     assert emb._model is None  # weights load on first use
 
@@ -303,13 +304,17 @@ def test_build_embedder_openai_is_cached_end_to_end(openai_server: FakeOpenAISer
 # --------------------------------------------------------------------------- local MiniLM
 
 
-@pytest.fixture(scope="module")
-def minilm() -> TransformersEmbedder:
-    return TransformersEmbedder()
+@pytest.fixture(scope="module", params=["onnx", "torch"])
+def minilm(request: pytest.FixtureRequest) -> WindowedEmbedder:
+    """The local MiniLM on each runtime: ONNX Runtime (default) and torch (optional extra)."""
+    if request.param == "torch":
+        pytest.importorskip("torch", reason="the optional torch path is not installed")
+        return TransformersEmbedder()
+    return OnnxBertEmbedder()
 
 
 @pytest.mark.slow
-def test_minilm_scores_similar_texts_higher(minilm: TransformersEmbedder) -> None:
+def test_minilm_scores_similar_texts_higher(minilm: WindowedEmbedder) -> None:
     vectors = minilm.embed(
         [
             "A cat is sitting on the mat.",
@@ -326,13 +331,13 @@ def test_minilm_scores_similar_texts_higher(minilm: TransformersEmbedder) -> Non
 
 
 @pytest.mark.slow
-def test_minilm_embeds_long_texts_from_several_windows(minilm: TransformersEmbedder) -> None:
+def test_minilm_embeds_long_texts_from_several_windows(minilm: WindowedEmbedder) -> None:
     minilm._load()
     tokenizer = minilm._tokenizer
     cooking = "Chop the onions, fry them in butter, then simmer the tomato sauce slowly. " * 34
     finance = "The bank reported quarterly earnings and raised its dividend for shareholders. " * 34
     long_text = cooking + finance
-    ids = tokenizer(long_text, add_special_tokens=False, verbose=False)["input_ids"]
+    ids = minilm._token_ids([long_text])[0]
     assert len(ids) > 3 * minilm.max_seq_length  # ~1,000 tokens
     head = tokenizer.decode(ids[: minilm.max_seq_length - 2])  # what truncation would keep
 

@@ -1,4 +1,4 @@
-"""Embedders: local MiniLM, an OpenAI-compatible endpoint, feature hashing for smoke
+"""Embedders: local MiniLM (ONNX Runtime by default, torch on request), an OpenAI-compatible endpoint, feature hashing for smoke
 tests, and the state-store cache in front of any of them. One module per backend;
 `build_embedder` picks the configured one.
 
@@ -15,6 +15,7 @@ from graphrag.errors import ConfigError
 from graphrag.llm.embed.cache import CachingEmbedder
 from graphrag.llm.embed.hashing import HashingEmbedder
 from graphrag.llm.embed.local_model import DEFAULT_LOCAL_MODEL, DEFAULT_MODEL_ALIASES, default_model_dir
+from graphrag.llm.embed.local_onnx import OnnxBertEmbedder
 from graphrag.llm.embed.local_torch import TransformersEmbedder
 from graphrag.llm.embed.openai_compat import OpenAIEmbedder
 
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_LOCAL_MODEL",
     "CachingEmbedder",
     "HashingEmbedder",
+    "OnnxBertEmbedder",
     "OpenAIEmbedder",
     "TransformersEmbedder",
     "build_embedder",
@@ -40,12 +42,15 @@ def build_embedder(settings: Settings, state_store: StateStore | None, *, usage:
     inner: Embedder
     if settings.embedder == "hashing":
         inner = HashingEmbedder(settings.embedding_dim)
-    elif settings.embedder == "local":
+    elif settings.embedder in ("local", "local-torch"):
+        # Explicit, not "torch if importable": which runtime runs should not depend on what else
+        # happens to be installed; on the CPU both are as fast and give the same vectors.
+        local = TransformersEmbedder if settings.embedder == "local-torch" else OnnxBertEmbedder
         model = settings.embedding_model
         if model in DEFAULT_MODEL_ALIASES:
-            inner = TransformersEmbedder(batch_size=settings.embedding_batch_size)
+            inner = local(batch_size=settings.embedding_batch_size)
         elif Path(model).expanduser().is_dir():
-            inner = TransformersEmbedder(Path(model).expanduser(), batch_size=settings.embedding_batch_size)
+            inner = local(Path(model).expanduser(), batch_size=settings.embedding_batch_size)
         else:
             raise ConfigError(
                 f"GRAPHRAG_EMBEDDING_MODEL={model!r} is neither {DEFAULT_LOCAL_MODEL} nor a local model directory; "

@@ -1,4 +1,6 @@
-"""MiniLM (or another local transformers model) run by torch through transformers."""
+"""MiniLM (or another local transformers model) run by torch through transformers: the
+optional path (`pip install 'graphrag-kg[torch]'`, GRAPHRAG_EMBEDDER=local-torch), on the
+GPU when torch sees one."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ class TransformersEmbedder(WindowedEmbedder):
     """Mean-pooled sentence embeddings from a local transformers model directory, on torch."""
 
     runtime = "transformers"
+    _device = "cpu"
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
         # verbose=False: over-long inputs are expected, they are windowed.
@@ -24,25 +27,25 @@ class TransformersEmbedder(WindowedEmbedder):
         import torch
 
         with torch.inference_mode():
-            input_ids, attention = torch.from_numpy(ids), torch.from_numpy(mask)
+            input_ids, attention = torch.from_numpy(ids).to(self._device), torch.from_numpy(mask).to(self._device)
             inputs = {"input_ids": input_ids, "attention_mask": attention}
             if "token_type_ids" in self._tokenizer.model_input_names:
                 inputs["token_type_ids"] = torch.zeros_like(input_ids)
             hidden = self._model(**inputs).last_hidden_state
             m = attention.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=-1).float().numpy()
+            return torch.nn.functional.normalize(mean, dim=-1).float().cpu().numpy()
 
     def _load_model(self) -> tuple[Any, Any]:
         os.environ["HF_HUB_OFFLINE"] = "1"  # before the first transformers import reads it
         try:
-            import torch  # noqa: F401
+            import torch
             from transformers import AutoModel, AutoTokenizer
             from transformers.utils import logging as hf_logging
         except ImportError as exc:
             raise ConfigError(
-                f"the local embedder needs torch and transformers ({exc}): pip install "
-                "'graphrag-kg[local-embeddings]', or set GRAPHRAG_EMBEDDER=openai or hashing"
+                f"GRAPHRAG_EMBEDDER=local-torch needs torch and transformers ({exc}): pip install "
+                "'graphrag-kg[torch]', or set GRAPHRAG_EMBEDDER=local (ONNX Runtime, the same vectors)"
             ) from None
         # transformers 5 draws a "Loading weights" bar on stderr; keep the CLI's output clean.
         bar = hf_logging.is_progress_bar_enabled()
@@ -56,6 +59,8 @@ class TransformersEmbedder(WindowedEmbedder):
             if bar:
                 hf_logging.enable_progress_bar()
         model.eval()
+        self._device = "cuda" if torch.cuda.is_available() else "cpu"
+        model.to(self._device)
         # transformers 5 dropped build_inputs_with_special_tokens from tokenizers-backed
         # classes: find the [CLS] ... [SEP] template by encoding one token both ways.
         plain = tokenizer("a", add_special_tokens=False)["input_ids"]
