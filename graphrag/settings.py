@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     embedding_api_key: SecretStr | None = None
     embedding_dim: int = Field(default=384, ge=8)
     embedding_batch_size: int = Field(default=32, ge=1)
+    embedding_concurrency: int = Field(default=4, ge=1, description="embedding batches in flight at once (openai)")
 
     # --- merge and summaries
     summary_min_fragments: int = Field(

@@ -3,9 +3,11 @@ real HTTP server, and (slow) the local MiniLM on each runtime (parity: test_embe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +23,7 @@ from graphrag.llm.embed import (
     OnnxBertEmbedder,
     OpenAIEmbedder,
     TransformersEmbedder,
+    aembed,
     build_embedder,
 )
 from graphrag.llm.embed.local_model import WindowedEmbedder, split_evenly
@@ -145,12 +148,53 @@ def test_cache_is_per_model_and_ignores_vectors_of_another_size() -> None:
     assert other.embed(["stale"]).shape == (1, 48) and other.embedded_count == 2
 
 
+def test_caching_embedder_reports_progress_counting_hits_as_done() -> None:
+    state = DictEmbeddingState()
+    emb = CachingEmbedder(HashingEmbedder(16), state)  # type: ignore[arg-type]
+    emb.embed(["a", "b"])
+    seen: list[tuple[int, int]] = []
+    emb.embed(["a", "b", "c", "c", "d"], progress=lambda done, total: seen.append((done, total)))
+    # The two hits and the repeated "c" are done before anything is embedded; then the misses.
+    assert seen == [(3, 5), (5, 5)]
+
+
 def test_caching_survives_a_new_embedder_over_the_same_store() -> None:
     state = DictEmbeddingState()
     CachingEmbedder(HashingEmbedder(16), state).embed(["one", "two"])  # type: ignore[arg-type]
     restarted = CachingEmbedder(CountingEmbedder(HashingEmbedder(16)), state)  # type: ignore[arg-type]
     restarted.embed(["two", "one"])
     assert restarted.embedded_count == 0 and restarted.cache_hits == 2
+
+
+# --------------------------------------------------------------------------- off the event loop
+
+
+class BlockingEmbedder:
+    """Embeds only once the event loop has run something else: proves it is not blocked."""
+
+    model_id, dim = "blocking", 4
+
+    def __init__(self) -> None:
+        self.loop_ran = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.loop_ran.wait(timeout=10), "the event loop was blocked while embedding"
+        return HashingEmbedder(4).embed(texts)
+
+
+def test_aembed_leaves_the_event_loop_free_and_reports_progress() -> None:
+    emb = BlockingEmbedder()
+    seen: list[tuple[int, int]] = []
+
+    async def main() -> np.ndarray:
+        task = asyncio.create_task(aembed(emb, ["x", "y"], progress=lambda d, t: seen.append((d, t))))
+        await asyncio.sleep(0)  # runs while the embedder works in its thread
+        emb.loop_ran.set()
+        return await task
+
+    vectors = asyncio.run(main())
+    assert vectors.shape == (2, 4)
+    assert seen == [(2, 2)]  # an embedder without a progress parameter: reported once, at the end
 
 
 # --------------------------------------------------------------------------- factory
@@ -205,7 +249,7 @@ def make_openai(server: FakeOpenAIServer, **overrides: object) -> OpenAIEmbedder
 
 def test_openai_embeds_in_batches_over_one_connection(openai_server: FakeOpenAIServer) -> None:
     usage = Usage()
-    with make_openai(openai_server, batch_size=2, usage=usage) as emb:
+    with make_openai(openai_server, batch_size=2, usage=usage, concurrency=1) as emb:
         vectors = emb.embed(["one", "two", "three", ""])
     assert_unit_rows(vectors, 4, openai_server.embedding_dim)
     requests = openai_server.embedding_requests
@@ -216,6 +260,26 @@ def test_openai_embeds_in_batches_over_one_connection(openai_server: FakeOpenAIS
     assert usage.by_purpose["embed"].calls == 2 and usage.by_purpose["embed"].failures == 0
     np.testing.assert_allclose(vectors[0] @ vectors[0], 1.0, rtol=1e-5)
     assert emb.model_id == "openai:fake-embed"
+
+
+def test_openai_sends_batches_concurrently_up_to_the_limit_in_order(openai_server: FakeOpenAIServer) -> None:
+    texts = [f"text {i}" for i in range(10)]
+    with make_openai(openai_server, batch_size=2, concurrency=1) as emb:
+        sequential = emb.embed(texts)
+    assert openai_server.max_in_flight == 1
+    # Slow replies keep every batch in flight at once: at most `concurrency` of them.
+    dim = openai_server.embedding_dim
+    slow = Reply(json={"data": [{"index": i, "embedding": [1.0] * dim} for i in range(2)]}, delay=0.3)
+    openai_server.enqueue(*[slow] * 5, endpoint="embeddings")
+    with make_openai(openai_server, batch_size=2, concurrency=3) as emb:
+        assert emb.embed(texts).shape == (10, dim)
+    assert openai_server.max_in_flight == 3
+    # Concurrent batches land in their texts' rows, whatever order they finish in.
+    seen: list[tuple[int, int]] = []
+    with make_openai(openai_server, batch_size=2, concurrency=4) as emb:
+        concurrent = emb.embed(texts, progress=lambda done, total: seen.append((done, total)))
+    np.testing.assert_array_equal(concurrent, sequential)
+    assert [d for d, _ in seen] == [2, 4, 6, 8, 10] and {t for _, t in seen} == {10}
 
 
 def test_openai_normalises_and_orders_by_index(openai_server: FakeOpenAIServer) -> None:
@@ -328,6 +392,14 @@ def test_minilm_scores_similar_texts_higher(minilm: WindowedEmbedder) -> None:
     # Batching and length-sorting do not change a text's vector.
     alone = minilm.embed(["A kitten sits on a rug."])[0]
     np.testing.assert_allclose(alone, kitten, atol=1e-5)
+    # Progress per batch of windows, in texts.
+    minilm.batch_size = 2
+    seen: list[tuple[int, int]] = []
+    try:
+        minilm.embed(["one", "two", "three", "four", "five"], progress=lambda d, t: seen.append((d, t)))
+    finally:
+        minilm.batch_size = 32
+    assert seen == [(2, 5), (4, 5), (5, 5)]
 
 
 @pytest.mark.slow

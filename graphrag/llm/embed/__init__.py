@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from graphrag.errors import ConfigError
 from graphrag.llm.embed.cache import CachingEmbedder
+from graphrag.llm.embed.common import EmbedProgress, aembed, embed_with_progress
 from graphrag.llm.embed.hashing import HashingEmbedder
 from graphrag.llm.embed.local_model import DEFAULT_LOCAL_MODEL, DEFAULT_MODEL_ALIASES, default_model_dir
 from graphrag.llm.embed.local_onnx import OnnxBertEmbedder
@@ -27,12 +28,15 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
     "CachingEmbedder",
+    "EmbedProgress",
     "HashingEmbedder",
     "OnnxBertEmbedder",
     "OpenAIEmbedder",
     "TransformersEmbedder",
+    "aembed",
     "build_embedder",
     "default_model_dir",
+    "embed_with_progress",
 ]
 
 
@@ -70,6 +74,7 @@ def build_embedder(settings: Settings, state_store: StateStore | None, *, usage:
             max_retries=settings.chat_max_retries,
             dim=settings.embedding_dim,
             usage=usage,
+            concurrency=settings.embedding_concurrency,
         )
     if inner.dim != settings.embedding_dim:
         raise ConfigError(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from graphrag.llm.embed.common import empty_vectors
+from graphrag.llm.embed.common import EmbedProgress, embed_with_progress, empty_vectors
 from graphrag.models import text_hash
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class CachingEmbedder:
     def dim(self) -> int:
         return self.inner.dim
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, progress: EmbedProgress | None = None) -> np.ndarray:
         if not texts:
             return empty_vectors(self.dim)
         hashes = [text_hash(t) for t in texts]
@@ -47,8 +47,15 @@ class CachingEmbedder:
             if np.shape(v) == (self.dim,)  # a vector of another size is stale: re-embed
         }
         misses = [h for h in unique if h not in found]
+        total = len(texts)
+        if progress is not None:
+            progress(total - len(misses), total)  # cache hits (and repeats) are done already
+
+        def inner_progress(done: int, _: int) -> None:
+            progress(total - len(misses) + done, total)  # type: ignore[misc]
+
         if misses:
-            fresh = self.inner.embed([unique[h] for h in misses])
+            fresh = embed_with_progress(self.inner, [unique[h] for h in misses], inner_progress if progress else None)
             computed = dict(zip(misses, fresh))
             self.state.put_embeddings(self.model_id, computed)
             found.update(computed)

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from graphrag.llm.embed.common import normalize_rows
+from graphrag.llm.embed.common import EmbedProgress, normalize_rows
 
 _WORD = re.compile(r"\w+")
 
@@ -29,7 +29,7 @@ class HashingEmbedder:
         self.dim = dim
         self.model_id = f"hashing:{dim}"
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, progress: EmbedProgress | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = _WORD.findall(text.lower())
@@ -38,5 +38,7 @@ class HashingEmbedder:
                 out[row, idx] += sign
             if not out[row].any():  # no words (or a full cancellation): still a unit vector
                 out[row, _feature("", self.dim)[0]] = 1.0
+        if progress is not None:
+            progress(len(texts), len(texts))
         return normalize_rows(out)
 

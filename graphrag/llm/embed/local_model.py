@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from graphrag.errors import ConfigError
-from graphrag.llm.embed.common import empty_vectors, normalize_rows
+from graphrag.llm.embed.common import EmbedProgress, empty_vectors, normalize_rows
 
 DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_MODEL_ALIASES = {DEFAULT_LOCAL_MODEL, f"sentence-transformers/{DEFAULT_LOCAL_MODEL}"}
@@ -91,7 +91,7 @@ class WindowedEmbedder:
         self._suffix: list[int] = []
         self._pad = 0
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, progress: EmbedProgress | None = None) -> np.ndarray:
         if not texts:
             return empty_vectors(self.dim)
         self._load()
@@ -118,6 +118,9 @@ class WindowedEmbedder:
                 ids_np[row, : len(windows[i])] = windows[i]
                 mask_np[row, : len(windows[i])] = 1
             pooled[batch] = self._forward(ids_np, mask_np)
+            if progress is not None:
+                # In texts, counting a text's windows pro rata: (total, total) at the end.
+                progress(len(texts) * (b + len(batch)) // len(windows), len(texts))
 
         combined = np.zeros((len(texts), self.dim), dtype=np.float32)
         np.add.at(combined, np.asarray(owners), pooled * np.asarray(weights, dtype=np.float32)[:, None])

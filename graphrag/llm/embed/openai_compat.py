@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from graphrag.errors import LLMError
-from graphrag.llm.embed.common import empty_vectors, normalize_rows
+from graphrag.llm.embed.common import EmbedProgress, empty_vectors, normalize_rows
 
 if TYPE_CHECKING:
     import httpx
@@ -47,6 +48,7 @@ class OpenAIEmbedder:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         retry_after_max: float = 60.0,
+        concurrency: int = 4,
     ) -> None:
         import httpx
         from tenacity import wait_exponential, wait_random
@@ -59,6 +61,7 @@ class OpenAIEmbedder:
         self.max_retries = max_retries
         self.usage = usage
         self.retry_after_max = retry_after_max
+        self.concurrency = max(1, concurrency)
         self._backoff = wait_exponential(multiplier=backoff_base, max=backoff_max) + wait_random(0, backoff_base)
         self._dim = dim
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -70,11 +73,33 @@ class OpenAIEmbedder:
             self._dim = int(self._request(["dimension probe"]).shape[1])
         return self._dim
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, progress: EmbedProgress | None = None) -> np.ndarray:
+        """Batches of `batch_size`, up to `concurrency` of them in flight at once."""
         if not texts:
             return empty_vectors(self.dim)
-        parts = [self._request(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
-        return np.concatenate(parts)
+        starts = range(0, len(texts), self.batch_size)
+        parts: dict[int, np.ndarray] = {}
+        done = 0
+        if self.concurrency == 1 or len(starts) == 1:
+            for i in starts:
+                parts[i] = self._request(texts[i : i + self.batch_size])
+                done += len(parts[i])
+                if progress is not None:
+                    progress(done, len(texts))
+            return np.concatenate([parts[i] for i in starts])
+        # Threads, not asyncio: callers are sync and async alike (aembed runs this in a worker
+        # thread), and the one httpx client is thread-safe and pools the connections.
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(starts)), thread_name_prefix="embed")
+        try:
+            futures = {pool.submit(self._request, texts[i : i + self.batch_size]): i for i in starts}
+            for future in as_completed(futures):
+                parts[futures[future]] = future.result()  # the first failure stops the call
+                done += len(parts[futures[future]])
+                if progress is not None:
+                    progress(done, len(texts))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return np.concatenate([parts[i] for i in starts])
 
     def close(self) -> None:
         self._client.close()
