@@ -73,6 +73,9 @@ class OnnxBertEmbedder(WindowedEmbedder):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = self.threads
         options.log_severity_level = 3  # warnings about unused initializers are noise here
+        # No spin-waiting between operators: it burns the CPU that extraction, running beside
+        # the embedding (aembed), needs; measured 10-20% less CPU per window here, same speed.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         graph = build_bert_graph(weights, config).SerializeToString()
         session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         return tokenizer, session
