@@ -2,7 +2,7 @@
 built here from the model's safetensors weights (read with `safetensors`, assembled with
 `onnx`), the tokenizer comes from `tokenizers`. Nothing is downloaded or exported ahead.
 
-The vectors equal the torch path's (tests/llm/test_embed.py checks cosine ≥ 0.999), so
+The vectors equal the torch path's (tests/llm/test_embed_local.py checks cosine ≥ 0.999), so
 both share one model id and workspaces embedded by either stay valid under the other.
 """
 
@@ -48,7 +48,11 @@ class OnnxBertEmbedder(WindowedEmbedder):
                 f"the local embedder needs onnxruntime, onnx, safetensors and tokenizers ({exc}): pip install graphrag-kg"
             ) from None
         config = self.config
-        if config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
+        if (
+            config.get("model_type") != "bert"
+            or config.get("hidden_act", "gelu") != "gelu"
+            or config.get("position_embedding_type", "absolute") != "absolute"
+        ):
             raise ConfigError(
                 f"{self.model_dir} is a {config.get('model_type')!r} model with {config.get('hidden_act')!r} activation; "
                 "the ONNX runtime here builds BERT graphs only: set GRAPHRAG_EMBEDDER=local-torch "
