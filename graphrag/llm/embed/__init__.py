@@ -48,7 +48,7 @@ def build_embedder(settings: Settings, state_store: StateStore | None, *, usage:
         inner = HashingEmbedder(settings.embedding_dim)
     elif settings.embedder in ("local", "local-torch"):
         # Explicit, not "torch if importable": which runtime runs should not depend on what else
-        # happens to be installed; on the CPU both are as fast and give the same vectors.
+        # happens to be installed; on the CPU both are close in speed and give the same vectors.
         local = TransformersEmbedder if settings.embedder == "local-torch" else OnnxBertEmbedder
         model = settings.embedding_model
         if model in DEFAULT_MODEL_ALIASES:
