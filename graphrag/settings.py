@@ -113,15 +113,20 @@ class Settings(BaseSettings):
     price_completion_per_1k: float | None = Field(default=None, ge=0, description="price of 1,000 completion tokens")
 
     # --- embeddings
-    embedder: Literal["local", "openai", "hashing"] = Field(
+    embedder: Literal["local", "local-torch", "openai", "hashing"] = Field(
         default="local",
-        description="local = MiniLM via transformers; openai = embeddings endpoint; hashing = feature hashing, no model (smoke tests)",
+        description=(
+            "local = MiniLM on ONNX Runtime (CPU, no torch); local-torch = the same model on torch, GPU if any "
+            "(pip install 'graphrag-kg[torch]'; same vectors); openai = embeddings endpoint; "
+            "hashing = feature hashing, no model (smoke tests)"
+        ),
     )
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_base_url: str | None = None
     embedding_api_key: SecretStr | None = None
     embedding_dim: int = Field(default=384, ge=8)
     embedding_batch_size: int = Field(default=32, ge=1)
+    embedding_concurrency: int = Field(default=4, ge=1, description="embedding batches in flight at once (openai)")
 
     # --- merge and summaries
     summary_min_fragments: int = Field(

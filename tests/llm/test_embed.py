@@ -1,11 +1,13 @@
 """Embedders: feature hashing, the state-store cache, the OpenAI-compatible client against a
-real HTTP server, and (slow) the local MiniLM."""
+real HTTP server, and (slow) the local MiniLM on each runtime (parity: test_embed_local.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,11 +20,13 @@ from graphrag.llm.base import Embedder, Usage
 from graphrag.llm.embed import (
     CachingEmbedder,
     HashingEmbedder,
+    OnnxBertEmbedder,
     OpenAIEmbedder,
     TransformersEmbedder,
-    _split_evenly,
+    aembed,
     build_embedder,
 )
+from graphrag.llm.embed.local_model import WindowedEmbedder, split_evenly
 from graphrag.models import text_hash
 from graphrag.settings import Settings
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, openai_server  # noqa: F401 - fixture
@@ -144,12 +148,53 @@ def test_cache_is_per_model_and_ignores_vectors_of_another_size() -> None:
     assert other.embed(["stale"]).shape == (1, 48) and other.embedded_count == 2
 
 
+def test_caching_embedder_reports_progress_counting_hits_as_done() -> None:
+    state = DictEmbeddingState()
+    emb = CachingEmbedder(HashingEmbedder(16), state)  # type: ignore[arg-type]
+    emb.embed(["a", "b"])
+    seen: list[tuple[int, int]] = []
+    emb.embed(["a", "b", "c", "c", "d"], progress=lambda done, total: seen.append((done, total)))
+    # The two hits and the repeated "c" are done before anything is embedded; then the misses.
+    assert seen == [(3, 5), (5, 5)]
+
+
 def test_caching_survives_a_new_embedder_over_the_same_store() -> None:
     state = DictEmbeddingState()
     CachingEmbedder(HashingEmbedder(16), state).embed(["one", "two"])  # type: ignore[arg-type]
     restarted = CachingEmbedder(CountingEmbedder(HashingEmbedder(16)), state)  # type: ignore[arg-type]
     restarted.embed(["two", "one"])
     assert restarted.embedded_count == 0 and restarted.cache_hits == 2
+
+
+# --------------------------------------------------------------------------- off the event loop
+
+
+class BlockingEmbedder:
+    """Embeds only once the event loop has run something else: proves it is not blocked."""
+
+    model_id, dim = "blocking", 4
+
+    def __init__(self) -> None:
+        self.loop_ran = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.loop_ran.wait(timeout=10), "the event loop was blocked while embedding"
+        return HashingEmbedder(4).embed(texts)
+
+
+def test_aembed_leaves_the_event_loop_free_and_reports_progress() -> None:
+    emb = BlockingEmbedder()
+    seen: list[tuple[int, int]] = []
+
+    async def main() -> np.ndarray:
+        task = asyncio.create_task(aembed(emb, ["x", "y"], progress=lambda d, t: seen.append((d, t))))
+        await asyncio.sleep(0)  # runs while the embedder works in its thread
+        emb.loop_ran.set()
+        return await task
+
+    vectors = asyncio.run(main())
+    assert vectors.shape == (2, 4)
+    assert seen == [(2, 2)]  # an embedder without a progress parameter: reported once, at the end
 
 
 # --------------------------------------------------------------------------- factory
@@ -165,7 +210,7 @@ def test_build_embedder_wraps_the_configured_embedder_in_the_cache() -> None:
 
 def test_build_embedder_local_reads_the_model_config_without_loading_it() -> None:
     emb = build_embedder(Settings(embedder="local"), None)
-    assert isinstance(emb, TransformersEmbedder)
+    assert isinstance(emb, OnnxBertEmbedder)
     assert (emb.model_id, emb.dim, emb.max_seq_length) == ("transformers:all-MiniLM-L6-v2", 384, 256)
     assert emb._model is None  # weights load on first use
 
@@ -182,11 +227,11 @@ def test_build_embedder_configuration_errors_say_what_to_set(tmp_path: Path) -> 
 
 
 def test_long_token_lists_split_into_even_windows() -> None:
-    assert _split_evenly(list(range(10)), 254) == [list(range(10))]
-    assert _split_evenly([], 254) == [[]]
-    windows = _split_evenly(list(range(300)), 254)
+    assert split_evenly(list(range(10)), 254) == [list(range(10))]
+    assert split_evenly([], 254) == [[]]
+    windows = split_evenly(list(range(300)), 254)
     assert [len(w) for w in windows] == [150, 150]
-    windows = _split_evenly(list(range(1000)), 254)
+    windows = split_evenly(list(range(1000)), 254)
     assert [len(w) for w in windows] == [250, 250, 250, 250]
     assert sum(windows, []) == list(range(1000))
 
@@ -204,7 +249,7 @@ def make_openai(server: FakeOpenAIServer, **overrides: object) -> OpenAIEmbedder
 
 def test_openai_embeds_in_batches_over_one_connection(openai_server: FakeOpenAIServer) -> None:
     usage = Usage()
-    with make_openai(openai_server, batch_size=2, usage=usage) as emb:
+    with make_openai(openai_server, batch_size=2, usage=usage, concurrency=1) as emb:
         vectors = emb.embed(["one", "two", "three", ""])
     assert_unit_rows(vectors, 4, openai_server.embedding_dim)
     requests = openai_server.embedding_requests
@@ -215,6 +260,26 @@ def test_openai_embeds_in_batches_over_one_connection(openai_server: FakeOpenAIS
     assert usage.by_purpose["embed"].calls == 2 and usage.by_purpose["embed"].failures == 0
     np.testing.assert_allclose(vectors[0] @ vectors[0], 1.0, rtol=1e-5)
     assert emb.model_id == "openai:fake-embed"
+
+
+def test_openai_sends_batches_concurrently_up_to_the_limit_in_order(openai_server: FakeOpenAIServer) -> None:
+    texts = [f"text {i}" for i in range(10)]
+    with make_openai(openai_server, batch_size=2, concurrency=1) as emb:
+        sequential = emb.embed(texts)
+    assert openai_server.max_in_flight == 1
+    # Slow replies keep every batch in flight at once: at most `concurrency` of them.
+    dim = openai_server.embedding_dim
+    slow = Reply(json={"data": [{"index": i, "embedding": [1.0] * dim} for i in range(2)]}, delay=0.3)
+    openai_server.enqueue(*[slow] * 5, endpoint="embeddings")
+    with make_openai(openai_server, batch_size=2, concurrency=3) as emb:
+        assert emb.embed(texts).shape == (10, dim)
+    assert openai_server.max_in_flight == 3
+    # Concurrent batches land in their texts' rows, whatever order they finish in.
+    seen: list[tuple[int, int]] = []
+    with make_openai(openai_server, batch_size=2, concurrency=4) as emb:
+        concurrent = emb.embed(texts, progress=lambda done, total: seen.append((done, total)))
+    np.testing.assert_array_equal(concurrent, sequential)
+    assert [d for d, _ in seen] == [2, 4, 6, 8, 10] and {t for _, t in seen} == {10}
 
 
 def test_openai_normalises_and_orders_by_index(openai_server: FakeOpenAIServer) -> None:
@@ -303,13 +368,17 @@ def test_build_embedder_openai_is_cached_end_to_end(openai_server: FakeOpenAISer
 # --------------------------------------------------------------------------- local MiniLM
 
 
-@pytest.fixture(scope="module")
-def minilm() -> TransformersEmbedder:
-    return TransformersEmbedder()
+@pytest.fixture(scope="module", params=["onnx", "torch"])
+def minilm(request: pytest.FixtureRequest) -> WindowedEmbedder:
+    """The local MiniLM on each runtime: ONNX Runtime (default) and torch (optional extra)."""
+    if request.param == "torch":
+        pytest.importorskip("torch", reason="the optional torch path is not installed")
+        return TransformersEmbedder()
+    return OnnxBertEmbedder()
 
 
 @pytest.mark.slow
-def test_minilm_scores_similar_texts_higher(minilm: TransformersEmbedder) -> None:
+def test_minilm_scores_similar_texts_higher(minilm: WindowedEmbedder) -> None:
     vectors = minilm.embed(
         [
             "A cat is sitting on the mat.",
@@ -323,15 +392,24 @@ def test_minilm_scores_similar_texts_higher(minilm: TransformersEmbedder) -> Non
     # Batching and length-sorting do not change a text's vector.
     alone = minilm.embed(["A kitten sits on a rug."])[0]
     np.testing.assert_allclose(alone, kitten, atol=1e-5)
+    # Progress per batch of windows, in texts.
+    minilm.batch_size = 2
+    seen: list[tuple[int, int]] = []
+    try:
+        minilm.embed(["one", "two", "three", "four", "five"], progress=lambda d, t: seen.append((d, t)))
+    finally:
+        minilm.batch_size = 32
+    assert seen == [(2, 5), (4, 5), (5, 5)]
 
 
 @pytest.mark.slow
-def test_minilm_embeds_long_texts_from_several_windows(minilm: TransformersEmbedder) -> None:
-    tokenizer = minilm._load()[0]
+def test_minilm_embeds_long_texts_from_several_windows(minilm: WindowedEmbedder) -> None:
+    minilm._load()
+    tokenizer = minilm._tokenizer
     cooking = "Chop the onions, fry them in butter, then simmer the tomato sauce slowly. " * 34
     finance = "The bank reported quarterly earnings and raised its dividend for shareholders. " * 34
     long_text = cooking + finance
-    ids = tokenizer(long_text, add_special_tokens=False, verbose=False)["input_ids"]
+    ids = minilm._token_ids([long_text])[0]
     assert len(ids) > 3 * minilm.max_seq_length  # ~1,000 tokens
     head = tokenizer.decode(ids[: minilm.max_seq_length - 2])  # what truncation would keep
 
