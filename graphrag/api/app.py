@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphrag import __version__
@@ -139,12 +140,15 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
         if ctx.owns_rag:
             ctx.rag.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc assets come from the fastapi-offline package, not a CDN, so /docs
+    # and /redoc work on a machine with no network.
+    app = FastAPIOffline(
         title="graphrag",
         version=__version__,
         description="Natural-language and Cypher queries, text-to-Cypher, documents and graph browsing "
         "over a GraphRAG knowledge graph. Send the API key in `X-API-Key` when the server has one.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # the badge would call validator.swagger.io
         responses={
             401: {"description": "missing or wrong API key"},
             413: {"description": "request body too large"},
