@@ -18,6 +18,7 @@ from rich.table import Table
 from graphrag.core import GraphRAG
 from graphrag.errors import GraphRAGError
 from graphrag.settings import Settings
+from graphrag.workspace_guard import require_indexed_chunks, require_workspace
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="GraphRAG knowledge-graph indexing and querying.")
 console = Console(stderr=True, soft_wrap=True)
@@ -45,9 +46,14 @@ def _settings(workspace: Path | None) -> Settings:
 
 
 @contextmanager
-def _open(workspace: Path | None) -> Iterator[GraphRAG]:
+def _open(workspace: Path | None, *, existing: bool = False) -> Iterator[GraphRAG]:
+    """`existing`: the command reads an index, so a workspace without one is an error
+    (nothing is created)."""
     try:
-        with GraphRAG(_settings(workspace)) as rag:
+        settings = _settings(workspace)
+        if existing:
+            require_workspace(settings)
+        with GraphRAG(settings) as rag:
             yield rag
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -127,7 +133,7 @@ def _print_estimate(estimate: dict[str, Any], as_json: bool) -> None:
 @app.command()
 def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Documents with their status and errors."""
-    with _open(workspace) as rag:
+    with _open(workspace, existing=True) as rag:
         records = rag.status()
     if as_json:
         _print_json([asdict(r) for r in records])
@@ -145,7 +151,7 @@ def delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove documents and exactly their contributions to the graph (no re-extraction)."""
-    with _open(workspace) as rag:
+    with _open(workspace, existing=True) as rag:
         removed = rag.delete(docs)
     if as_json:
         _print_json({"deleted": [{"id": r.id, "source": r.source} for r in removed]})
@@ -157,7 +163,7 @@ def delete(
 @app.command()
 def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Counts of documents, chunks, entities and relations."""
-    with _open(workspace) as rag:
+    with _open(workspace, existing=True) as rag:
         data = rag.stats()
     if as_json:
         _print_json(data)
@@ -182,7 +188,8 @@ def query(
     """Answer a question from the index, citing the chunks it comes from."""
     import asyncio
 
-    with _open(workspace) as rag:
+    with _open(workspace, existing=True) as rag:
+        require_indexed_chunks(rag.settings, rag.state)
         if as_json or only_context or rag.chat is None or not out.is_terminal:
             result = rag.query(question, mode, top_k, only_context=only_context)
             if as_json:
@@ -218,7 +225,7 @@ def export(
     if fmt not in ("json", "parquet", "graphml"):
         console.print(f"[red]error:[/red] unknown format {fmt!r}; use json, parquet or graphml")
         raise typer.Exit(code=2)
-    with _open(workspace) as rag:
+    with _open(workspace, existing=True) as rag:
         written = rag.export(fmt, out_path)  # type: ignore[arg-type]
     for path in written:
         out.print(f"wrote {path}")

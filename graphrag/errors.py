@@ -45,3 +45,7 @@ class CypherNotAllowedError(GraphRAGError):
 
 class BackendNotSupportedError(GraphRAGError):
     """The configured backend cannot do what was asked (e.g. Cypher on NetworkX)."""
+
+
+class WorkspaceNotFoundError(GraphRAGError):
+    """A command that reads an index was pointed at a workspace that has none."""
