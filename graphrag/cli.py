@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from graphrag.core import GraphRAG
 from graphrag.errors import GraphRAGError
+from graphrag.model_loader import warm_up
 from graphrag.settings import Settings
 from graphrag.workspace_guard import require_indexed_chunks, require_workspace
 
@@ -190,6 +192,7 @@ def query(
 
     with _open(workspace, existing=True) as rag:
         require_indexed_chunks(rag.settings, rag.state)
+        warm_up(rag, mode)  # loads spaCy, the embedder and the tables side by side
         if as_json or only_context or rag.chat is None or not out.is_terminal:
             result = rag.query(question, mode, top_k, only_context=only_context)
             if as_json:
@@ -423,6 +426,8 @@ def serve(
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
+    # uvicorn configures only its own loggers: show graphrag's (warm-up, ready) beside them.
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)-9s %(message)s")
     uvicorn.run(api, host=host, port=port, log_level=log_level)
 
 

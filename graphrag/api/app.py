@@ -8,6 +8,7 @@ lock, so a request never waits minutes and two writes never race.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graphrag import __version__
+from graphrag import __version__, model_loader
 from graphrag.api.auth import require_api_key
 from graphrag.api.jobs import JobQueue
 from graphrag.core import GraphRAG
@@ -121,19 +122,26 @@ async def _no_receive() -> Message:  # pragma: no cover - the response never rea
     return {"type": "http.disconnect"}
 
 
-def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None = None) -> FastAPI:
+def create_app(
+    target: Settings | GraphRAG | None = None, *, api_key: str | None = None, warm_up: bool | None = None
+) -> FastAPI:
     """The API over `target` (a GraphRAG, or the Settings to build one; default: the
-    environment). `api_key` overrides GRAPHRAG_API_KEY; an empty key means no auth."""
+    environment). `api_key` overrides GRAPHRAG_API_KEY; an empty key means no auth.
+    `warm_up`: load the query models and tables in the background at start-up, `/health`
+    answering 503 `warming` until done (default: when the app builds its own GraphRAG)."""
     if isinstance(target, GraphRAG):
         rag, owns = target, False
     else:
         rag, owns = GraphRAG(target or Settings()), True
+    warm = owns if warm_up is None else warm_up
     key = api_key if api_key is not None else (
         rag.settings.api_key.get_secret_value() if rag.settings.api_key is not None else None
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            threading.Thread(target=_warm_up, args=(app,), name="graphrag-warm-up", daemon=True).start()
         yield
         ctx: ApiContext = app.state.ctx
         ctx.jobs.close()
@@ -156,6 +164,9 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
     )
     app.state.ctx = ApiContext(rag=rag, jobs=JobQueue(), owns_rag=owns)
     app.state.api_key = key or None
+    app.state.ready = threading.Event()
+    if not warm:
+        app.state.ready.set()
     app.add_middleware(BodyLimit, limit=rag.settings.api_max_body_bytes)
 
     @app.exception_handler(GraphRAGError)
@@ -184,6 +195,17 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
     app.include_router(routes_documents.router, dependencies=secured)
     app.include_router(routes_graph.router, dependencies=secured)
     return app
+
+
+def _warm_up(app: FastAPI) -> None:
+    ctx: ApiContext = app.state.ctx
+    log.info("warming up: loading the query models, vector tables and graph of %s", ctx.settings.workspace)
+    try:
+        timings = model_loader.warm_up(ctx.rag)
+        log.info("ready: warm-up took %.1f s (%s)", timings.pop("total"),
+                 ", ".join(f"{part} {sec:.1f} s" for part, sec in timings.items()))
+    finally:
+        app.state.ready.set()
 
 
 def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from graphrag import __version__
 from graphrag.api.app import ApiContext, get_ctx
@@ -22,8 +22,9 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-@public.get("/health", response_model=Health, summary="stores reachable, versions")
-def health(ctx: ApiContext = Depends(get_ctx)) -> Health:
+@public.get("/health", response_model=Health, summary="stores reachable, versions; 503 while warming up",
+            responses={503: {"model": Health, "description": "warming up: the query models are still loading"}})
+def health(request: Request, response: Response, ctx: ApiContext = Depends(get_ctx)) -> Health:
     rag = ctx.rag
     stores: dict[str, str] = {}
     checks = {
@@ -54,8 +55,11 @@ def health(ctx: ApiContext = Depends(get_ctx)) -> Health:
     else:
         versions["networkx"] = _version("networkx")
     ok = all(v == "ok" for v in stores.values())
+    warming = not request.app.state.ready.is_set()
+    if warming:
+        response.status_code = 503  # a readiness probe waits until the models are loaded
     return Health(
-        status="ok" if ok else "degraded",
+        status="warming" if warming else "ok" if ok else "degraded",
         stores=stores,
         versions=versions,
         workspace=str(ctx.settings.workspace),
