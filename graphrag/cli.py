@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from graphrag.core import GraphRAG
+from graphrag.doc_refs import resolve_document_refs, shown_ids, shown_source
 from graphrag.errors import GraphRAGError
 from graphrag.model_loader import warm_up
 from graphrag.settings import Settings
@@ -133,28 +134,66 @@ def _print_estimate(estimate: dict[str, Any], as_json: bool) -> None:
 
 
 @app.command()
-def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """Documents with their status and errors."""
+def status(
+    docs: Annotated[
+        list[str] | None,
+        typer.Argument(help="only these documents: id, id prefix (8+ characters), path or file name"),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Documents with their status and errors; the ids and paths shown are what `delete` takes."""
     with _open(workspace, existing=True) as rag:
         records = rag.status()
+        if docs:
+            records = resolve_document_refs(records, docs)
     if as_json:
         _print_json([asdict(r) for r in records])
         return
+    if docs:
+        for r in records:
+            _print_document(r)
+        return
+    ids = shown_ids(records)
     table = Table("status", "id", "source", "chunks", "error")
+    table.columns[1].no_wrap = True
+    table.columns[2].overflow = "fold"  # a long path wraps, it is never cut
     for r in records:
-        table.add_row(r.status, r.id[:16], r.source, str(r.n_chunks), r.error or "")
+        table.add_row(r.status, ids[r.id], shown_source(r.source), str(r.n_chunks), r.error or "")
     out.print(table)
+
+
+def _print_document(r: Any) -> None:
+    table = Table(show_header=False, title=r.title or r.id)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in (("id", r.id), ("source", r.source), ("status", r.status), ("chunks", r.n_chunks),
+                       ("error", r.error or ""), ("ingested_at", _when(r.ingested_at)),
+                       *((f"seconds {k}", f"{v:.2f}") for k, v in r.timings.items())):
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
 @app.command()
 def delete(
-    docs: Annotated[list[str], typer.Argument(help="document ids or source paths")],
+    docs: Annotated[
+        list[str], typer.Argument(help="documents: id, id prefix (8+ characters), path or file name (as `status` shows)")
+    ],
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Remove documents and exactly their contributions to the graph (no re-extraction)."""
     with _open(workspace, existing=True) as rag:
-        removed = rag.delete(docs)
+        records = resolve_document_refs(rag.status(), docs)
+        removed = rag.delete([r.id for r in records])
     if as_json:
         _print_json({"deleted": [{"id": r.id, "source": r.source} for r in removed]})
         return

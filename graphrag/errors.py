@@ -49,3 +49,7 @@ class BackendNotSupportedError(GraphRAGError):
 
 class WorkspaceNotFoundError(GraphRAGError):
     """A command that reads an index was pointed at a workspace that has none."""
+
+
+class AmbiguousDocumentError(GraphRAGError):
+    """A document reference (id prefix, file name) matches more than one document."""
