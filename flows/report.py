@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graphrag.cost import CostEstimate, price
+from graphrag.cost import CostEstimate, format_cost, price
 from graphrag.indexer import IndexReport
 from graphrag.settings import Settings
 
@@ -64,6 +64,7 @@ def ingest_summary(
             "by_purpose": usage.get("by_purpose", {}),
         },
         "cost": price(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), settings),
+        "currency": settings.price_currency,
         "budget": report.budget or None,
         "graph": {"entities": report.entities, "relations": report.relations},
         "stage_seconds": report.stage_seconds,
@@ -116,9 +117,7 @@ def to_markdown(summary: dict[str, Any]) -> str:
                 for p, u in llm["by_purpose"].items()
             ],
         ),
-        "Estimated cost: "
-        + (f"{summary['cost']:,.4f}" if summary["cost"] is not None else "no prices configured "
-           "(GRAPHRAG_PRICE_PROMPT_PER_1K, GRAPHRAG_PRICE_COMPLETION_PER_1K)"),
+        "Estimated cost: " + format_cost(summary["cost"], summary.get("currency", "USD")),
     ]
     if summary["budget"]:
         b = summary["budget"]
@@ -150,7 +149,7 @@ def _dry_run_markdown(summary: dict[str, Any]) -> str:
                 ("LLM calls", e["llm_calls"]),
                 ("prompt tokens", e["prompt_tokens"]),
                 ("completion tokens (estimated)", e["completion_tokens"]),
-                ("cost", e["cost"] if e["cost"] is not None else "no prices configured"),
+                ("cost", format_cost(e["cost"], e.get("currency", "USD"))),
             ],
         ),
     ]
@@ -176,7 +175,7 @@ def to_text(summary: dict[str, Any]) -> str:
             f"chunks: {e['chunks']} ({e['chunks_reused']} with stored extractions); to extract: {e['chunks_to_extract']}",
             f"LLM calls: {e['llm_calls']:,}; tokens: {e['prompt_tokens']:,} prompt + {e['completion_tokens']:,} "
             f"completion = {e['tokens']:,}",
-            "cost: " + (f"{e['cost']:,.4f}" if e["cost"] is not None else "no prices configured"),
+            "cost: " + format_cost(e["cost"], e.get("currency", "USD")),
             *e["notes"],
         ]
         return "\n".join(lines)
@@ -188,7 +187,7 @@ def to_text(summary: dict[str, Any]) -> str:
         f"chunks: {summary['chunks']['extracted']} extracted, {summary['chunks']['reused']} reused",
         f"LLM: {llm['calls']} calls, {llm['cache_hits']} cache hits, "
         f"{llm['prompt_tokens']:,} prompt + {llm['completion_tokens']:,} completion tokens"
-        + (f", cost {summary['cost']:,.4f}" if summary["cost"] is not None else ""),
+        + (f", cost {format_cost(summary['cost'], summary.get('currency', 'USD'))}" if summary["cost"] is not None else ""),
         f"graph: {summary['graph']['entities']} entities, {summary['graph']['relations']} relations",
     ]
     if summary["budget"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,14 +17,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graphrag.cli_help import FlagsWithoutTypes
 from graphrag.core import GraphRAG
+from graphrag.cost import format_cost
 from graphrag.doc_refs import resolve_document_refs, shown_ids, shown_source
+from graphrag.dry_run import estimate_settings
 from graphrag.errors import GraphRAGError
+from graphrag.ingest.skipped import describe_skipped, skipped_by_extension
 from graphrag.model_loader import warm_up
 from graphrag.settings import Settings
 from graphrag.workspace_guard import require_indexed_chunks, require_workspace
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="GraphRAG knowledge-graph indexing and querying.")
+app = typer.Typer(
+    cls=FlagsWithoutTypes, add_completion=False, no_args_is_help=True,
+    help="GraphRAG knowledge-graph indexing and querying.",
+)
 console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
@@ -86,6 +94,26 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from graphrag import __version__
+
+        out.print(f"graphrag {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """GraphRAG knowledge-graph indexing and querying."""
+    # LanceDB's Rust logger prints WARN lines ("No existing dataset at ...") into the output;
+    # errors still show. Set before lancedb is imported; LANCEDB_LOG=warn brings them back.
+    os.environ.setdefault("LANCEDB_LOG", "error")
+
+
 @app.command()
 def index(
     paths: Annotated[list[Path], typer.Argument(help="files, folders or globs to index")],
@@ -96,14 +124,21 @@ def index(
     as_json: JsonOpt = False,
 ) -> None:
     """Index documents: only new or changed content is extracted."""
+    skipped = skipped_by_extension(paths)
     if dry_run:
-        with _open(workspace) as rag:
-            estimate = rag.estimate(paths)
-        _print_estimate(estimate.to_dict(), as_json)
+        try:
+            with estimate_settings(_settings(workspace)) as settings, GraphRAG(settings) as rag:
+                estimate = rag.estimate(paths)
+        except GraphRAGError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=1) from None
+        _print_estimate({**estimate.to_dict(), "files_skipped_by_type": dict(skipped)}, as_json)
+        _note_skipped(skipped, as_json)
         return
     with _open(workspace) as rag, _progress(not as_json and console.is_terminal) as progress:
         report = rag.index(paths, progress=progress, prune=prune, max_tokens=max_tokens)
-    summary = report.to_dict()
+    summary = {**report.to_dict(), "files_skipped_by_type": dict(skipped)}
+    _note_skipped(skipped, as_json)
     if as_json:
         _print_json(summary)
         return
@@ -119,6 +154,12 @@ def index(
         console.print(f"[yellow]{report.budget['stopped']}[/yellow]")
 
 
+def _note_skipped(skipped: Any, as_json: bool) -> None:
+    message = describe_skipped(skipped)
+    if message and not as_json:
+        console.print(f"[yellow]{message}[/yellow]", highlight=False)
+
+
 def _print_estimate(estimate: dict[str, Any], as_json: bool) -> None:
     if as_json:
         _print_json(estimate)
@@ -127,7 +168,7 @@ def _print_estimate(estimate: dict[str, Any], as_json: bool) -> None:
     for key in ("documents_to_index", "documents_unchanged", "documents_unloadable", "documents_gone", "chunks",
                 "chunks_reused", "chunks_to_extract", "llm_calls", "prompt_tokens", "completion_tokens", "tokens"):
         table.add_row(key, f"{estimate[key]:,}")
-    table.add_row("cost", "no prices configured" if estimate["cost"] is None else f"{estimate['cost']:,.4f}")
+    table.add_row("cost", format_cost(estimate["cost"], estimate["currency"]))
     out.print(table)
     for note in estimate["notes"]:
         console.print(note)
@@ -209,8 +250,20 @@ def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(data)
         return
+    table = Table(title="stats", show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", overflow="fold")
+    breakdowns = {k: v for k, v in data.items() if isinstance(v, dict)}
     for key, value in data.items():
-        out.print(f"{key}: {value}")
+        if key not in breakdowns:
+            table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
+    out.print(table)
+    for key, counts in breakdowns.items():
+        breakdown = Table(key.replace("_", " "), "count", title=None)
+        breakdown.columns[1].justify = "right"
+        for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]) if isinstance(kv[1], int) else (0, kv[0])):
+            breakdown.add_row(str(name), f"{count:,}" if isinstance(count, int) else str(count))
+        out.print(breakdown)
 
 
 @app.command()
@@ -260,13 +313,18 @@ def query(
 @app.command()
 def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="json | parquet | graphml")] = "json",
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="output file (parquet: a folder)")] = Path("graph.json"),
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="output file (default graph.json, graph.graphml); parquet: X.parquet "
+                     "writes X.entities.parquet and X.relations.parquet, any other path is a folder for both"),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Export entities and relations."""
     if fmt not in ("json", "parquet", "graphml"):
         console.print(f"[red]error:[/red] unknown format {fmt!r}; use json, parquet or graphml")
         raise typer.Exit(code=2)
+    out_path = out_path or Path(f"graph.{fmt}")
     with _open(workspace, existing=True) as rag:
         written = rag.export(fmt, out_path)  # type: ignore[arg-type]
     for path in written:

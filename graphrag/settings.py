@@ -102,6 +102,9 @@ class Settings(BaseSettings):
         default=None, ge=0, description="price of 1,000 prompt tokens: dry runs and run reports show the cost"
     )
     price_completion_per_1k: float | None = Field(default=None, ge=0, description="price of 1,000 completion tokens")
+    price_currency: str = Field(
+        default="USD", min_length=1, max_length=8, description="currency of the prices, shown beside every cost"
+    )
 
     # --- embeddings
     embedder: Literal["local", "openai", "hashing"] = Field(
