@@ -37,7 +37,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
-from flows.report import artifact_key, dry_run_summary, ingest_summary, merge_report, to_markdown, to_text
+from flows.report import SUMMARY_RECORD, artifact_key, dry_run_summary, ingest_summary, merge_report, to_markdown, to_text
 from graphrag.budget import TokenBudget, batch_chunks_for, defer_documents, document_costs, run_in_batches
 from graphrag.core import GraphRAG
 from graphrag.cost import CostEstimate
@@ -140,7 +140,7 @@ async def ingest(
             key=artifact_key(config),
             description=f"graphrag {'dry run' if dry_run else 'ingestion'} of {', '.join(paths)}",
         )
-        logger.info("%s", to_text(summary))
+        logger.info("%s", to_text(summary), extra={SUMMARY_RECORD: True})  # the CLI prints it itself
         return summary
     finally:
         chat = rag.__dict__.get("chat")

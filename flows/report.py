@@ -3,12 +3,23 @@ markdown of its Prefect artifact, and plain text for the command line."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from graphrag.cost import CostEstimate, format_cost, price
 from graphrag.indexer import IndexReport
 from graphrag.settings import Settings
+
+# Marks the log record of the run summary, which `graphrag ingest` prints itself.
+SUMMARY_RECORD = "graphrag_summary"
+
+
+def without_summary_echo(record: logging.LogRecord) -> bool:
+    """A console-handler filter: drops the run summary's log line (it stays in the Prefect
+    UI's logs), so a run started from the command line shows the summary once."""
+    return not getattr(record, SUMMARY_RECORD, False)
+
 
 _COUNTED = (
     "documents_new", "documents_updated", "documents_failed", "documents_skipped", "documents_pending",
@@ -195,6 +206,6 @@ def to_text(summary: dict[str, Any]) -> str:
         lines.append(f"token budget: {b['used']:,} of {b['max_tokens']:,} used" + (f"; {b['stopped']}" if b["stopped"] else ""))
     lines += [f"failed: {f['source']}: {f['reason']}" for f in summary["failures"]]
     run = summary.get("flow_run") or {}
-    if run.get("ui_url"):
+    if str(run.get("ui_url") or "").startswith("http"):  # no UI link from a temporary server
         lines.append(f"Prefect flow run {run['name']}: {run['ui_url']}")
     return "\n".join(lines)

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graphrag.cli_help import FlagsWithoutTypes
@@ -25,6 +24,7 @@ from graphrag.dry_run import estimate_settings
 from graphrag.errors import GraphRAGError
 from graphrag.ingest.skipped import describe_skipped, skipped_by_extension
 from graphrag.model_loader import warm_up
+from graphrag.progress import configure_logging, progress_reporter
 from graphrag.settings import Settings
 from graphrag.workspace_guard import require_indexed_chunks, require_workspace
 
@@ -71,23 +71,10 @@ def _open(workspace: Path | None, *, existing: bool = False) -> Iterator[GraphRA
         raise typer.Exit(code=1) from None
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total or None)
-            progress.update(tasks[stage], completed=done, total=total or None)
-
-        yield update
+def _progress(workspace: Path | None = None) -> Any:
+    """Bars on a terminal, periodic log lines otherwise (see `--log-format`)."""
+    interval = _settings(workspace).progress_interval
+    return progress_reporter(console, interval=interval)
 
 
 def _print_json(data: Any) -> None:
@@ -107,8 +94,14 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_show_version, is_eager=True, help="print the version and exit")
     ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text | json: log lines (and progress when not on a terminal) on stderr")
+    ] = "text",
 ) -> None:
     """GraphRAG knowledge-graph indexing and querying."""
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter(f"{log_format!r}: use text or json", param_hint="--log-format")
+    configure_logging(log_format)  # type: ignore[arg-type]
     # LanceDB's Rust logger prints WARN lines ("No existing dataset at ...") into the output;
     # errors still show. Set before lancedb is imported; LANCEDB_LOG=warn brings them back.
     os.environ.setdefault("LANCEDB_LOG", "error")
@@ -135,7 +128,7 @@ def index(
         _print_estimate({**estimate.to_dict(), "files_skipped_by_type": dict(skipped)}, as_json)
         _note_skipped(skipped, as_json)
         return
-    with _open(workspace) as rag, _progress(not as_json and console.is_terminal) as progress:
+    with _open(workspace) as rag, _progress(workspace) as progress:
         report = rag.index(paths, progress=progress, prune=prune, max_tokens=max_tokens)
     summary = {**report.to_dict(), "files_skipped_by_type": dict(skipped)}
     _note_skipped(skipped, as_json)
@@ -232,9 +225,9 @@ def delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove documents and exactly their contributions to the graph (no re-extraction)."""
-    with _open(workspace, existing=True) as rag:
+    with _open(workspace, existing=True) as rag, _progress(workspace) as progress:
         records = resolve_document_refs(rag.status(), docs)
-        removed = rag.delete([r.id for r in records])
+        removed = rag.delete([r.id for r in records], progress=progress)
     if as_json:
         _print_json({"deleted": [{"id": r.id, "source": r.source} for r in removed]})
         return
@@ -388,8 +381,10 @@ def ingest(
 ) -> None:
     """Ingest with the Prefect flow: its runs, logs and report show in the Prefect UI."""
     from flows.ingest import run_ingest
-    from flows.report import to_text
+    from flows.report import to_text, without_summary_echo
 
+    for handler in logging.getLogger().handlers:  # Prefect's console: the summary is printed below
+        handler.addFilter(without_summary_echo)
     try:
         summary = run_ingest(
             [str(p) for p in paths], workspace=str(workspace) if workspace else None,
@@ -488,7 +483,7 @@ def eval_(
             modes=mode_list, ks=k_values, top_k=top_k, bm25=bm25, answers=answers, judge=judge,
             workspace=workspace, cache_dir=cache_dir, use_cache=not no_cache,
         )
-        with _progress(console.is_terminal) as progress:
+        with _progress() as progress:
             result = run_eval(dataset, settings, options, progress=progress)
     except (GraphRAGError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -523,8 +518,7 @@ def serve(
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
-    # uvicorn configures only its own loggers: show graphrag's (warm-up, ready) beside them.
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)-9s %(message)s")
+    logging.getLogger("graphrag").setLevel(log_level.upper())  # warm-up and ready lines beside uvicorn's
     uvicorn.run(api, host=host, port=port, log_level=log_level)
 
 

@@ -23,6 +23,7 @@ from graphrag.ingest.load import LoadResult, iter_sources, load_source
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.merge import merge_entities, merge_relations, record_keys
 from graphrag.models import Chunk, Document, DocumentRecord, Entity, Extraction, Relation, sha256_hex
+from graphrag.progress import with_embed_progress
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
 from graphrag.summarize import DescriptionSummarizer
@@ -108,7 +109,7 @@ class Indexer:
         self.graph = graph
         self.vectors = vectors
         self.extractor = extractor
-        self.embedder = embedder
+        self.embedder = with_embed_progress(embedder, progress)  # `embed` moves as batches finish
         self.summarizer = summarizer
         self.usage = usage
         self.chat = chat
@@ -411,6 +412,8 @@ class Indexer:
         live_docs = {d: self.state.get_document(d) for d in doc_ids}
         live_chunks = self.state.get_chunks(chunk_ids)
 
+        n_write = len(live_chunks) + len(entities) + len(relations)
+        self.progress("write", 0, n_write)
         # Graph: parents before children on the way in, children before parents on the way out.
         self.graph.delete_relations(gone_relations)
         self.graph.delete_entities(gone_entities)
@@ -419,8 +422,9 @@ class Indexer:
         self.graph.upsert_chunks(list(live_chunks.values()))
         self.graph.upsert_entities(entities)
         self.graph.upsert_relations(relations)
+        self.progress("write", n_write, n_write)
 
-        self.progress("embed", 0, len(live_chunks) + len(entities) + len(relations))
+        self.progress("embed", 0, n_write)
         self.vectors.delete(CHUNKS_TABLE, chunk_ids - live_chunks.keys())
         self.vectors.delete(ENTITIES_TABLE, gone_entities)
         self.vectors.delete(RELATIONS_TABLE, gone_relations)
@@ -435,7 +439,7 @@ class Indexer:
             RELATIONS_TABLE,
             [(r.key, relation_vector_text(r, names), {"source": r.source, "target": r.target}) for r in relations],
         )
-        self.progress("embed", 1, 1)
+        self.progress("embed", n_write, n_write)
         self.graph.flush()
 
         self.state.clear_pending("relation", relation_keys)

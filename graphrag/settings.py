@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     lock_timeout: float = Field(
         default=0.0, ge=0, description="seconds to wait for another writer of the workspace"
     )
+    progress_interval: float = Field(
+        default=10.0, gt=0, description="seconds between progress log lines when the output is not a terminal"
+    )
 
     # --- loading and chunking
     chunk_size: int = Field(default=1200, ge=16, description="tokens per chunk (cl100k_base)")
