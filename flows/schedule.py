@@ -102,7 +102,7 @@ def serve_ingest(
         if deployment_id is not None:
             asyncio.run(_pause(deployment_id))  # in case the runner stopped before it started
         print(f"stopped; the schedule of '{name}' is paused (resume: prefect deployment resume "
-              f"'{ingest.name}/{name}', or run this command again)", file=sys.stderr, flush=True)
+              f"'{ingest.name}/{name}')", file=sys.stderr, flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
