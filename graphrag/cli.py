@@ -506,20 +506,45 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")] = 8000,
     workspace: WorkspaceOpt = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level")] = "info",
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="serve a non-loopback address without GRAPHRAG_API_KEY anyway")
+    ] = False,
 ) -> None:
     """Serve the HTTP API (queries, Cypher, text-to-Cypher, documents, graph); docs at /docs.
-    Set GRAPHRAG_API_KEY to require an X-API-Key header."""
+    Set GRAPHRAG_API_KEY to require an X-API-Key header (required off loopback)."""
     import uvicorn
 
     from graphrag.api import create_app
 
     try:
-        api = create_app(_settings(workspace))
+        settings = _settings(workspace)
+        has_key = settings.api_key is not None and bool(settings.api_key.get_secret_value())
+        if not has_key and not is_loopback(host) and not insecure_no_auth:
+            console.print(
+                f"[red]error:[/red] --host {host} accepts connections from other machines, and no "
+                "GRAPHRAG_API_KEY is set: anyone who reaches the port could read and change the graph. "
+                "Set GRAPHRAG_API_KEY, serve on 127.0.0.1, or pass --insecure-no-auth if something in "
+                "front of it does the authentication."
+            )
+            raise typer.Exit(code=2)
+        api = create_app(settings)
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
     logging.getLogger("graphrag").setLevel(log_level.upper())  # warm-up and ready lines beside uvicorn's
     uvicorn.run(api, host=host, port=port, log_level=log_level)
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
 
 
 if __name__ == "__main__":
