@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graphrag import __version__, model_loader
 from graphrag.api.auth import require_api_key
 from graphrag.api.jobs import JobQueue
+from graphrag.api.metrics import ApiMetrics, MetricsMiddleware
 from graphrag.core import GraphRAG
 from graphrag.errors import (
     BackendNotSupportedError,
@@ -168,6 +169,8 @@ def create_app(
     if not warm:
         app.state.ready.set()
     app.add_middleware(BodyLimit, limit=rag.settings.api_max_body_bytes)
+    app.state.metrics = ApiMetrics(lambda: app.state.ctx)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: counts 413s too
 
     @app.exception_handler(GraphRAGError)
     async def _graphrag_error(request: Request, exc: GraphRAGError) -> JSONResponse:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from graphrag import __version__
 from graphrag.api.app import ApiContext, get_ctx
+from graphrag.api.metrics import CONTENT_TYPE
 from graphrag.api.models import Health, JobInfo
 
 public = APIRouter(tags=["system"])
@@ -65,6 +66,12 @@ def health(request: Request, response: Response, ctx: ApiContext = Depends(get_c
         workspace=str(ctx.settings.workspace),
         graph_store=ctx.settings.graph_store,
     )
+
+
+@router.get("/metrics", summary="Prometheus metrics: requests, latency, LLM calls and tokens, index runs, queue",
+            response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
+def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/jobs", response_model=list[JobInfo], summary="background jobs (ingestion, deletion), newest last")
