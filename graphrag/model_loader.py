@@ -16,6 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from graphrag.errors import GraphRAGError
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
@@ -57,6 +59,8 @@ def warm_up(rag: "GraphRAG", mode: str | None = None) -> dict[str, float]:
         started = time.perf_counter()
         try:
             load()  # type: ignore[operator]
+        except GraphRAGError as exc:  # e.g. an unknown mode: the query says so itself
+            log.debug("warm-up of %s skipped: %s", part, exc)
         except Exception as exc:  # the query that needs it raises the real error
             log.warning("warm-up of %s failed: %s: %s", part, type(exc).__name__, exc)
         timings[part] = round(time.perf_counter() - started, 3)
