@@ -17,14 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from graphrag.cli_help import FlagsWithoutTypes
+from graphrag.cli_tables import document_table, documents_table, stats_tables
 from graphrag.core import GraphRAG
 from graphrag.cost import format_cost
-from graphrag.doc_refs import resolve_document_refs, shown_ids, shown_source
+from graphrag.doc_refs import resolve_document_refs
 from graphrag.dry_run import estimate_settings
-from graphrag.errors import GraphRAGError
+from graphrag.errors import ConfigError, GraphRAGError
 from graphrag.ingest.skipped import describe_skipped, skipped_by_extension
 from graphrag.model_loader import warm_up
 from graphrag.progress import configure_logging, progress_reporter
+from graphrag.serve_guard import check_bind
 from graphrag.settings import Settings
 from graphrag.workspace_guard import require_indexed_chunks, require_workspace
 
@@ -186,34 +188,9 @@ def status(
         return
     if docs:
         for r in records:
-            _print_document(r)
+            out.print(document_table(r))
         return
-    ids = shown_ids(records)
-    table = Table("status", "id", "source", "chunks", "error")
-    table.columns[1].no_wrap = True
-    table.columns[2].overflow = "fold"  # a long path wraps, it is never cut
-    for r in records:
-        table.add_row(r.status, ids[r.id], shown_source(r.source), str(r.n_chunks), r.error or "")
-    out.print(table)
-
-
-def _print_document(r: Any) -> None:
-    table = Table(show_header=False, title=r.title or r.id)
-    table.add_column(no_wrap=True)
-    table.add_column(overflow="fold")
-    for key, value in (("id", r.id), ("source", r.source), ("status", r.status), ("chunks", r.n_chunks),
-                       ("error", r.error or ""), ("ingested_at", _when(r.ingested_at)),
-                       *((f"seconds {k}", f"{v:.2f}") for k, v in r.timings.items())):
-        table.add_row(key, str(value))
-    out.print(table)
-
-
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return ""
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    out.print(documents_table(records))
 
 
 @app.command()
@@ -243,20 +220,8 @@ def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(data)
         return
-    table = Table(title="stats", show_header=False)
-    table.add_column(no_wrap=True)
-    table.add_column(justify="right", overflow="fold")
-    breakdowns = {k: v for k, v in data.items() if isinstance(v, dict)}
-    for key, value in data.items():
-        if key not in breakdowns:
-            table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
-    out.print(table)
-    for key, counts in breakdowns.items():
-        breakdown = Table(key.replace("_", " "), "count", title=None)
-        breakdown.columns[1].justify = "right"
-        for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]) if isinstance(kv[1], int) else (0, kv[0])):
-            breakdown.add_row(str(name), f"{count:,}" if isinstance(count, int) else str(count))
-        out.print(breakdown)
+    for table in stats_tables(data):
+        out.print(table)
 
 
 @app.command()
@@ -518,33 +483,17 @@ def serve(
 
     try:
         settings = _settings(workspace)
-        has_key = settings.api_key is not None and bool(settings.api_key.get_secret_value())
-        if not has_key and not is_loopback(host) and not insecure_no_auth:
-            console.print(
-                f"[red]error:[/red] --host {host} accepts connections from other machines, and no "
-                "GRAPHRAG_API_KEY is set: anyone who reaches the port could read and change the graph. "
-                "Set GRAPHRAG_API_KEY, serve on 127.0.0.1, or pass --insecure-no-auth if something in "
-                "front of it does the authentication."
-            )
-            raise typer.Exit(code=2)
+        try:
+            check_bind(host, settings, insecure_no_auth=insecure_no_auth)
+        except ConfigError as exc:  # a usage error: exit code 2, like a bad option
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=2) from None
         api = create_app(settings)
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
     logging.getLogger("graphrag").setLevel(log_level.upper())  # warm-up and ready lines beside uvicorn's
     uvicorn.run(api, host=host, port=port, log_level=log_level)
-
-
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
-    import ipaddress
-
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to any interface
 
 
 if __name__ == "__main__":

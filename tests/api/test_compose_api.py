@@ -46,7 +46,7 @@ def test_serve_refuses_a_non_loopback_address_without_a_key(tmp_path: Path, host
 
 
 def test_is_loopback() -> None:
-    from graphrag.cli import is_loopback
+    from graphrag.serve_guard import is_loopback
 
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.org"))
