@@ -23,7 +23,7 @@ from graphrag.ingest.load import LoadResult, iter_sources, load_source
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.merge import merge_entities, merge_relations, record_keys
 from graphrag.models import Chunk, Document, DocumentRecord, Entity, Extraction, Relation, sha256_hex
-from graphrag.progress import with_embed_progress
+from graphrag.progress import with_describe_progress, with_embed_progress
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
 from graphrag.summarize import DescriptionSummarizer
@@ -110,7 +110,7 @@ class Indexer:
         self.vectors = vectors
         self.extractor = extractor
         self.embedder = with_embed_progress(embedder, progress)  # `embed` moves as batches finish
-        self.summarizer = summarizer
+        self.summarizer = with_describe_progress(summarizer, progress)
         self.usage = usage
         self.chat = chat
         self.progress = progress or (lambda stage, done, total: None)

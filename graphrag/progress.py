@@ -219,6 +219,29 @@ class EmbedProgress:
         return np.concatenate(parts)
 
 
+class DescribeProgress:
+    """A description summarizer that advances the `describe` stage as each merged entity or
+    relation gets its description (with an LLM, the slow part of a large merge)."""
+
+    def __init__(self, inner: Any, reporter: "StageReporter") -> None:
+        self.inner = inner
+        self.reporter = reporter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def describe(self, name: str, fragments: Sequence[str]) -> str:
+        try:
+            return await self.inner.describe(name, fragments)
+        finally:
+            self.reporter.advance("describe", 1)
+
+
+def with_describe_progress(summarizer: Any, progress: ProgressCallback | None) -> Any:
+    """`summarizer`, reporting to `progress` as it goes when that is a `StageReporter`."""
+    return DescribeProgress(summarizer, progress) if isinstance(progress, StageReporter) else summarizer
+
+
 def with_embed_progress(embedder: Any, progress: ProgressCallback | None) -> Any:
     """`embedder`, reporting to `progress` as it goes when that is a `StageReporter`."""
     return EmbedProgress(embedder, progress) if isinstance(progress, StageReporter) else embedder

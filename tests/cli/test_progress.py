@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphrag.progress import EmbedProgress, JsonLogFormatter, LogProgress, with_embed_progress
+from graphrag.progress import EmbedProgress, JsonLogFormatter, LogProgress, with_describe_progress, with_embed_progress
 from tests.cli.support import graphrag
 from tests.conftest import SAMPLE_DIR
 
@@ -99,3 +99,30 @@ def test_json_formatter_carries_the_fields() -> None:
     record.progress = {"stage": "load", "done": 1, "total": 2}
     data = json.loads(JsonLogFormatter().format(record))
     assert data["message"] == "load 1/2 files" and data["progress"]["total"] == 2 and data["level"] == "info"
+
+
+def test_describe_progress_advances_per_description() -> None:
+    import asyncio
+
+    class Summarizer:
+        chat = None
+
+        async def describe(self, name, fragments):
+            return " ".join(fragments)
+
+    seen: list[int] = []
+
+    class Recorder(LogProgress):
+        def show(self, stage, clock):
+            seen.append(clock.done)
+
+    reporter = Recorder()
+    summarizer = with_describe_progress(Summarizer(), reporter)
+    assert summarizer.chat is None
+    reporter("describe", 0, 3)
+
+    async def run() -> list[str]:
+        return await asyncio.gather(*(summarizer.describe(n, [n, "x"]) for n in "abc"))
+
+    assert asyncio.run(run()) == ["a x", "b x", "c x"]
+    assert seen == [0, 1, 2, 3]
