@@ -41,6 +41,7 @@ from flows.report import SUMMARY_RECORD, artifact_key, dry_run_summary, ingest_s
 from graphrag.budget import TokenBudget, batch_chunks_for, defer_documents, document_costs, run_in_batches
 from graphrag.core import GraphRAG
 from graphrag.cost import CostEstimate
+from graphrag.dry_run import estimate_settings
 from graphrag.errors import DocumentNotFoundError, GraphRAGError
 from graphrag.indexer import Indexer, IndexPlan, IndexReport
 from graphrag.models import Document, DocumentRecord
@@ -96,8 +97,13 @@ async def finish(indexer: Indexer, docs: list[Document]) -> None:
 
 @task(name="estimate", **_TASK)
 async def estimate_cost(rag: GraphRAG, paths: list[str]) -> CostEstimate:
-    """The dry run: what indexing would send to the LLM."""
-    return rag.estimate(paths)
+    """The dry run: what indexing would send to the LLM (a workspace that does not exist
+    yet is not created)."""
+    with estimate_settings(rag.settings) as settings:
+        if settings is rag.settings:
+            return rag.estimate(paths)
+        with GraphRAG(settings) as scratch:
+            return scratch.estimate(paths)
 
 
 @flow(name="graphrag-ingest", description="Incremental GraphRAG ingestion of a folder, glob or list of files.")
