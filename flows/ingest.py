@@ -37,11 +37,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
-from flows.report import artifact_key, dry_run_summary, ingest_summary, merge_report, to_markdown, to_text
+from flows.report import SUMMARY_RECORD, artifact_key, dry_run_summary, ingest_summary, merge_report, to_markdown, to_text
 from graphrag.budget import TokenBudget, batch_chunks_for, defer_documents, document_costs, run_in_batches
 from graphrag import exit_codes
 from graphrag.core import GraphRAG
 from graphrag.cost import CostEstimate, estimator_for
+from graphrag.dry_run import estimate_settings
 from graphrag.errors import DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
 from graphrag.index_plan import check_sources
 from graphrag.indexer import Indexer, IndexPlan, IndexReport
@@ -98,8 +99,13 @@ async def finish(indexer: Indexer, docs: list[Document]) -> None:
 
 @task(name="estimate", **_TASK)
 async def estimate_cost(rag: GraphRAG, paths: list[str]) -> CostEstimate:
-    """The dry run: what indexing would send to the LLM."""
-    return rag.estimate(paths)
+    """The dry run: what indexing would send to the LLM (a workspace that does not exist
+    yet is not created)."""
+    with estimate_settings(rag.settings) as settings:
+        if settings is rag.settings:
+            return rag.estimate(paths)
+        with GraphRAG(settings) as scratch:
+            return scratch.estimate(paths)
 
 
 @flow(name="graphrag-ingest", description="Incremental GraphRAG ingestion of a folder, glob or list of files.")
@@ -146,7 +152,7 @@ async def ingest(
             key=artifact_key(config),
             description=f"graphrag {'dry run' if dry_run else 'ingestion'} of {', '.join(paths)}",
         )
-        logger.info("%s", to_text(summary))
+        logger.info("%s", to_text(summary), extra={SUMMARY_RECORD: True})  # the CLI prints it itself
         failed = 0 if dry_run else report.documents_failed
         if failed and not allow_partial:
             raise IncompleteRunError(

@@ -3,12 +3,23 @@ markdown of its Prefect artifact, and plain text for the command line."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
-from graphrag.cost import CostEstimate, price
+from graphrag.cost import CostEstimate, format_cost, price
 from graphrag.indexer import IndexReport
 from graphrag.settings import Settings
+
+# Marks the log record of the run summary, which `graphrag ingest` prints itself.
+SUMMARY_RECORD = "graphrag_summary"
+
+
+def without_summary_echo(record: logging.LogRecord) -> bool:
+    """A console-handler filter: drops the run summary's log line (it stays in the Prefect
+    UI's logs), so a run started from the command line shows the summary once."""
+    return not getattr(record, SUMMARY_RECORD, False)
+
 
 _COUNTED = (
     "documents_new", "documents_updated", "documents_failed", "documents_skipped", "documents_pending",
@@ -64,6 +75,7 @@ def ingest_summary(
             "by_purpose": usage.get("by_purpose", {}),
         },
         "cost": price(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), settings),
+        "currency": settings.price_currency,
         "budget": report.budget or None,
         "graph": {"entities": report.entities, "relations": report.relations},
         "stage_seconds": report.stage_seconds,
@@ -116,9 +128,7 @@ def to_markdown(summary: dict[str, Any]) -> str:
                 for p, u in llm["by_purpose"].items()
             ],
         ),
-        "Estimated cost: "
-        + (f"{summary['cost']:,.4f}" if summary["cost"] is not None else "no prices configured "
-           "(GRAPHRAG_PRICE_PROMPT_PER_1K, GRAPHRAG_PRICE_COMPLETION_PER_1K)"),
+        "Estimated cost: " + format_cost(summary["cost"], summary.get("currency", "USD")),
     ]
     if summary["budget"]:
         b = summary["budget"]
@@ -150,7 +160,7 @@ def _dry_run_markdown(summary: dict[str, Any]) -> str:
                 ("LLM calls", e["llm_calls"]),
                 ("prompt tokens", e["prompt_tokens"]),
                 ("completion tokens (estimated)", e["completion_tokens"]),
-                ("cost", e["cost"] if e["cost"] is not None else "no prices configured"),
+                ("cost", format_cost(e["cost"], e.get("currency", "USD"))),
             ],
         ),
     ]
@@ -176,7 +186,7 @@ def to_text(summary: dict[str, Any]) -> str:
             f"chunks: {e['chunks']} ({e['chunks_reused']} with stored extractions); to extract: {e['chunks_to_extract']}",
             f"LLM calls: {e['llm_calls']:,}; tokens: {e['prompt_tokens']:,} prompt + {e['completion_tokens']:,} "
             f"completion = {e['tokens']:,}",
-            "cost: " + (f"{e['cost']:,.4f}" if e["cost"] is not None else "no prices configured"),
+            "cost: " + format_cost(e["cost"], e.get("currency", "USD")),
             *e["notes"],
         ]
         return "\n".join(lines)
@@ -188,7 +198,7 @@ def to_text(summary: dict[str, Any]) -> str:
         f"chunks: {summary['chunks']['extracted']} extracted, {summary['chunks']['reused']} reused",
         f"LLM: {llm['calls']} calls, {llm['cache_hits']} cache hits, "
         f"{llm['prompt_tokens']:,} prompt + {llm['completion_tokens']:,} completion tokens"
-        + (f", cost {summary['cost']:,.4f}" if summary["cost"] is not None else ""),
+        + (f", cost {format_cost(summary['cost'], summary.get('currency', 'USD'))}" if summary["cost"] is not None else ""),
         f"graph: {summary['graph']['entities']} entities, {summary['graph']['relations']} relations",
     ]
     if summary["budget"]:
@@ -196,6 +206,6 @@ def to_text(summary: dict[str, Any]) -> str:
         lines.append(f"token budget: {b['used']:,} of {b['max_tokens']:,} used" + (f"; {b['stopped']}" if b["stopped"] else ""))
     lines += [f"failed: {f['source']}: {f['reason']}" for f in summary["failures"]]
     run = summary.get("flow_run") or {}
-    if run.get("ui_url"):
+    if str(run.get("ui_url") or "").startswith("http"):  # no UI link from a temporary server
         lines.append(f"Prefect flow run {run['name']}: {run['ui_url']}")
     return "\n".join(lines)

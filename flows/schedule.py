@@ -5,15 +5,17 @@
 
 The process registers the deployment with the Prefect server named by PREFECT_API_URL
 (schedules only fire against a server: `prefect server start`) and runs each scheduled
-run in a subprocess, one at a time, until it is stopped (Ctrl-C; the schedule is then
-paused). To run on a work pool with workers instead, see prefect.yaml.
+run in a subprocess, one at a time, until it is stopped (Ctrl-C or SIGTERM, as sent by
+Docker and systemd; the schedule is then paused). To run on a work pool with workers instead, see prefect.yaml.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,15 +80,58 @@ def serve_ingest(
         )
     from flows.ingest import ingest
 
-    ingest.serve(
-        name=name or deployment_name(params["workspace"]),
-        cron=cron,
-        interval=interval,
-        parameters=params,
-        description=f"graphrag ingestion of {', '.join(params['source'])} into {params['workspace']}",
-        tags=["graphrag"],
-        limit=1,  # runs of this deployment never overlap; the workspace lock guards the rest
-    )
+    name = name or deployment_name(params["workspace"])
+    runner = _runner(name)
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_ctrl_c)  # until the runner installs its own
+    deployment_id = None
+    try:
+        deployment_id = runner.add_flow(
+            ingest,
+            name=name,
+            cron=cron,
+            interval=interval,
+            parameters=params,
+            description=f"graphrag ingestion of {', '.join(params['source'])} into {params['workspace']}",
+            tags=["graphrag"],
+        )
+        print(f"serving deployment '{ingest.name}/{name}' "
+              f"({'cron ' + cron if cron else f'every {interval:g} s'}); Ctrl-C or SIGTERM pauses it and stops",
+              file=sys.stderr, flush=True)
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        if deployment_id is not None:
+            asyncio.run(_pause(deployment_id))  # in case the runner stopped before it started
+        print(f"stopped; the schedule of '{name}' is paused (resume: prefect deployment resume "
+              f"'{ingest.name}/{name}')", file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_ctrl_c(signum: int, frame: Any) -> None:
+    # asyncio turns SIGINT into a cancellation of the main task (outside a loop, into
+    # KeyboardInterrupt), so shutdown runs the runner's exit (pause, clean-up) as on Ctrl-C.
+    signal.raise_signal(signal.SIGINT)
+
+
+async def _pause(deployment_id: Any) -> None:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        await client.pause_deployment(deployment_id)
+
+
+def _runner(name: str) -> Any:
+    """A Prefect runner that treats SIGTERM (what Docker, systemd and Kubernetes send) like
+    Ctrl-C: its runs stop and the schedule is paused. Prefect's own SIGTERM handler exits
+    without pausing, which leaves a schedule firing with nobody serving it."""
+    from prefect.runner import Runner
+
+    class _Runner(Runner):
+        def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+            _sigterm_as_ctrl_c(signal.SIGTERM, None)
+
+    # limit=1: runs of this deployment never overlap; the workspace lock guards the rest.
+    return _Runner(name=name, pause_on_shutdown=True, limit=1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,17 +14,29 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graphrag import exit_codes
+from graphrag.cli_help import FlagsWithoutTypes
 from graphrag.cli_reextract import reextract
+from graphrag.cli_tables import document_table, documents_table, stats_tables
 from graphrag.core import GraphRAG
-from graphrag.errors import DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
+from graphrag.cost import format_cost
+from graphrag.doc_refs import resolve_document_refs
+from graphrag.dry_run import estimate_settings
+from graphrag.errors import ConfigError, DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
 from graphrag.index_plan import check_sources
+from graphrag.ingest.skipped import describe_skipped, skipped_by_extension
+from graphrag.model_loader import warm_up
+from graphrag.progress import configure_logging, progress_reporter
+from graphrag.serve_guard import check_bind
 from graphrag.settings import Settings
+from graphrag.workspace_guard import require_indexed_chunks, require_workspace
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="GraphRAG knowledge-graph indexing and querying.")
+app = typer.Typer(
+    cls=FlagsWithoutTypes, add_completion=False, no_args_is_help=True,
+    help="GraphRAG knowledge-graph indexing and querying.",
+)
 console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
@@ -57,9 +71,14 @@ def _exit_code(exc: GraphRAGError) -> int:
 
 
 @contextmanager
-def _open(workspace: Path | None) -> Iterator[GraphRAG]:
+def _open(workspace: Path | None, *, existing: bool = False) -> Iterator[GraphRAG]:
+    """`existing`: the command reads an index, so a workspace without one is an error
+    (nothing is created)."""
     try:
-        with GraphRAG(_settings(workspace)) as rag:
+        settings = _settings(workspace)
+        if existing:
+            require_workspace(settings)
+        with GraphRAG(settings) as rag:
             yield rag
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -72,27 +91,40 @@ def _exit_if_partial(failed: int, allow_partial: bool) -> None:
         raise typer.Exit(code=exit_codes.PARTIAL)
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total or None)
-            progress.update(tasks[stage], completed=done, total=total or None)
-
-        yield update
+def _progress(workspace: Path | None = None) -> Any:
+    """Bars on a terminal, periodic log lines otherwise (see `--log-format`)."""
+    interval = _settings(workspace).progress_interval
+    return progress_reporter(console, interval=interval)
 
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from graphrag import __version__
+
+        out.print(f"graphrag {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="print the version and exit")
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text | json: log lines (and progress when not on a terminal) on stderr")
+    ] = "text",
+) -> None:
+    """GraphRAG knowledge-graph indexing and querying."""
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter(f"{log_format!r}: use text or json", param_hint="--log-format")
+    configure_logging(log_format)  # type: ignore[arg-type]
+    # LanceDB's Rust logger prints WARN lines ("No existing dataset at ...") into the output;
+    # errors still show. Set before lancedb is imported; LANCEDB_LOG=warn brings them back.
+    os.environ.setdefault("LANCEDB_LOG", "error")
 
 
 @app.command()
@@ -107,14 +139,21 @@ def index(
 ) -> None:
     """Index documents: only new or changed content is extracted. Exit 0: all done;
     3: some documents failed; 2: a path does not exist; 1: could not run."""
+    skipped = skipped_by_extension(paths)
     if dry_run:
-        with _open(workspace) as rag:
-            estimate = rag.estimate(paths)
-        _print_estimate(estimate.to_dict(), as_json)
+        try:
+            with estimate_settings(_settings(workspace)) as settings, GraphRAG(settings) as rag:
+                estimate = rag.estimate(paths)
+        except GraphRAGError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=_exit_code(exc)) from None
+        _print_estimate({**estimate.to_dict(), "files_skipped_by_type": dict(skipped)}, as_json)
+        _note_skipped(skipped, as_json)
         return
-    with _open(workspace) as rag, _progress(not as_json and console.is_terminal) as progress:
+    with _open(workspace) as rag, _progress(workspace) as progress:
         report = rag.index(paths, progress=progress, prune=prune, max_tokens=max_tokens)
-    summary = report.to_dict()
+    summary = {**report.to_dict(), "files_skipped_by_type": dict(skipped)}
+    _note_skipped(skipped, as_json)
     if as_json:
         _print_json(summary)
         _exit_if_partial(report.documents_failed, allow_partial)
@@ -132,6 +171,12 @@ def index(
     _exit_if_partial(report.documents_failed, allow_partial)
 
 
+def _note_skipped(skipped: Any, as_json: bool) -> None:
+    message = describe_skipped(skipped)
+    if message and not as_json:
+        console.print(f"[yellow]{message}[/yellow]", highlight=False)
+
+
 def _print_estimate(estimate: dict[str, Any], as_json: bool) -> None:
     if as_json:
         _print_json(estimate)
@@ -140,40 +185,65 @@ def _print_estimate(estimate: dict[str, Any], as_json: bool) -> None:
     for key in ("documents_to_index", "documents_unchanged", "documents_unloadable", "documents_gone", "chunks",
                 "chunks_reused", "chunks_to_extract", "llm_calls", "prompt_tokens", "completion_tokens", "tokens"):
         table.add_row(key, f"{estimate[key]:,}")
-    table.add_row("cost", "no prices configured" if estimate["cost"] is None else f"{estimate['cost']:,.4f}")
+    table.add_row("cost", format_cost(estimate["cost"], estimate["currency"]))
     out.print(table)
     for note in estimate["notes"]:
         console.print(note)
 
 
 @app.command()
-def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """Documents with their status and errors."""
-    with _open(workspace) as rag:
+def status(
+    docs: Annotated[
+        list[str] | None,
+        typer.Argument(help="only these documents: id, id prefix (8+ characters), path or file name"),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Documents with their status and errors; the ids and paths shown are what `delete` takes."""
+    with _open(workspace, existing=True) as rag:
         records = rag.status()
+        if docs:
+            records = resolve_document_refs(records, docs)
     if as_json:
         _print_json([asdict(r) for r in records])
         return
-    table = Table("status", "id", "source", "chunks", "error")
-    for r in records:
-        table.add_row(r.status, r.id[:16], r.source, str(r.n_chunks), r.error or "")
-    out.print(table)
+    if docs:
+        for r in records:
+            out.print(document_table(r))
+        return
+    out.print(documents_table(records))
 
 
 @app.command()
 def delete(
-    docs: Annotated[list[str], typer.Argument(help="document ids or source paths")],
+    docs: Annotated[
+        list[str], typer.Argument(help="documents: id, id prefix (8+ characters), path or file name (as `status` shows)")
+    ],
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Remove documents and exactly their contributions to the graph (no re-extraction)."""
-    with _open(workspace) as rag:
-        removed = rag.delete(docs)
+    with _open(workspace, existing=True) as rag, _progress(workspace) as progress:
+        removed = rag.delete(_delete_refs(rag, docs), progress=progress)
     if as_json:
         _print_json({"deleted": [{"id": r.id, "source": r.source} for r in removed]})
         return
     for r in removed:
         out.print(f"deleted {r.id} ({r.source})")
+
+
+def _delete_refs(rag: GraphRAG, docs: list[str]) -> list[str]:
+    """Ids for what `status` shows (prefixes, file names); a reference no indexed document
+    has goes to `delete` as given, which finishes a removal a killed run left behind."""
+    records = rag.status()
+    refs: list[str] = []
+    for doc in docs:
+        try:
+            refs.extend(r.id for r in resolve_document_refs(records, [doc]))
+        except DocumentNotFoundError:
+            refs.append(doc)
+    return refs
 
 
 app.command()(reextract)
@@ -182,13 +252,13 @@ app.command()(reextract)
 @app.command()
 def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Counts of documents, chunks, entities and relations."""
-    with _open(workspace) as rag:
+    with _open(workspace, existing=True) as rag:
         data = rag.stats()
     if as_json:
         _print_json(data)
         return
-    for key, value in data.items():
-        out.print(f"{key}: {value}")
+    for table in stats_tables(data):
+        out.print(table)
 
 
 @app.command()
@@ -207,7 +277,9 @@ def query(
     """Answer a question from the index, citing the chunks it comes from."""
     import asyncio
 
-    with _open(workspace) as rag:
+    with _open(workspace, existing=True) as rag:
+        require_indexed_chunks(rag.settings, rag.state)
+        warm_up(rag, mode)  # loads spaCy, the embedder and the tables side by side
         if as_json or only_context or rag.chat is None or not out.is_terminal:
             result = rag.query(question, mode, top_k, only_context=only_context)
             if as_json:
@@ -236,14 +308,19 @@ def query(
 @app.command()
 def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="json | parquet | graphml")] = "json",
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="output file (parquet: a folder)")] = Path("graph.json"),
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="output file (default graph.json, graph.graphml); parquet: X.parquet "
+                     "writes X.entities.parquet and X.relations.parquet, any other path is a folder for both"),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Export entities and relations."""
     if fmt not in ("json", "parquet", "graphml"):
         console.print(f"[red]error:[/red] unknown format {fmt!r}; use json, parquet or graphml")
         raise typer.Exit(code=2)
-    with _open(workspace) as rag:
+    out_path = out_path or Path(f"graph.{fmt}")
+    with _open(workspace, existing=True) as rag:
         written = rag.export(fmt, out_path)  # type: ignore[arg-type]
     for path in written:
         out.print(f"wrote {path}")
@@ -339,9 +416,11 @@ def ingest(
     """Ingest with the Prefect flow: its runs, logs and report show in the Prefect UI.
     Exit codes as for `index`; the flow run ends Failed when documents failed."""
     from flows.ingest import run_ingest
-    from flows.report import to_text
+    from flows.report import to_text, without_summary_echo
 
     failed = 0
+    for handler in logging.getLogger().handlers:  # Prefect's console: the summary is printed below
+        handler.addFilter(without_summary_echo)
     try:
         check_sources([str(p) for p in paths])  # before a flow run is even created
         summary = run_ingest(
@@ -445,7 +524,7 @@ def eval_(
             modes=mode_list, ks=k_values, top_k=top_k, bm25=bm25, answers=answers, judge=judge,
             workspace=workspace, cache_dir=cache_dir, use_cache=not no_cache,
         )
-        with _progress(console.is_terminal) as progress:
+        with _progress() as progress:
             result = run_eval(dataset, settings, options, progress=progress)
     except (GraphRAGError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -468,18 +547,28 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")] = 8000,
     workspace: WorkspaceOpt = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level")] = "info",
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="serve a non-loopback address without GRAPHRAG_API_KEY anyway")
+    ] = False,
 ) -> None:
     """Serve the HTTP API (queries, Cypher, text-to-Cypher, documents, graph); docs at /docs.
-    Set GRAPHRAG_API_KEY to require an X-API-Key header."""
+    Set GRAPHRAG_API_KEY to require an X-API-Key header (required off loopback)."""
     import uvicorn
 
     from graphrag.api import create_app
 
     try:
-        api = create_app(_settings(workspace))
+        settings = _settings(workspace)
+        try:
+            check_bind(host, settings, insecure_no_auth=insecure_no_auth)
+        except ConfigError as exc:  # a usage error: exit code 2, like a bad option
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=2) from None
+        api = create_app(settings)
     except GraphRAGError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
+    logging.getLogger("graphrag").setLevel(log_level.upper())  # warm-up and ready lines beside uvicorn's
     uvicorn.run(api, host=host, port=port, log_level=log_level)
 
 

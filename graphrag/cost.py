@@ -161,6 +161,13 @@ def price(prompt_tokens: int, completion_tokens: int, settings: Settings) -> flo
     )
 
 
+def format_cost(cost: float | None, currency: str) -> str:
+    """`0.0123 USD`, or how to get a cost when no price is set."""
+    if cost is None:
+        return "no prices configured (GRAPHRAG_PRICE_PROMPT_PER_1K, GRAPHRAG_PRICE_COMPLETION_PER_1K)"
+    return f"{cost:,.4f} {currency}"
+
+
 @dataclass
 class CostEstimate:
     """What `index(paths)` would do and send to the LLM, computed without sending anything."""
@@ -181,6 +188,7 @@ class CostEstimate:
     cost: float | None = None
     price_prompt_per_1k: float | None = None
     price_completion_per_1k: float | None = None
+    currency: str = "USD"
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -230,6 +238,7 @@ def estimate_index(indexer: IndexPlanner, paths: Sequence[str], model: CostModel
         by_purpose={purpose: p.rounded() for purpose, p in extraction.by_purpose.items()},
         price_prompt_per_1k=settings.price_prompt_per_1k,
         price_completion_per_1k=settings.price_completion_per_1k,
+        currency=settings.price_currency,
     )
     result.cost = price(result.prompt_tokens, result.completion_tokens, settings)
     if not estimator.uses_llm:

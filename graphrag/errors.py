@@ -68,3 +68,11 @@ class IncompleteRunError(GraphRAGError):
     def __init__(self, message: str, summary: dict | None = None) -> None:
         super().__init__(message)
         self.summary = summary or {}
+
+
+class WorkspaceNotFoundError(GraphRAGError):
+    """A command that reads an index was pointed at a workspace that has none."""
+
+
+class AmbiguousDocumentError(GraphRAGError):
+    """A document reference (id prefix, file name) matches more than one document."""

@@ -29,15 +29,16 @@ def graph_rows(graph: GraphStore) -> tuple[list[dict], list[dict]]:
 
 
 def export_graph(graph: GraphStore, fmt: ExportFormat, out: Path) -> list[Path]:
-    """Writes the export; returns the files written. Parquet writes a folder of two tables."""
+    """Writes the export; returns the files written. Parquet writes two tables (see
+    `parquet_paths`)."""
     entities, relations = graph_rows(graph)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         out.write_text(json.dumps({"entities": entities, "relations": relations}, ensure_ascii=False, indent=1))
         return [out]
     if fmt == "parquet":
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [out / "entities.parquet", out / "relations.parquet"]
+        paths = parquet_paths(out)
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
         entity_schema = {"key": pl.String, "name": pl.String, "type": pl.String, "description": pl.String,
                          "source_ids": pl.List(pl.String), "degree": pl.Int64}
         relation_schema = {"key": pl.String, "source": pl.String, "target": pl.String, "description": pl.String,
@@ -54,6 +55,15 @@ def export_graph(graph: GraphStore, fmt: ExportFormat, out: Path) -> list[Path]:
         nx.write_graphml(g, out)
         return [out]
     raise ValueError(f"unknown export format {fmt!r}; use json, parquet or graphml")
+
+
+def parquet_paths(out: Path) -> list[Path]:
+    """Parquet holds one table per file: `graph.parquet` becomes `graph.entities.parquet`
+    and `graph.relations.parquet` beside it; any other path is a folder that gets
+    `entities.parquet` and `relations.parquet`."""
+    if out.suffix == ".parquet" and not out.is_dir():
+        return [out.with_name(f"{out.stem}.entities.parquet"), out.with_name(f"{out.stem}.relations.parquet")]
+    return [out / "entities.parquet", out / "relations.parquet"]
 
 
 def _scalar(value: object) -> object:

@@ -30,6 +30,7 @@ from graphrag.reconcile import (  # noqa: F401 - re-exported: the indexer's publ
     RELATIONS_TABLE,
     Reconciler,
 )
+from graphrag.progress import with_describe_progress, with_embed_progress
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 from graphrag.summarize import DescriptionSummarizer
@@ -67,8 +68,8 @@ class Indexer:
         self.graph = graph
         self.vectors = vectors
         self.extractor = extractor
-        self.embedder = embedder
-        self.summarizer = summarizer
+        self.embedder = with_embed_progress(embedder, progress)  # `embed` moves as batches finish
+        self.summarizer = with_describe_progress(summarizer, progress)
         self.usage = usage
         self.chat = chat
         self.progress = progress or (lambda stage, done, total: None)

@@ -116,6 +116,8 @@ class Reconciler:
         live_docs = {d: self.state.get_document(d) for d in doc_ids}
         live_chunks = self.state.get_chunks(chunk_ids)
 
+        n_write = len(live_chunks) + len(entities) + len(relations)
+        self.progress("write", 0, n_write)
         # Graph: parents before children on the way in, children before parents on the way out.
         self.graph.delete_relations(gone_relations)
         self.graph.delete_entities(gone_entities)
@@ -124,8 +126,9 @@ class Reconciler:
         self.graph.upsert_chunks(list(live_chunks.values()))
         self.graph.upsert_entities(entities)
         self.graph.upsert_relations(relations)
+        self.progress("write", n_write, n_write)
 
-        self.progress("embed", 0, len(live_chunks) + len(entities) + len(relations))
+        self.progress("embed", 0, n_write)
         self.vectors.delete(CHUNKS_TABLE, chunk_ids - live_chunks.keys())
         self.vectors.delete(ENTITIES_TABLE, gone_entities)
         self.vectors.delete(RELATIONS_TABLE, gone_relations)
@@ -140,7 +143,7 @@ class Reconciler:
             RELATIONS_TABLE,
             [(r.key, relation_vector_text(r, names), {"source": r.source, "target": r.target}) for r in relations],
         )
-        self.progress("embed", 1, 1)
+        self.progress("embed", n_write, n_write)
         self.graph.flush()
 
         self.state.clear_pending("relation", relation_keys)

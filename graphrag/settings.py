@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     lock_timeout: float = Field(
         default=0.0, ge=0, description="seconds to wait for another writer of the workspace"
     )
+    progress_interval: float = Field(
+        default=10.0, gt=0, description="seconds between progress log lines when the output is not a terminal"
+    )
 
     # --- loading and chunking
     chunk_size: int = Field(default=1200, ge=16, description="tokens per chunk (cl100k_base)")
@@ -111,6 +114,9 @@ class Settings(BaseSettings):
         default=None, ge=0, description="price of 1,000 prompt tokens: dry runs and run reports show the cost"
     )
     price_completion_per_1k: float | None = Field(default=None, ge=0, description="price of 1,000 completion tokens")
+    price_currency: str = Field(
+        default="USD", min_length=1, max_length=8, description="currency of the prices, shown beside every cost"
+    )
 
     # --- embeddings
     embedder: Literal["local", "local-torch", "openai", "hashing"] = Field(

@@ -1,9 +1,11 @@
 """docker-compose.yml, the Dockerfile and the Neo4j Browser style, checked as far as this
-machine allows: YAML structure, ports, environment, that the graphrag service runs a real
-command, and `docker compose config` when the compose plugin is installed."""
+machine allows: the file against the Compose Specification's JSON Schema (no Docker
+needed), ports, environment, health checks and start order, that services run real
+commands, and `docker compose config` when the compose plugin is installed."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -17,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 GRASS = REPO / "neo4j" / "graphrag.grass"
+SCHEMA = REPO / "schemas" / "vendor" / "compose-spec.schema.json"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,22 @@ def env_of(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"neo4j", "graphrag", "api"}
+    assert set(compose["services"]) == {"neo4j", "prefect-server", "ingest", "api", "graphrag"}
+    # `docker compose up` starts the stack; the one-off command service only on `run`.
+    assert compose["services"]["graphrag"]["profiles"] == ["tools"]
+
+
+def test_compose_file_is_valid_against_the_compose_spec(compose: dict[str, Any]) -> None:
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(compose)]
+    assert not errors, errors
+    broken = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    broken["services"]["api"]["depends_on"] = {"neo4j": {"condition": "healthy"}}  # not a condition
+    broken["services"]["ingest"]["healthcheck"] = {"test": "true", "interval": 5}
+    assert len(list(validator.iter_errors(broken))) >= 2  # the check can fail
 
 
 def test_neo4j_service(compose: dict[str, Any]) -> None:
@@ -47,9 +65,50 @@ def test_neo4j_service(compose: dict[str, Any]) -> None:
     assert "healthcheck" in neo4j
 
 
-def test_graphrag_service_indexes_into_neo4j(compose: dict[str, Any]) -> None:
+def _commands() -> set[str]:
     from graphrag.cli import app
 
+    return {c.name or c.callback.__name__ for c in app.registered_commands}
+
+
+def test_prefect_server_serves_the_ui_on_4200_with_its_api_url(compose: dict[str, Any]) -> None:
+    server = compose["services"]["prefect-server"]
+    assert server["entrypoint"] == ["prefect"] and server["command"][:2] == ["server", "start"]
+    assert "--host" in server["command"] and server["command"][server["command"].index("--port") + 1] == "4200"
+    assert [str(p) for p in server["ports"]] == ["${PREFECT_PORT:-4200}:4200"]
+    env = env_of(server)
+    assert env["PREFECT_UI_API_URL"].startswith("http://localhost:${PREFECT_PORT:-4200}/api")
+    assert "/api/health" in " ".join(server["healthcheck"]["test"])
+    assert any(str(v).startswith("prefect-data:") for v in server["volumes"])
+
+
+def test_ingest_worker_serves_the_deployment_on_a_schedule_from_data(compose: dict[str, Any]) -> None:
+    ingest = compose["services"]["ingest"]
+    assert ingest["command"][0] == "schedule" and ingest["command"][0] in _commands()
+    assert ingest["command"][1] == "/data" and "--interval" in ingest["command"] and "--prune" in ingest["command"]
+    assert "./data:/data:ro" in ingest["volumes"]
+    assert ingest["depends_on"] == {"neo4j": {"condition": "service_healthy"},
+                                    "prefect-server": {"condition": "service_healthy"}}
+    env = env_of(ingest)
+    assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
+    assert env["GRAPHRAG_GRAPH_STORE"] == "neo4j" and env["NEO4J_URI"] == "bolt://neo4j:7687"
+    # SIGTERM (docker compose stop) pauses the schedule: give the runner time to do it.
+    assert ingest["stop_grace_period"] in ("60s", "1m")
+
+
+def test_api_shares_the_graph_and_workspace_and_waits_for_the_lock(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    api, ingest = services["api"], services["ingest"]
+    assert env_of(api)["NEO4J_URI"] == env_of(ingest)["NEO4J_URI"]
+    assert env_of(api)["GRAPHRAG_GRAPH_NAMESPACE"] == env_of(ingest)["GRAPHRAG_GRAPH_NAMESPACE"]
+    workspace = {v for v in api["volumes"] if str(v).endswith(":/workspace")}
+    assert workspace and workspace == {v for v in ingest["volumes"] if str(v).endswith(":/workspace")}
+    # Two writers of one workspace wait for each other instead of failing with "locked".
+    assert env_of(api)["GRAPHRAG_LOCK_TIMEOUT"].startswith("${GRAPHRAG_LOCK_TIMEOUT:-")
+    assert "/health" in " ".join(api["healthcheck"]["test"])
+
+
+def test_graphrag_service_indexes_into_neo4j(compose: dict[str, Any]) -> None:
     service = compose["services"]["graphrag"]
     env = env_of(service)
     assert env["GRAPHRAG_GRAPH_STORE"] == "neo4j"
@@ -59,8 +118,7 @@ def test_graphrag_service_indexes_into_neo4j(compose: dict[str, Any]) -> None:
     assert service["build"] == "."
     # The entry point is `graphrag`; the command must be one the CLI has today.
     command = service["command"]
-    commands = {c.name or c.callback.__name__ for c in app.registered_commands}
-    assert command[0] in commands, f"{command[0]!r} is not a graphrag command ({sorted(commands)})"
+    assert command[0] in _commands(), f"{command[0]!r} is not a graphrag command ({sorted(_commands())})"
     assert command == ["index", "/data"]
     assert "./data:/data:ro" in service["volumes"]
 
@@ -70,6 +128,7 @@ def test_settings_read_the_compose_environment(compose: dict[str, Any], monkeypa
 
     env = env_of(compose["services"]["graphrag"])
     values = {"NEO4J_PASSWORD": "s3cret-pass", "GRAPHRAG_GRAPH_NAMESPACE": "default", "GRAPHRAG_CHAT_BASE_URL": "",
+              "GRAPHRAG_LOCK_TIMEOUT": "900", "PREFECT_UI_URL": "http://localhost:4200",
               "GRAPHRAG_CHAT_API_KEY": "", "GRAPHRAG_CHAT_MODEL": "gpt-4o-mini"}
     for key, value in env.items():
         monkeypatch.setenv(key, values.get(key, value))
@@ -102,12 +161,13 @@ def _compose_plugin() -> bool:
 def test_docker_compose_config_validates() -> None:
     if not _compose_plugin():
         pytest.skip("the docker compose plugin is not installed here (`docker compose config` needs no engine)")
-    env = {"NEO4J_PASSWORD": "compose-test-pw", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+    env = {"NEO4J_PASSWORD": "compose-test-pw", "GRAPHRAG_API_KEY": "compose-test-key",
+           "PATH": "/usr/bin:/bin:/usr/local/bin"}
     done = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
                           text=True, timeout=60, env=env, cwd=REPO)
     assert done.returncode == 0, done.stderr
     missing = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
-                             text=True, timeout=60, env={"PATH": env["PATH"]}, cwd=REPO)
+                             text=True, timeout=60, env={**env, "NEO4J_PASSWORD": ""}, cwd=REPO)
     assert missing.returncode != 0 and "NEO4J_PASSWORD" in missing.stderr
 
 

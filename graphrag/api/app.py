@@ -9,6 +9,7 @@ a request is for, and what its key may do there, is decided in `api/deps.py`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,10 +17,12 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graphrag import __version__
+from graphrag import __version__, model_loader
 from graphrag.api.deps import ApiContext, WorkspaceRegistry, authorize, durable_job_queue, key_table
+from graphrag.api.metrics import ApiMetrics, MetricsMiddleware
 from graphrag.core import GraphRAG
 from graphrag.errors import (
     BackendNotSupportedError,
@@ -104,30 +107,40 @@ def create_app(
     *,
     api_key: str | None = None,
     workspaces: dict[str, GraphRAG] | None = None,
+    warm_up: bool | None = None,
 ) -> FastAPI:
     """The API over `target` (a GraphRAG, or the Settings to build one; default: the
     environment), its default workspace. `api_key` overrides GRAPHRAG_API_KEY (an admin key
     of that workspace; empty: none); GRAPHRAG_API_KEYS adds scoped keys. Further workspaces
-    come from GRAPHRAG_API_WORKSPACES, or ready-made in `workspaces` (name: GraphRAG)."""
+    come from GRAPHRAG_API_WORKSPACES, or ready-made in `workspaces` (name: GraphRAG).
+    `warm_up`: load the query models and tables of the default workspace in the background
+    at start-up, `/health` answering 503 `warming` until done (default: when the app builds
+    its own GraphRAG)."""
     if isinstance(target, GraphRAG):
         rag, owns = target, False
     else:
         rag, owns = GraphRAG(target or Settings()), True
+    warm = owns if warm_up is None else warm_up
     key = api_key if api_key is not None else (
         rag.settings.api_key.get_secret_value() if rag.settings.api_key is not None else None
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            threading.Thread(target=_warm_up, args=(app,), name="graphrag-warm-up", daemon=True).start()
         yield
         app.state.workspaces.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc assets come from the fastapi-offline package, not a CDN, so /docs
+    # and /redoc work on a machine with no network.
+    app = FastAPIOffline(
         title="graphrag",
         version=__version__,
         description="Natural-language and Cypher queries, text-to-Cypher, documents and graph browsing "
         "over a GraphRAG knowledge graph. Send the API key in `X-API-Key` when the server has one.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # the badge would call validator.swagger.io
         responses={
             401: {"description": "missing or wrong API key"},
             403: {"description": "the API key does not cover this workspace or this kind of request"},
@@ -138,7 +151,12 @@ def create_app(
     app.state.ctx = default
     app.state.workspaces = WorkspaceRegistry(default, rag.settings.api_workspaces, workspaces)
     app.state.api_keys = key_table(rag.settings, key or None)
+    app.state.ready = threading.Event()
+    if not warm:
+        app.state.ready.set()
     app.add_middleware(BodyLimit, limit=rag.settings.api_max_body_bytes)
+    app.state.metrics = ApiMetrics(lambda: app.state.ctx)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: counts 413s too
 
     @app.exception_handler(GraphRAGError)
     async def _graphrag_error(request: Request, exc: GraphRAGError) -> JSONResponse:
@@ -167,6 +185,17 @@ def create_app(
     app.include_router(routes_documents.router, dependencies=secured)
     app.include_router(routes_graph.router, dependencies=secured)
     return app
+
+
+def _warm_up(app: FastAPI) -> None:
+    ctx: ApiContext = app.state.ctx
+    log.info("warming up: loading the query models, vector tables and graph of %s", ctx.settings.workspace)
+    try:
+        timings = model_loader.warm_up(ctx.rag)
+        log.info("ready: warm-up took %.1f s (%s)", timings.pop("total"),
+                 ", ".join(f"{part} {sec:.1f} s" for part, sec in timings.items()))
+    finally:
+        app.state.ready.set()
 
 
 def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:

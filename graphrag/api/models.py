@@ -169,7 +169,7 @@ class Subgraph(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "warming"]
     stores: dict[str, str]
     versions: dict[str, str]
     workspace: str

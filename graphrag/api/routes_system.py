@@ -5,10 +5,11 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from graphrag import __version__
 from graphrag.api.deps import ApiContext, get_ctx
+from graphrag.api.metrics import CONTENT_TYPE
 from graphrag.api.models import Health, JobInfo
 
 public = APIRouter(tags=["system"])
@@ -22,8 +23,9 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-@public.get("/health", response_model=Health, summary="stores reachable, versions")
-def health(ctx: ApiContext = Depends(get_ctx)) -> Health:
+@public.get("/health", response_model=Health, summary="stores reachable, versions; 503 while warming up",
+            responses={503: {"model": Health, "description": "warming up: the query models are still loading"}})
+def health(request: Request, response: Response, ctx: ApiContext = Depends(get_ctx)) -> Health:
     rag = ctx.rag
     stores: dict[str, str] = {}
     checks = {
@@ -54,13 +56,22 @@ def health(ctx: ApiContext = Depends(get_ctx)) -> Health:
     else:
         versions["networkx"] = _version("networkx")
     ok = all(v == "ok" for v in stores.values())
+    warming = not request.app.state.ready.is_set()
+    if warming:
+        response.status_code = 503  # a readiness probe waits until the models are loaded
     return Health(
-        status="ok" if ok else "degraded",
+        status="warming" if warming else "ok" if ok else "degraded",
         stores=stores,
         versions=versions,
         workspace=str(ctx.settings.workspace),
         graph_store=ctx.settings.graph_store,
     )
+
+
+@router.get("/metrics", summary="Prometheus metrics: requests, latency, LLM calls and tokens, index runs, queue",
+            response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
+def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/jobs", response_model=list[JobInfo], summary="background jobs (ingestion, deletion), newest last")

@@ -156,9 +156,9 @@ class KeywordExtractor:
     # ------------------------------------------------------------------ offline
     @cached_property
     def nlp(self) -> "Language":
-        import spacy
+        from graphrag.model_loader import spacy_pipeline
 
-        return spacy.load(self.spacy_model)
+        return spacy_pipeline(self.spacy_model)
 
     def offline(self, question: str) -> Keywords:
         return keywords_from_doc(self.nlp(question))
