@@ -188,6 +188,13 @@ def test_params_and_result_shape(seeded: Any) -> None:
 
 
 @pytest.mark.neo4j
+def test_a_parameter_neo4j_cannot_encode_is_a_refusal_not_a_crash(seeded: Any) -> None:
+    # Found by the API fuzzer: 2**63 does not fit Neo4j's 64-bit integers.
+    with pytest.raises(CypherNotAllowedError, match="64 bits"):
+        seeded.run_read_cypher("RETURN $x AS x", {"x": 2**63})
+
+
+@pytest.mark.neo4j
 def test_row_limit_truncates_and_says_so(seeded: Any) -> None:
     result = seeded.run_read_cypher("UNWIND range(1, 50) AS x RETURN x", row_limit=10)
     assert [r["x"] for r in result.rows] == list(range(1, 11))

@@ -80,6 +80,10 @@ def run_user_cypher(
         raise StoreError(f"Neo4j could not run the query: {e.message} ({code})") from e
     except ServiceUnavailable as e:
         raise StoreError(f"Neo4j at {store.uri} is unreachable: {e}; check that it runs") from e
+    except (OverflowError, TypeError, ValueError) as e:  # the driver could not encode a parameter
+        raise CypherNotAllowedError(
+            f"a parameter cannot be sent to Neo4j: {e} (integers must fit in 64 bits)"
+        ) from e
     except (Neo4jError, DriverError) as e:
         raise StoreError(f"Neo4j could not run the query: {e}") from e
     if guarded.workspace is not None:
