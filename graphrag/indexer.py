@@ -375,7 +375,7 @@ class Indexer:
         total = len(merged_entities) + len(merged_relations)
         self.progress("describe", 0, total)
         entity_descriptions = await asyncio.gather(
-            *(self.summarizer.describe(m.name, m.fragments) for m in merged_entities.values())
+            *(self.summarizer.describe(m.name, m.fragments, key=f"entity:{m.key}") for m in merged_entities.values())
         )
         names = {k: m.name for k, m in merged_entities.items()}
         missing_names = {m.source for m in merged_relations.values()} | {m.target for m in merged_relations.values()}
@@ -384,7 +384,10 @@ class Indexer:
             names.update({k: e.name for k, e in self.graph.get_entities(missing_names).items()})
         relation_descriptions = await asyncio.gather(
             *(
-                self.summarizer.describe(f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments)
+                self.summarizer.describe(
+                    f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments,
+                    key=f"relation:{m.key}",
+                )
                 for m in merged_relations.values()
             )
         )

@@ -3,19 +3,72 @@
 Few, short fragments are kept as they are. Many or long ones are summarized by the chat
 model (map-reduce when they exceed one prompt; responses cached, so a rebuild of the same
 fragments is free); offline, the most frequent fragments are kept up to a token budget.
+
+An update touches entities that were summarized before. Two policies (`summary_policy`):
+
+- `rebuild`: summarize all fragments again whenever they change. A description is then a
+  function of its fragment set alone: any indexing order, an edit or a delete gives exactly
+  what a fresh index gives. One call per touched summarized key, on every update.
+- `fold` (default): remember which fragments each summary was made from (a `SummaryRecord`
+  in the state store's key-value cache). New fragments are appended to the summary as they
+  are, with no call, until `fold_min_new` of them gather or the description outgrows its
+  token budget; then they are folded into the summary with one call over the summary and
+  the new fragments only. When a fragment the summary was made from is gone (its document
+  was deleted or edited), the summary is rebuilt from the remaining fragments, so a delete
+  never leaves facts of the deleted document behind. The trade-off: a description that was
+  folded or appended to depends on the order documents arrived in, so "any order gives the
+  same graph" and "edit == fresh index" hold for the graph's structure (keys, names, types,
+  sources, relations, weights) but not word for word for those descriptions; switch to
+  `rebuild` when that matters more than the calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from graphrag.llm.base import ChatModel
+from graphrag.models import sha256_hex
 from graphrag.prompts import fence, render_prompt
 from graphrag.tokens import count_tokens, truncate_tokens
 
 # One summarize prompt holds at most this many tokens of fragments; beyond, map-reduce.
 MAP_BUDGET_TOKENS = 3000
+SummaryPolicy = Literal["fold", "rebuild"]
+_RECORD_PREFIX = "summary:"
+
+
+class KeyValueStore(Protocol):
+    """Where summary records live: the state store's cache half is enough."""
+
+    def cache_get(self, key: str) -> str | None: ...
+    def cache_put(self, key: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SummaryRecord:
+    """A summary and the digests of the fragments it was made from."""
+
+    covered: frozenset[str]
+    text: str
+
+    def dumps(self) -> str:
+        return json.dumps({"covered": sorted(self.covered), "text": self.text}, ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, raw: str) -> "SummaryRecord | None":
+        try:
+            data = json.loads(raw)
+            return cls(frozenset(data["covered"]), str(data["text"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: treated as absent, so the summary is rebuilt
+
+
+def fragment_digest(fragment: str) -> str:
+    return sha256_hex(fragment)[:16]
 
 
 class DescriptionSummarizer:
@@ -26,23 +79,57 @@ class DescriptionSummarizer:
         min_fragments: int,
         max_tokens: int,
         language: str = "English",
+        policy: SummaryPolicy = "rebuild",
+        fold_min_new: int = 4,
+        records: KeyValueStore | None = None,
     ) -> None:
         self.chat = chat
         self.min_fragments = min_fragments
         self.max_tokens = max_tokens
         self.language = language
+        self.policy = policy
+        self.fold_min_new = max(1, fold_min_new)
+        self.records = records
 
     def needs_summary(self, fragments: Sequence[str]) -> bool:
         return len(fragments) >= self.min_fragments or count_tokens("\n".join(fragments)) > self.max_tokens
 
-    async def describe(self, name: str, fragments: Sequence[str]) -> str:
+    async def describe(self, name: str, fragments: Sequence[str], *, key: str | None = None) -> str:
+        """The description of `name` from its distinct fragments (most frequent first).
+        `key` names the entity or relation (e.g. "entity:scrooge") for the fold policy."""
         if not fragments:
             return ""
         if not self.needs_summary(fragments):
             return "\n".join(fragments)
         if self.chat is None:
             return self._keep_most_frequent(fragments)
-        return await self._map_reduce(name, list(fragments))
+        if self.policy == "rebuild" or key is None or self.records is None:
+            return await self._from_scratch(name, fragments)
+        return await self._fold(name, fragments, _RECORD_PREFIX + key)
+
+    async def _fold(self, name: str, fragments: Sequence[str], record_key: str) -> str:
+        assert self.records is not None
+        digests = {fragment_digest(f): f for f in fragments}
+        raw = self.records.cache_get(record_key)
+        record = SummaryRecord.loads(raw) if raw else None
+        if record is None or not record.covered <= digests.keys():
+            # First summary, or a fragment it was made from is gone: start again from what remains.
+            text = await self._from_scratch(name, fragments)
+        else:
+            new = [f for d, f in digests.items() if d not in record.covered]
+            if not new:
+                return record.text
+            appended = "\n".join([record.text, *new])
+            if len(new) < self.fold_min_new and count_tokens(appended) <= self.max_tokens:
+                return appended
+            text = await self._map_reduce(name, [record.text, *new])
+        self.records.cache_put(record_key, SummaryRecord(frozenset(digests), text).dumps())
+        return text
+
+    async def _from_scratch(self, name: str, fragments: Sequence[str]) -> str:
+        # Sorted, so the prompt (and, through the LLM cache, the summary) is a function of
+        # the fragment set: the same set reached in any order or after a delete costs nothing.
+        return await self._map_reduce(name, sorted(fragments))
 
     def _keep_most_frequent(self, fragments: Sequence[str]) -> str:
         kept: list[str] = []
