@@ -68,16 +68,22 @@ CALL (e, row) {
 }
 """
 
+# Hints, as in UPSERT_RELATIONS below: planned on a small database, Neo4j may otherwise pick
+# the workspace-only index and filter by key, a scan of the workspace per row (60 s instead
+# of 1.4 s for 4k relations, measured).
 VALIDATE_RELATIONS = """
 CALL () {
   UNWIND $keys AS k
   OPTIONAL MATCH (e:Entity {workspace: $ws, key: k})
+  USING INDEX e:Entity(workspace, key)
   WITH k, e WHERE e IS NULL
   RETURN collect(k) AS missing
 }
 CALL () {
   UNWIND $rows AS row
-  MATCH (:Entity {workspace: $ws, key: row.source})-[r:RELATED]-(:Entity {workspace: $ws, key: row.target})
+  MATCH (s:Entity {workspace: $ws, key: row.source})-[r:RELATED]-(t:Entity {workspace: $ws, key: row.target})
+  USING INDEX s:Entity(workspace, key)
+  USING INDEX t:Entity(workspace, key)
   WHERE r.key <> row.key
   RETURN collect([row.key, r.key])[..1] AS conflicts
 }

@@ -24,7 +24,8 @@ def _operators(plan: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @pytest.mark.neo4j
-def test_relation_upsert_never_scans_a_workspace_per_row() -> None:
+@pytest.mark.parametrize("query", ["UPSERT_RELATIONS", "VALIDATE_RELATIONS"])
+def test_relation_writes_never_scan_a_workspace_per_row(query: str) -> None:
     from neo4j import GraphDatabase
 
     from tests.neo4j_support import neo4j_test_uri
@@ -32,7 +33,8 @@ def test_relation_upsert_never_scans_a_workspace_per_row() -> None:
     row = {"key": "a|b", "source": "a", "target": "b", "description": "", "keywords": [], "weight": 1.0,
            "source_ids": []}
     with GraphDatabase.driver(neo4j_test_uri(), notifications_min_severity="OFF") as driver, driver.session() as s:
-        summary = s.run("CYPHER replan=force EXPLAIN " + Q.UPSERT_RELATIONS, ws="plan-test", rows=[row]).consume()
+        summary = s.run("CYPHER replan=force EXPLAIN " + getattr(Q, query), ws="plan-test", rows=[row],
+                        keys=["a", "b"]).consume()
     operators = _operators(summary.plan)
     seeks = [details for op, details in operators if "Seek" in op or "Scan" in op]
     assert seeks, operators
