@@ -107,6 +107,9 @@ class GraphRAG:
             min_fragments=self.settings.summary_min_fragments,
             max_tokens=self.settings.summary_max_tokens,
             language=self.settings.language,
+            policy=self.settings.summary_policy,
+            fold_min_new=self.settings.summary_fold_min_new,
+            records=self.state,
         )
         return Indexer(
             self.settings,

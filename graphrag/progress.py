@@ -234,15 +234,15 @@ class DescribeProgress:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def describe(self, name: str, fragments: Sequence[str]) -> str:
+    async def describe(self, name: str, fragments: Sequence[str], **kwargs: Any) -> str:
         try:
-            return await self.inner.describe(name, fragments)
+            return await self.inner.describe(name, fragments, **kwargs)
         finally:
             self.reporter.advance("describe", 1)
 
-    async def describe_checked(self, name: str, fragments: Sequence[str]) -> tuple[str, bool]:
+    async def describe_checked(self, name: str, fragments: Sequence[str], **kwargs: Any) -> tuple[str, bool]:
         try:
-            return await self.inner.describe_checked(name, fragments)
+            return await self.inner.describe_checked(name, fragments, **kwargs)
         finally:
             self.reporter.advance("describe", 1)
 

@@ -73,7 +73,10 @@ class Reconciler:
         total = len(merged_entities) + len(merged_relations)
         self.progress("describe", 0, total)
         entity_outcomes = await asyncio.gather(
-            *(self.summarizer.describe_checked(m.name, m.fragments) for m in merged_entities.values())
+            *(
+                self.summarizer.describe_checked(m.name, m.fragments, key=f"entity:{m.key}")
+                for m in merged_entities.values()
+            )
         )
         entity_descriptions = [text for text, _ in entity_outcomes]
         names = {k: m.name for k, m in merged_entities.items()}
@@ -84,7 +87,8 @@ class Reconciler:
         relation_outcomes = await asyncio.gather(
             *(
                 self.summarizer.describe_checked(
-                    f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments
+                    f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments,
+                    key=f"relation:{m.key}",
                 )
                 for m in merged_relations.values()
             )

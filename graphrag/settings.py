@@ -136,9 +136,19 @@ class Settings(BaseSettings):
 
     # --- merge and summaries
     summary_min_fragments: int = Field(
-        default=6, ge=2, description="summarize a description once it gathers this many fragments"
+        default=8, ge=2, description="summarize a description once it gathers this many fragments"
     )
     summary_max_tokens: int = Field(default=300, ge=16, description="token budget of a merged description")
+    summary_policy: Literal["fold", "rebuild"] = Field(
+        default="fold",
+        description="fold: new fragments go into the current summary (one call per fold); "
+        "rebuild: re-summarize all fragments whenever they change (order-independent, more calls)",
+    )
+    summary_fold_min_new: int = Field(
+        default=4, ge=1,
+        description="fold policy: new fragments are appended to a summary until this many gather "
+        "(or the description passes summary_max_tokens), then folded in with one call",
+    )
 
     # --- query
     query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr"] = "mix"
