@@ -131,6 +131,14 @@ class Settings(BaseSettings):
     query_vector_cache_rows: int = Field(
         default=200_000, ge=0, description="vector tables up to this size are searched in memory (0: always the store)"
     )
+    query_lexical: bool = Field(
+        default=True, description="fuse BM25 over the chunks' text (LanceDB full-text index) with the dense channel"
+    )
+    query_lexical_weight: float = Field(default=1.0, ge=0, description="weight of the lexical channel (dense: 1)")
+    query_graph_weight: float = Field(
+        default=1.0, ge=0, description="weight of local's and global's graph evidence when fused with the text channels"
+    )
+    query_mix_ppr_weight: float = Field(default=2.0, ge=0, description="weight of the PPR ranking in mix's fusion")
     ppr_damping: float = Field(
         default=0.8,
         gt=0,

@@ -23,8 +23,10 @@ from graphrag.query.answer import NOT_FOUND, Answer, extractive_answer, generate
 from graphrag.query.context import Context, ContextBudgets, build_context
 from graphrag.query.keywords import KeywordExtractor
 from graphrag.query.result import QUERY_MODES, Keywords, QueryResult, Retrieval
+from graphrag.query.lexical import LexicalSearcher
+from graphrag.query.modes import ModeRunner
 from graphrag.query.retrieve import QueryVectors, Ranked, Retriever, Timer
-from graphrag.query.retrieve_ppr import PPRRetriever, mix
+from graphrag.query.retrieve_ppr import PPRRetriever
 from graphrag.query.usage import QueryUsage
 from graphrag.query.vector_search import VectorSearcher
 from graphrag.settings import Settings
@@ -57,6 +59,7 @@ class QueryEngine:
         self.searcher = VectorSearcher(vectors, settings.query_vector_cache_rows)
         self.retriever = Retriever(settings, graph=graph, state=state, searcher=self.searcher)
         self.ppr_retriever = PPRRetriever(self.retriever)
+        self.modes = ModeRunner(self.retriever, self.ppr_retriever, LexicalSearcher(vectors))
         self.keyword_extractor = KeywordExtractor(chat, language=settings.language)
 
     def refresh(self) -> None:
@@ -124,19 +127,10 @@ class QueryEngine:
                 self._vectors.popitem(last=False)
         matrix = np.stack([found[t] for t in texts])
         n_low = len(keywords.low_level)
-        return QueryVectors(question=matrix[0], low=matrix[1 : 1 + n_low], high=matrix[1 + n_low :])
+        return QueryVectors(question=matrix[0], low=matrix[1 : 1 + n_low], high=matrix[1 + n_low :], text=question)
 
     def _run_mode(self, mode: str, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
-        r = self.retriever
-        run = {
-            "naive": r.naive,
-            "local": r.local,
-            "global": r.global_,
-            "hybrid": r.hybrid,
-            "mix": lambda *args: mix(r.hybrid(*args), self.ppr_retriever.ppr(*args)),
-            "ppr": self.ppr_retriever.ppr,
-        }[mode]
-        return run(keywords, qv, top_k, timer)
+        return self.modes.mode(mode)(keywords, qv, top_k, timer)
 
     # ------------------------------------------------------------ answers
     async def aquery(
