@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     summary_max_tokens: int = Field(default=300, ge=16, description="token budget of a merged description")
 
     # --- query
-    query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr"] = "mix"
+    query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr", "auto"] = "mix"
     query_top_k: int = Field(default=10, ge=1, description="chunks retrieved per query")
     query_top_k_entities: int = Field(default=20, ge=1)
     query_top_k_relations: int = Field(default=20, ge=1)
@@ -139,6 +139,15 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="weight of local's and global's graph evidence when fused with the text channels"
     )
     query_mix_ppr_weight: float = Field(default=2.0, ge=0, description="weight of the PPR ranking in mix's fusion")
+    query_auto_classifier: Literal["rules", "llm"] = Field(
+        default="rules", description="mode auto: sort questions by rules on their form, or ask the chat model"
+    )
+    query_expansion: Literal["none", "multi", "hyde"] = Field(
+        default="none", description="multi: rewordings by the chat model, fused (RAG-fusion); hyde: search with an imagined answer"
+    )
+    query_expansion_count: int = Field(default=3, ge=1, le=10, description="rewordings of multi-query expansion")
+    query_rerank: Literal["none", "llm"] = Field(default="none", description="llm: the chat model reorders the best chunks")
+    query_rerank_candidates: int = Field(default=20, ge=2, le=100, description="chunks the reranker reads")
     ppr_damping: float = Field(
         default=0.8,
         gt=0,

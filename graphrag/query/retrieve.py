@@ -36,6 +36,7 @@ class QueryVectors:
     low: np.ndarray  # (n_low, dim)
     high: np.ndarray  # (n_high, dim)
     text: str = ""  # the question as the lexical channel searches it
+    extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # expansions' vectors
 
 
 @dataclass
