@@ -170,27 +170,35 @@ def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 def query(
     question: Annotated[str, typer.Argument(help="the question to answer from the indexed documents")],
     mode: Annotated[
-        str | None, typer.Option("--mode", "-m", help="naive | local | global | hybrid | mix | ppr (default: mix)")
+        str | None,
+        typer.Option("--mode", "-m", help="naive | local | global | hybrid | mix | ppr | auto (default: mix)"),
     ] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="chunks to retrieve (default 10)")] = None,
     only_context: Annotated[
         bool, typer.Option("--only-context", help="print the retrieved context instead of an answer")
     ] = False,
+    history_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--history", help='JSON file of earlier turns, [{"role": "user"|"assistant", "content": "..."}], oldest first'
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the index, citing the chunks it comes from."""
     import asyncio
 
+    history = _read_history(history_file) if history_file is not None else None
     with _open(workspace) as rag:
         if as_json or only_context or rag.chat is None or not out.is_terminal:
-            result = rag.query(question, mode, top_k, only_context=only_context)
+            result = rag.query(question, mode, top_k, only_context=only_context, history=history)
             if as_json:
                 _print_json(result.to_dict())
                 return
             out.print(result.context if only_context else result.answer, markup=False, highlight=False)
         else:
-            stream = rag.query_stream(question, mode, top_k)
+            stream = rag.query_stream(question, mode, top_k, history=history)
 
             async def show() -> None:
                 async for piece in stream:
@@ -205,7 +213,29 @@ def query(
     for ref in result.references:
         console.print(f"[{ref.ref}] {ref.title or ref.source}  ({ref.chunk_id})", markup=False, highlight=False)
     timings = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.timings.items() if k in ("retrieval", "answer", "total"))
-    console.print(f"mode {result.mode}; {len(result.chunks)} chunks; {timings}; LLM calls {result.llm['calls']}")
+    route = result.retrieval.route
+    shown_mode = f"auto -> {route['mode']} ({route['kind']})" if route else result.mode
+    console.print(f"mode {shown_mode}; {len(result.chunks)} chunks; {timings}; LLM calls {result.llm['calls']}")
+    if result.retrieval.standalone_question:
+        console.print(f"searched as: {result.retrieval.standalone_question}", markup=False, highlight=False)
+
+
+def _read_history(path: Path) -> list[Any]:
+    from graphrag.query.conversation import parse_history
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot read the history file {path}: {exc.strerror or exc}")
+        raise typer.Exit(code=2) from None
+    except json.JSONDecodeError as exc:
+        console.print(f"[red]error:[/red] {path} is not JSON ({exc.msg} at line {exc.lineno})")
+        raise typer.Exit(code=2) from None
+    try:
+        return parse_history(raw)
+    except GraphRAGError as exc:
+        console.print(f"[red]error:[/red] {path}: {exc}")
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
