@@ -360,7 +360,7 @@ def _csv(value: str, what: str) -> list[str]:
 @app.command("eval")
 def eval_(
     dataset_dir: Annotated[Path, typer.Argument(help="folder with corpus.jsonl and questions.jsonl (MuSiQue dev format)")],
-    modes: Annotated[str, typer.Option("--modes", help="query modes to score, comma-separated")] = "naive,local,global,hybrid,mix,ppr",
+    modes: Annotated[str, typer.Option("--modes", help="query modes to score, comma-separated")] = "naive,local,global,hybrid,mix,ppr,auto",
     ks: Annotated[str, typer.Option("--k", help="cut-offs of recall@k, all@k and NDCG@k, comma-separated")] = "2,5,10",
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="passages ranked per question (MRR counts within them)")] = 20,
     extractor: Annotated[
@@ -383,6 +383,13 @@ def eval_(
         Path | None, typer.Option("--cache-dir", help="embeddings, extractions and LLM responses kept across runs (default ~/.cache/graphrag/eval)")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="compute everything again")] = False,
+    lexical: Annotated[
+        bool | None, typer.Option("--lexical/--no-lexical", help="fuse BM25 into every mode (default: GRAPHRAG_QUERY_LEXICAL)")
+    ] = None,
+    expansion: Annotated[
+        str | None, typer.Option("--expansion", help="none | multi | hyde (needs a chat model); default from settings")
+    ] = None,
+    rerank: Annotated[str | None, typer.Option("--rerank", help="none | llm (needs a chat model); default from settings")] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", "-o", help="write results.json and results.md here (default eval-results/<dataset>-<extractor>)")
     ] = None,
@@ -405,6 +412,12 @@ def eval_(
             overrides["extractor"] = extractor
         if embedder:
             overrides["embedder"] = embedder
+        if lexical is not None:
+            overrides["query_lexical"] = lexical
+        if expansion:
+            overrides["query_expansion"] = expansion
+        if rerank:
+            overrides["query_rerank"] = rerank
         settings = Settings(**overrides)
         dataset = load_dataset(dataset_dir).sliced(limit, max_passages)
         options = EvalOptions(
