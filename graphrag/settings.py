@@ -138,7 +138,12 @@ class Settings(BaseSettings):
     query_graph_weight: float = Field(
         default=1.0, ge=0, description="weight of local's and global's graph evidence when fused with the text channels"
     )
-    query_mix_ppr_weight: float = Field(default=2.0, ge=0, description="weight of the PPR ranking in mix's fusion")
+    query_mix_fusion: bool = Field(
+        default=False,
+        description="mix: fuse PPR's chunk ranking with the text channels and hybrid's graph evidence "
+        "(off: PPR's ranking, which ranked higher on the MuSiQue slice)",
+    )
+    query_mix_ppr_weight: float = Field(default=4.0, ge=0, description="weight of the PPR ranking in mix's fusion")
     query_auto_classifier: Literal["rules", "llm"] = Field(
         default="rules", description="mode auto: sort questions by rules on their form, or ask the chat model"
     )

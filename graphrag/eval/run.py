@@ -143,6 +143,7 @@ def run_eval(
                 "lexical": settings.query_lexical,
                 "lexical_weight": settings.query_lexical_weight,
                 "graph_weight": settings.query_graph_weight,
+                "mix_fusion": settings.query_mix_fusion,
                 "mix_ppr_weight": settings.query_mix_ppr_weight,
                 "expansion": settings.query_expansion,
                 "rerank": settings.query_rerank,

@@ -137,3 +137,15 @@ def test_tied_scores_share_a_rank() -> None:
     fused = weighted_rrf([Channel("blind", {"a": 0.5, "b": 0.5, "c": 0.5}), Channel("sure", {"c": 3.0})])
     assert max(fused, key=fused.get) == "c"
     assert fused["a"] == fused["b"]
+
+
+def test_mix_ranks_chunks_by_ppr_unless_fusion_is_asked_for(open_sample) -> None:
+    question = "What does Marley's ghost warn Scrooge about?"
+    rag = open_sample(chat=None)
+    ppr = [c.id for c in rag.retrieve(question, "ppr", 8).chunks]
+    mix = rag.retrieve(question, "mix", 8)
+    assert [c.id for c in mix.chunks] == ppr
+    assert mix.entities and mix.relations  # hybrid's graph elements
+    fused = open_sample(chat=None, query_mix_fusion=True, query_mix_ppr_weight=0.0).retrieve(question, "mix", 8)
+    hybrid = rag.retrieve(question, "hybrid", 8)
+    assert [c.id for c in fused.chunks] == [c.id for c in hybrid.chunks]  # PPR weighted 0: hybrid's fusion
