@@ -9,11 +9,18 @@ embeds its question and keywords afresh (the engine's cache of them is cleared).
 
     .venv/bin/python bench/query_latency.py                      # MiniLM embeddings (the default)
     .venv/bin/python bench/query_latency.py --embedder hashing   # no model: the pipeline alone
+
+On an index you already have (e.g. the one `graphrag eval --workspace DIR` keeps), without
+indexing anything and without embedding the questions (their vectors are computed once,
+before timing): warm retrieval alone, the figure that grows with the index.
+
+    .venv/bin/python bench/query_latency.py --existing DIR --questions questions.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -83,6 +90,44 @@ def run(corpus: Path, *, embedder: str = "local", repeat: int = 5, workspace: Pa
     return figures
 
 
+def run_existing(workspace: Path, questions: list[str], *, repeat: int = 3, modes: tuple[str, ...] = QUERY_MODES,
+                 **settings: object) -> dict:
+    """Warm retrieval on an indexed workspace (offline keywords): every question's keywords
+    and vectors are computed once first, so the figures leave out embedding."""
+    with GraphRAG(Settings(workspace=workspace, **settings)) as rag:  # type: ignore[arg-type]
+        rag.__dict__["chat"] = None
+        figures: dict = {
+            "corpus": str(workspace), "embedder": rag.embedder.model_id, "chunk_size": rag.settings.chunk_size,
+            "chunks": rag.state.count_chunks(), "questions": len(questions), "repeat": repeat, "modes": {},
+            "entities": rag.graph.stats().entities, "relations": rag.graph.stats().relations, "index_seconds": 0.0,
+        }
+        for mode in modes:
+            first = rag.retrieve(questions[0], mode).timings["retrieval"]
+            for question in questions:  # warm: keywords and vectors cached
+                rag.retrieve(question, mode)
+            runs: list[float] = []
+            stages: dict[str, list[float]] = {}
+            for _ in range(repeat):
+                for question in questions:
+                    timings = rag.retrieve(question, mode).timings
+                    runs.append(timings["retrieval"] - timings.get("embed", 0.0) - timings.get("keywords", 0.0))
+                    for stage, value in timings.items():
+                        stages.setdefault(stage, []).append(value)
+            figures["modes"][mode] = {
+                "first": first, "median": statistics.median(runs), "p95": percentile(runs, 0.95),
+                "stages": {stage: statistics.median(values) for stage, values in stages.items()},
+            }
+    return figures
+
+
+def read_questions(path: Path) -> list[str]:
+    """Questions from a jsonl file ({"question": ...} per line) or a text file (one per line)."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if path.suffix == ".jsonl":
+        return [json.loads(line)["question"] for line in lines]
+    return lines
+
+
 def show(figures: dict) -> None:
     print(
         f"indexed {figures['corpus']}: {figures['chunks']} chunks, {figures['entities']} entities, "
@@ -95,7 +140,7 @@ def show(figures: dict) -> None:
         breakdown = "  ".join(
             f"{stage} {value * 1000:.1f}"
             for stage, value in m["stages"].items()
-            if stage in ("embed", "search", "graph", "ppr", "chunks", "context")
+            if stage in ("embed", "search", "lexical", "graph", "ppr", "chunks", "context")
         )
         print(f"{mode:8} {m['first'] * 1000:7.1f} {m['median'] * 1000:7.1f} {m['p95'] * 1000:7.1f}   {breakdown}")
 
@@ -106,8 +151,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs of the question list per mode")
     parser.add_argument("--workspace", type=Path, help="reuse this workspace (default: a temporary one)")
     parser.add_argument("--corpus", type=Path, default=REPO / "data" / "sample")
+    parser.add_argument("--existing", type=Path, help="measure this indexed workspace as it is (no indexing)")
+    parser.add_argument("--questions", type=Path, help="with --existing: questions (.jsonl with a question field, or one per line)")
+    parser.add_argument("--modes", default=",".join(QUERY_MODES), help="modes to measure, comma-separated")
     args = parser.parse_args()
-    show(run(args.corpus, embedder=args.embedder, repeat=args.repeat, workspace=args.workspace))
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if args.existing:
+        questions = read_questions(args.questions) if args.questions else QUESTIONS
+        show(run_existing(args.existing, questions, repeat=args.repeat, modes=modes, embedder=args.embedder))
+    else:
+        show(run(args.corpus, embedder=args.embedder, repeat=args.repeat, workspace=args.workspace))
 
 
 def _retrieval_seconds(rag: GraphRAG, question: str, mode: str) -> tuple[float, dict[str, float]]:

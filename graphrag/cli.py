@@ -265,29 +265,37 @@ def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 def query(
     question: Annotated[str, typer.Argument(help="the question to answer from the indexed documents")],
     mode: Annotated[
-        str | None, typer.Option("--mode", "-m", help="naive | local | global | hybrid | mix | ppr (default: mix)")
+        str | None,
+        typer.Option("--mode", "-m", help="naive | local | global | hybrid | mix | ppr | auto (default: mix)"),
     ] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="chunks to retrieve (default 10)")] = None,
     only_context: Annotated[
         bool, typer.Option("--only-context", help="print the retrieved context instead of an answer")
     ] = False,
+    history_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--history", help='JSON file of earlier turns, [{"role": "user"|"assistant", "content": "..."}], oldest first'
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the index, citing the chunks it comes from."""
     import asyncio
 
+    history = _read_history(history_file) if history_file is not None else None
     with _open(workspace, existing=True) as rag:
         require_indexed_chunks(rag.settings, rag.state)
         warm_up(rag, mode)  # loads spaCy, the embedder and the tables side by side
         if as_json or only_context or rag.chat is None or not out.is_terminal:
-            result = rag.query(question, mode, top_k, only_context=only_context)
+            result = rag.query(question, mode, top_k, only_context=only_context, history=history)
             if as_json:
                 _print_json(result.to_dict())
                 return
             out.print(result.context if only_context else result.answer, markup=False, highlight=False)
         else:
-            stream = rag.query_stream(question, mode, top_k)
+            stream = rag.query_stream(question, mode, top_k, history=history)
 
             async def show() -> None:
                 async for piece in stream:
@@ -302,7 +310,29 @@ def query(
     for ref in result.references:
         console.print(f"[{ref.ref}] {ref.title or ref.source}  ({ref.chunk_id})", markup=False, highlight=False)
     timings = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.timings.items() if k in ("retrieval", "answer", "total"))
-    console.print(f"mode {result.mode}; {len(result.chunks)} chunks; {timings}; LLM calls {result.llm['calls']}")
+    route = result.retrieval.route
+    shown_mode = f"auto -> {route['mode']} ({route['kind']})" if route else result.mode
+    console.print(f"mode {shown_mode}; {len(result.chunks)} chunks; {timings}; LLM calls {result.llm['calls']}")
+    if result.retrieval.standalone_question:
+        console.print(f"searched as: {result.retrieval.standalone_question}", markup=False, highlight=False)
+
+
+def _read_history(path: Path) -> list[Any]:
+    from graphrag.query.conversation import parse_history
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot read the history file {path}: {exc.strerror or exc}")
+        raise typer.Exit(code=2) from None
+    except json.JSONDecodeError as exc:
+        console.print(f"[red]error:[/red] {path} is not JSON ({exc.msg} at line {exc.lineno})")
+        raise typer.Exit(code=2) from None
+    try:
+        return parse_history(raw)
+    except GraphRAGError as exc:
+        console.print(f"[red]error:[/red] {path}: {exc}")
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -473,7 +503,7 @@ def _csv(value: str, what: str) -> list[str]:
 @app.command("eval")
 def eval_(
     dataset_dir: Annotated[Path, typer.Argument(help="folder with corpus.jsonl and questions.jsonl (MuSiQue dev format)")],
-    modes: Annotated[str, typer.Option("--modes", help="query modes to score, comma-separated")] = "naive,local,global,hybrid,mix,ppr",
+    modes: Annotated[str, typer.Option("--modes", help="query modes to score, comma-separated")] = "naive,local,global,hybrid,mix,ppr,auto",
     ks: Annotated[str, typer.Option("--k", help="cut-offs of recall@k, all@k and NDCG@k, comma-separated")] = "2,5,10",
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="passages ranked per question (MRR counts within them)")] = 20,
     extractor: Annotated[
@@ -496,6 +526,13 @@ def eval_(
         Path | None, typer.Option("--cache-dir", help="embeddings, extractions and LLM responses kept across runs (default ~/.cache/graphrag/eval)")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="compute everything again")] = False,
+    lexical: Annotated[
+        bool | None, typer.Option("--lexical/--no-lexical", help="fuse BM25 into every mode (default: GRAPHRAG_QUERY_LEXICAL)")
+    ] = None,
+    expansion: Annotated[
+        str | None, typer.Option("--expansion", help="none | multi | hyde (needs a chat model); default from settings")
+    ] = None,
+    rerank: Annotated[str | None, typer.Option("--rerank", help="none | llm (needs a chat model); default from settings")] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", "-o", help="write results.json and results.md here (default eval-results/<dataset>-<extractor>)")
     ] = None,
@@ -518,6 +555,12 @@ def eval_(
             overrides["extractor"] = extractor
         if embedder:
             overrides["embedder"] = embedder
+        if lexical is not None:
+            overrides["query_lexical"] = lexical
+        if expansion:
+            overrides["query_expansion"] = expansion
+        if rerank:
+            overrides["query_rerank"] = rerank
         settings = Settings(**overrides)
         dataset = load_dataset(dataset_dir).sliced(limit, max_passages)
         options = EvalOptions(

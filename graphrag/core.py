@@ -24,7 +24,10 @@ from graphrag.summarize import DescriptionSummarizer
 from graphrag.workspace_lock import workspace_lock
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from graphrag.cost import CostEstimate
+    from graphrag.query.conversation import Turn
     from graphrag.cypher import CypherResult
     from graphrag.query.engine import QueryEngine, StreamingAnswer
     from graphrag.query.result import QueryResult, Retrieval
@@ -306,31 +309,48 @@ class GraphRAG:
         self._refresh_queries()
 
     def query(
-        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+        self,
+        question: str,
+        mode: str | None = None,
+        top_k: int | None = None,
+        *,
+        only_context: bool = False,
+        history: "Sequence[Turn] | None" = None,
     ) -> "QueryResult":
         """Answers `question` from the index, citing its sources. `mode`: naive | local |
-        global | hybrid | mix (default) | ppr; `top_k`: chunks retrieved; `only_context`:
-        retrieve and build the context, skip the answer."""
+        global | hybrid | mix (default) | ppr | auto; `top_k`: chunks retrieved;
+        `only_context`: retrieve and build the context, skip the answer; `history`: the
+        earlier turns of a conversation (`Turn(role=..., content=...)`), for a follow-up."""
         self._sync_with_workspace()
-        return self.query_engine.query(question, mode, top_k, only_context=only_context)
+        return self.query_engine.query(question, mode, top_k, only_context=only_context, history=history)
 
     async def aquery(
-        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+        self,
+        question: str,
+        mode: str | None = None,
+        top_k: int | None = None,
+        *,
+        only_context: bool = False,
+        history: "Sequence[Turn] | None" = None,
     ) -> "QueryResult":
         self._sync_with_workspace()
-        return await self.query_engine.aquery(question, mode, top_k, only_context=only_context)
+        return await self.query_engine.aquery(question, mode, top_k, only_context=only_context, history=history)
 
-    def query_stream(self, question: str, mode: str | None = None, top_k: int | None = None) -> "StreamingAnswer":
+    def query_stream(
+        self, question: str, mode: str | None = None, top_k: int | None = None, *, history: "Sequence[Turn] | None" = None
+    ) -> "StreamingAnswer":
         """`async for piece in rag.query_stream(q)` yields the answer as it is written; the
         returned object's `.result` holds the full QueryResult once the stream ends."""
         self._sync_with_workspace()
-        return self.query_engine.stream(question, mode, top_k)
+        return self.query_engine.stream(question, mode, top_k, history=history)
 
-    def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None) -> "Retrieval":
+    def retrieve(
+        self, question: str, mode: str | None = None, top_k: int | None = None, *, history: "Sequence[Turn] | None" = None
+    ) -> "Retrieval":
         """Ranked entities, relations and chunks, without an answer (no chat call but the
-        keyword extraction)."""
+        keyword extraction, and those the query options configure)."""
         self._sync_with_workspace()
-        return self.query_engine.retrieve(question, mode, top_k)
+        return self.query_engine.retrieve(question, mode, top_k, history=history)
 
     def status(self, status: str | None = None) -> list[DocumentRecord]:
         return self.state.list_documents(status)

@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     )
 
     # --- query
-    query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr"] = "mix"
+    query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr", "auto"] = "mix"
     query_top_k: int = Field(default=10, ge=1, description="chunks retrieved per query")
     query_top_k_entities: int = Field(default=20, ge=1)
     query_top_k_relations: int = Field(default=20, ge=1)
@@ -161,6 +161,28 @@ class Settings(BaseSettings):
     query_vector_cache_rows: int = Field(
         default=200_000, ge=0, description="vector tables up to this size are searched in memory (0: always the store)"
     )
+    query_lexical: bool = Field(
+        default=True, description="fuse BM25 over the chunks' text (LanceDB full-text index) with the dense channel"
+    )
+    query_lexical_weight: float = Field(default=1.0, ge=0, description="weight of the lexical channel (dense: 1)")
+    query_graph_weight: float = Field(
+        default=1.0, ge=0, description="weight of local's and global's graph evidence when fused with the text channels"
+    )
+    query_mix_fusion: bool = Field(
+        default=False,
+        description="mix: fuse PPR's chunk ranking with the text channels and hybrid's graph evidence "
+        "(off: PPR's ranking, which ranked higher on the MuSiQue slice)",
+    )
+    query_mix_ppr_weight: float = Field(default=4.0, ge=0, description="weight of the PPR ranking in mix's fusion")
+    query_auto_classifier: Literal["rules", "llm"] = Field(
+        default="rules", description="mode auto: sort questions by rules on their form, or ask the chat model"
+    )
+    query_expansion: Literal["none", "multi", "hyde"] = Field(
+        default="none", description="multi: rewordings by the chat model, fused (RAG-fusion); hyde: search with an imagined answer"
+    )
+    query_expansion_count: int = Field(default=3, ge=1, le=10, description="rewordings of multi-query expansion")
+    query_rerank: Literal["none", "llm"] = Field(default="none", description="llm: the chat model reorders the best chunks")
+    query_rerank_candidates: int = Field(default=20, ge=2, le=100, description="chunks the reranker reads")
     ppr_damping: float = Field(
         default=0.8,
         gt=0,

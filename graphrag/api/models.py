@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QueryModeName = Literal["naive", "local", "global", "hybrid", "mix", "ppr"]
+from graphrag.query.conversation import Turn
+
+QueryModeName = Literal["naive", "local", "global", "hybrid", "mix", "ppr", "auto"]
 
 
 class _Body(BaseModel):
@@ -18,6 +20,11 @@ class QueryRequest(_Body):
     mode: QueryModeName | None = Field(default=None, description="retrieval mode (default: the configured one, mix)")
     top_k: int | None = Field(default=None, ge=1, le=200, description="chunks to retrieve")
     only_context: bool = Field(default=False, description="retrieve and build the context, skip the answer")
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=50,
+        description="earlier turns of the conversation, oldest first; the question is made standalone from them",
+    )
 
 
 class CypherRequest(_Body):

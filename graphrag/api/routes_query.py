@@ -21,7 +21,7 @@ router = APIRouter(tags=["query"])
 def query(body: QueryRequest, ctx: ApiContext = Depends(get_ctx)) -> dict[str, Any]:
     """The answer with its references, the ranked entities, relations and chunks, the
     context, timings and LLM usage (`llm`)."""
-    result = ctx.rag.query(body.question, body.mode, body.top_k, only_context=body.only_context)
+    result = ctx.rag.query(body.question, body.mode, body.top_k, only_context=body.only_context, history=body.history)
     return result.to_dict()
 
 
@@ -48,7 +48,9 @@ async def query_stream(body: QueryRequest, ctx: ApiContext = Depends(get_ctx)) -
 async def _stream(ctx: ApiContext, body: QueryRequest) -> AsyncIterator[str]:
     try:
         engine = await asyncio.to_thread(lambda: ctx.rag.query_engine)
-        stream = engine.stream(body.question, body.mode, body.top_k, only_context=body.only_context)
+        stream = engine.stream(
+            body.question, body.mode, body.top_k, only_context=body.only_context, history=body.history
+        )
         context = await stream.prepare()
         yield _sse("references", [asdict(r) for r in context.references])
         async for piece in stream:

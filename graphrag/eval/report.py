@@ -80,6 +80,21 @@ def markdown_report(result: dict[str, Any]) -> str:
         parts += ["", f"{metric} by question type:", "", "| type | n | " + " | ".join(modes) + " |", "|" + "---|" * (len(modes) + 2)]
         for t, g in by_type.items():
             parts.append(f"| {t} | {g['n']} | " + " | ".join(_pct(g[m]) for m in modes) + " |")
+    routes = result.get("routes") or {}
+    if routes:
+        metric = next(iter(routes.values()))["metric"]
+        parts += [
+            "", f"Mode auto by question type ({metric}; the kinds it saw, the modes it ran, and the best single mode):", "",
+            "| type | n | kinds | picked | auto | best single mode |", "|---|---|---|---|---|---|",
+        ]
+        for t, g in routes.items():
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(g["kinds"].items()))
+            picked = ", ".join(f"{m} {n}" for m, n in sorted(g["picked"].items()))
+            best = f"{g['best_mode']} {_pct(g['best'])}" if "best_mode" in g else "–"
+            parts.append(f"| {t} | {g['n']} | {kinds} | {picked} | {_pct(g['auto'])} | {best} |")
+    settings = [f"{k} {c[k]}" for k in ("lexical", "graph_weight", "mix_fusion", "expansion", "rerank") if k in c]
+    if settings:
+        parts += ["", "Query settings: " + ", ".join(settings) + "."]
     return "\n".join(parts) + "\n"
 
 

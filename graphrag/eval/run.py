@@ -140,11 +140,20 @@ def run_eval(
                 "judge": options.judge,
                 "chunk_size": settings.chunk_size,
                 "graph_store": settings.graph_store,
+                "lexical": settings.query_lexical,
+                "lexical_weight": settings.query_lexical_weight,
+                "graph_weight": settings.query_graph_weight,
+                "mix_fusion": settings.query_mix_fusion,
+                "mix_ppr_weight": settings.query_mix_ppr_weight,
+                "expansion": settings.query_expansion,
+                "rerank": settings.query_rerank,
+                "auto_classifier": settings.query_auto_classifier,
             },
             "index": index,
             "summary": {mode: summarize(rows, mode, options) for mode in modes},
             "comparisons": compare(rows, modes, options),
             "by_type": by_type(rows, modes, options),
+            "routes": routes(rows, options),
             "seconds": {
                 "index": index["seconds"],
                 "queries": round(query_seconds, 3),
@@ -303,6 +312,10 @@ def _run_questions(
             t = retrieval.timings
             seconds = t.get("retrieval", time.perf_counter() - t0) - t.get("embed", 0.0) - t.get("keywords", 0.0)
             entry = _entry(ranked, q, options, seconds)
+            if retrieval.route is not None:
+                entry["route"] = retrieval.route
+            if retrieval.expansions:
+                entry["expansions"] = retrieval.expansions
             if answering:
                 entry["answer"] = result.answer
                 entry["short_answer"] = short = short_answer(result.answer)
@@ -391,3 +404,29 @@ def by_type(rows: Sequence[dict[str, Any]], modes: Sequence[str], options: EvalO
         t: {"n": len(g), "metric": metric, **{m: round(sum(r["modes"].get(m, {}).get(metric, 0.0) for r in g) / len(g), 4) for m in modes}}
         for t, g in sorted(groups.items())
     }
+
+
+def routes(rows: Sequence[dict[str, Any]], options: EvalOptions) -> dict[str, Any]:
+    """Mode auto, per question type of the dataset: how often it picked each mode, its
+    recall, and the best single mode's recall on the same questions."""
+    metric = f"recall@{options.headline_k}"
+    single = [m for m in options.modes if m != "auto"]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if "auto" in r["modes"]:
+            groups.setdefault(r.get("type") or "?", []).append(r)
+    out: dict[str, Any] = {}
+    for t, g in sorted(groups.items()):
+        picked: dict[str, int] = {}
+        kinds: dict[str, int] = {}
+        for r in g:
+            route = r["modes"]["auto"].get("route") or {}
+            picked[route.get("mode", "?")] = picked.get(route.get("mode", "?"), 0) + 1
+            kinds[route.get("kind", "?")] = kinds.get(route.get("kind", "?"), 0) + 1
+        mean = {m: sum(r["modes"].get(m, {}).get(metric, 0.0) for r in g) / len(g) for m in [*single, "auto"]}
+        best = max(single, key=lambda m: mean[m]) if single else None
+        out[t] = {
+            "n": len(g), "metric": metric, "kinds": kinds, "picked": picked, "auto": round(mean["auto"], 4),
+            **({"best_mode": best, "best": round(mean[best], 4)} if best else {}),
+        }
+    return out

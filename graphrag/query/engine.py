@@ -12,6 +12,7 @@ import concurrent.futures
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -23,8 +24,18 @@ from graphrag.query.answer import NOT_FOUND, Answer, extractive_answer, generate
 from graphrag.query.context import Context, ContextBudgets, build_context
 from graphrag.query.keywords import KeywordExtractor
 from graphrag.query.result import QUERY_MODES, Keywords, QueryResult, Retrieval
+from graphrag.query.conversation import Turn, condense, with_carried
+from graphrag.query.expansion import hypothetical_passage, rewordings
+from graphrag.query.expansion import require_chat as require_expansion_chat
+from graphrag.query.fusion import Channel, fuse_chunks
+from graphrag.query.lexical import LexicalSearcher
+from graphrag.query.modes import ModeRunner
 from graphrag.query.retrieve import QueryVectors, Ranked, Retriever, Timer
-from graphrag.query.retrieve_ppr import PPRRetriever, mix
+from graphrag.query.rerank import rerank_llm
+from graphrag.query.rerank import require_chat as require_rerank_chat
+from graphrag.query.retrieve_ppr import PPRRetriever
+from graphrag.query.route import route as route_question
+from graphrag.query.route import route_with_model
 from graphrag.query.usage import QueryUsage
 from graphrag.query.vector_search import VectorSearcher
 from graphrag.settings import Settings
@@ -57,6 +68,7 @@ class QueryEngine:
         self.searcher = VectorSearcher(vectors, settings.query_vector_cache_rows)
         self.retriever = Retriever(settings, graph=graph, state=state, searcher=self.searcher)
         self.ppr_retriever = PPRRetriever(self.retriever)
+        self.modes = ModeRunner(self.retriever, self.ppr_retriever, LexicalSearcher(vectors))
         self.keyword_extractor = KeywordExtractor(chat, language=settings.language)
 
     def refresh(self) -> None:
@@ -80,28 +92,75 @@ class QueryEngine:
         *,
         keywords: Keywords | None = None,
         usage: QueryUsage | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Retrieval:
-        """Ranked entities, relations and chunks for `question`; the only model call is the
-        keyword extraction (none when `keywords` are given or offline)."""
+        """Ranked entities, relations and chunks for `question` (after the earlier turns in
+        `history`, if any). Model calls, each only when configured: condensing a follow-up,
+        keywords (none when `keywords` are given), routing `auto`, expansion, rerank."""
         mode = self._mode(mode)
         top_k = top_k or self.settings.query_top_k
         if top_k < 1:
             raise ConfigError(f"top_k must be at least 1, got {top_k}")
+        s = self.settings
+        chat_expansion = require_expansion_chat(s.query_expansion, self.chat) if s.query_expansion != "none" else None
+        chat_rerank = require_rerank_chat(s.query_rerank, self.chat) if s.query_rerank != "none" else None
         timer = Timer()
         started = time.perf_counter()
+        with timer("condense"):
+            condensed = await condense(question, history or (), self.chat, self._offline_keywords, usage)
+        searched = question if condensed.by == "offline" else condensed.question
         if keywords is None:
             with timer("keywords"):
-                keywords = await self.keyword_extractor.extract(question, usage)
+                keywords = await self.keyword_extractor.extract(searched, usage)
+        keywords = with_carried(keywords, condensed.carried)
+        route = None
+        asked_mode = mode
+        if mode == "auto":
+            with timer("route"):
+                if s.query_auto_classifier == "llm" and self.chat is not None:
+                    route = await route_with_model(self.chat, searched, keywords, usage)
+                else:
+                    route = route_question(searched, keywords)
+            mode = route.mode
+        depth = max(top_k, s.query_rerank_candidates) if chat_rerank is not None else top_k
+        variants: list[str] = []
+        with timer("expansion"):
+            if chat_expansion is not None and s.query_expansion == "multi":
+                variants = await rewordings(chat_expansion, searched, s.query_expansion_count, usage)
+            elif chat_expansion is not None and s.query_expansion == "hyde":
+                variants = [await hypothetical_passage(chat_expansion, searched, usage)]
         with timer("embed"):
-            qv = self._embed(question, keywords)
-        ranked = self._run_mode(mode, keywords, qv, top_k, timer)
+            qv = self._embed(condensed.question, keywords, variants)
+        if s.query_expansion == "hyde" and variants:
+            # The dense channel searches with the passage the model imagined, and the
+            # question, averaged; BM25 keeps the question's own words.
+            mean = qv.question + qv.extra[0]
+            qv = replace(qv, question=mean / max(float(np.linalg.norm(mean)), 1e-12), extra=qv.extra[:0])
+        ranked = self._run_mode(mode, keywords, qv, depth, timer)
+        if s.query_expansion == "multi" and len(qv.extra):
+            runs = [ranked.chunk_scores]
+            for text, vector in zip(variants, qv.extra):
+                runs.append(self._run_mode(mode, keywords, replace(qv, question=vector, text=text), depth, timer).chunk_scores)
+            ranked.chunk_scores = fuse_chunks([Channel(f"q{i}", r) for i, r in enumerate(runs)], depth)
         entities, relations, chunks = self.retriever.hydrate(ranked, timer)
+        if chat_rerank is not None:
+            with timer("rerank"):
+                chunks = await rerank_llm(chat_rerank, searched, chunks, usage)
+        chunks = chunks[:top_k]
         timings = timer.rounded()
         timings["retrieval"] = round(time.perf_counter() - started, 5)
-        return Retrieval(question, mode, keywords, entities, relations, chunks, timings)
+        return Retrieval(
+            question, asked_mode, keywords, entities, relations, chunks, timings,
+            route=route.to_dict() if route else None,
+            standalone_question=condensed.question if condensed.by != "none" else None,
+            expansions=variants if s.query_expansion == "multi" else [],
+        )
 
     def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None, **kw: Any) -> Retrieval:
         return run_sync(self.aretrieve(question, mode, top_k, **kw))
+
+    async def _offline_keywords(self, text: str) -> Keywords:
+        return self.keyword_extractor.offline(text)
 
     def _mode(self, mode: str | None) -> str:
         mode = mode or self.settings.query_mode
@@ -109,12 +168,12 @@ class QueryEngine:
             raise ConfigError(f"unknown query mode {mode!r}; use one of {', '.join(QUERY_MODES)}")
         return mode
 
-    def _embed(self, question: str, keywords: Keywords) -> QueryVectors:
-        texts = [question, *keywords.low_level, *keywords.high_level]
+    def _embed(self, question: str, keywords: Keywords, extra: Sequence[str] = ()) -> QueryVectors:
+        texts = [question, *keywords.low_level, *keywords.high_level, *extra]
         with self._vectors_lock:  # API requests query from several threads
             found = {t: self._vectors[t] for t in texts if t in self._vectors}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:  # one batch for the question and every keyword
+        if missing:  # one batch for the question, every keyword and expansion
             found.update(zip(missing, np.asarray(self.embedder.embed(missing), dtype=np.float32)))
         with self._vectors_lock:
             for text in texts:
@@ -123,28 +182,32 @@ class QueryEngine:
             while len(self._vectors) > VECTOR_CACHE_SIZE:
                 self._vectors.popitem(last=False)
         matrix = np.stack([found[t] for t in texts])
-        n_low = len(keywords.low_level)
-        return QueryVectors(question=matrix[0], low=matrix[1 : 1 + n_low], high=matrix[1 + n_low :])
+        n_low, n_high = len(keywords.low_level), len(keywords.high_level)
+        return QueryVectors(
+            question=matrix[0],
+            low=matrix[1 : 1 + n_low],
+            high=matrix[1 + n_low : 1 + n_low + n_high],
+            text=question,
+            extra=matrix[1 + n_low + n_high :],
+        )
 
     def _run_mode(self, mode: str, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
-        r = self.retriever
-        run = {
-            "naive": r.naive,
-            "local": r.local,
-            "global": r.global_,
-            "hybrid": r.hybrid,
-            "mix": lambda *args: mix(r.hybrid(*args), self.ppr_retriever.ppr(*args)),
-            "ppr": self.ppr_retriever.ppr,
-        }[mode]
-        return run(keywords, qv, top_k, timer)
+        return self.modes.mode(mode)(keywords, qv, top_k, timer)
 
     # ------------------------------------------------------------ answers
     async def aquery(
-        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+        self,
+        question: str,
+        mode: str | None = None,
+        top_k: int | None = None,
+        *,
+        only_context: bool = False,
+        history: Sequence[Turn] | None = None,
     ) -> QueryResult:
         usage = QueryUsage()
         started = time.perf_counter()
-        retrieval = await self.aretrieve(question, mode, top_k, usage=usage)
+        retrieval = await self.aretrieve(question, mode, top_k, usage=usage, history=history)
+        asked = retrieval.standalone_question or question
         context = self._context(retrieval)
         timings = dict(retrieval.timings)
         answer_started = time.perf_counter()
@@ -153,24 +216,36 @@ class QueryEngine:
         elif context.empty:
             answer = Answer(NOT_FOUND, [], supported=False)
         elif self.chat is None:
-            answer = extractive_answer(question, retrieval.keywords, context)
+            answer = extractive_answer(asked, retrieval.keywords, context)
         else:
             answer = await generate_answer(
-                self.chat, question, context, language=self.settings.language, usage=usage
+                self.chat, asked, context, language=self.settings.language, usage=usage
             )
         timings["answer"] = round(time.perf_counter() - answer_started, 5)
         timings["total"] = round(time.perf_counter() - started, 5)
         return self._result(question, retrieval, context, answer, timings, usage)
 
     def query(
-        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+        self,
+        question: str,
+        mode: str | None = None,
+        top_k: int | None = None,
+        *,
+        only_context: bool = False,
+        history: Sequence[Turn] | None = None,
     ) -> QueryResult:
-        return run_sync(self.aquery(question, mode, top_k, only_context=only_context))
+        return run_sync(self.aquery(question, mode, top_k, only_context=only_context, history=history))
 
     def stream(
-        self, question: str, mode: str | None = None, top_k: int | None = None, *, only_context: bool = False
+        self,
+        question: str,
+        mode: str | None = None,
+        top_k: int | None = None,
+        *,
+        only_context: bool = False,
+        history: Sequence[Turn] | None = None,
     ) -> "StreamingAnswer":
-        return StreamingAnswer(self, question, mode, top_k, only_context=only_context)
+        return StreamingAnswer(self, question, mode, top_k, only_context=only_context, history=history)
 
     def _context(self, retrieval: Retrieval) -> Context:
         started = time.perf_counter()
@@ -220,10 +295,18 @@ class StreamingAnswer:
     starts (`retrieval`, `context` are then set: e.g. to send the references ahead)."""
 
     def __init__(
-        self, engine: QueryEngine, question: str, mode: str | None, top_k: int | None, *, only_context: bool = False
+        self,
+        engine: QueryEngine,
+        question: str,
+        mode: str | None,
+        top_k: int | None,
+        *,
+        only_context: bool = False,
+        history: Sequence[Turn] | None = None,
     ) -> None:
         self.engine = engine
         self.question = question
+        self.history = history
         self.mode = mode
         self.top_k = top_k
         self.only_context = only_context
@@ -236,9 +319,16 @@ class StreamingAnswer:
     async def prepare(self) -> Context:
         if self.context is None:
             self._started = time.perf_counter()
-            self.retrieval = await self.engine.aretrieve(self.question, self.mode, self.top_k, usage=self._usage)
+            self.retrieval = await self.engine.aretrieve(
+                self.question, self.mode, self.top_k, usage=self._usage, history=self.history
+            )
             self.context = self.engine._context(self.retrieval)
         return self.context
+
+    @property
+    def _asked(self) -> str:
+        """The question the answer answers: a follow-up made standalone."""
+        return (self.retrieval.standalone_question if self.retrieval else None) or self.question
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._run()
@@ -254,13 +344,13 @@ class StreamingAnswer:
             answer = (
                 Answer(NOT_FOUND, [], supported=False)
                 if context.empty
-                else extractive_answer(self.question, self.retrieval.keywords, context)
+                else extractive_answer(self._asked, self.retrieval.keywords, context)
             )
             yield answer.text
         else:
             answer = Answer("")
             async for piece in stream_answer(
-                engine.chat, self.question, context, answer, language=engine.settings.language, usage=self._usage
+                engine.chat, self._asked, context, answer, language=engine.settings.language, usage=self._usage
             ):
                 yield piece
         timings = dict(self.retrieval.timings)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-QueryMode = Literal["naive", "local", "global", "hybrid", "mix", "ppr"]
-QUERY_MODES: tuple[str, ...] = ("naive", "local", "global", "hybrid", "mix", "ppr")
+QueryMode = Literal["naive", "local", "global", "hybrid", "mix", "ppr", "auto"]
+QUERY_MODES: tuple[str, ...] = ("naive", "local", "global", "hybrid", "mix", "ppr", "auto")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ class Retrieval:
     relations: list[ScoredRelation] = field(default_factory=list)
     chunks: list[ScoredChunk] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    route: dict[str, str] | None = None  # mode auto: the question's kind, the mode it ran, decided by
+    standalone_question: str | None = None  # a follow-up as retrieval searched it
+    expansions: list[str] = field(default_factory=list)  # rewordings searched too (multi-query)
 
     @property
     def chunk_ids(self) -> list[str]:
@@ -85,7 +88,19 @@ class Retrieval:
             "chunks": [asdict(c) for c in self.chunks],
             "documents": self.document_ids,
             "timings": dict(self.timings),
+            **self.query_details(),
         }
+
+    def query_details(self) -> dict[str, Any]:
+        """How the question was searched, when it was not simply as asked."""
+        details: dict[str, Any] = {}
+        if self.route is not None:
+            details["route"] = dict(self.route)
+        if self.standalone_question is not None:
+            details["standalone_question"] = self.standalone_question
+        if self.expansions:
+            details["expansions"] = list(self.expansions)
+        return details
 
 
 @dataclass(frozen=True)
@@ -142,6 +157,7 @@ class QueryResult:
             "context_tokens": dict(self.context_tokens),
             "timings": dict(self.timings),
             "llm": self.llm,
+            **self.retrieval.query_details(),
         }
 
 

@@ -1,14 +1,10 @@
-"""The retrieval modes. Each returns ranked entities, relations and chunks with scores.
+"""The building blocks of retrieval: vector, exact-name and graph lookups, and the graph
+evidence of the LightRAG modes, before it is fused with the text channels (modes.py).
 
-- naive:  the question's vector against chunk vectors.
 - local:  low-level keywords -> entity vectors (and exact entity keys) -> the entities,
           their strongest incident relations, and the chunks that support the most of them.
 - global: high-level keywords -> relation vectors -> the relations, their endpoints, and
           the chunks that support the most of them.
-- hybrid: local and global fused.
-- mix:    hybrid's entities and relations; chunks ranked by mixing the naive (dense) chunk
-          scores with graph evidence, through the ppr ranking (retrieve_ppr.py).
-- ppr:    personalized PageRank over the entity–chunk graph (ppr.py, retrieve_ppr.py).
 
 Everything goes through the store protocols, in a fixed, small number of batched calls per
 query, so it runs the same on NetworkX and on Neo4j.
@@ -25,12 +21,12 @@ import numpy as np
 
 from graphrag.indexer import CHUNKS_TABLE, ENTITIES_TABLE, RELATIONS_TABLE
 from graphrag.models import Entity, Relation, normalize_name
+from graphrag.query.fusion import Channel, weighted_rrf
 from graphrag.query.result import Keywords, ScoredChunk, ScoredEntity, ScoredRelation
 from graphrag.query.vector_search import VectorSearcher
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore
 
-RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.)
 EXACT_NAME_SCORE = 1.0  # an entity named exactly like a keyword outranks any similarity
 
 
@@ -39,6 +35,8 @@ class QueryVectors:
     question: np.ndarray  # (dim,)
     low: np.ndarray  # (n_low, dim)
     high: np.ndarray  # (n_high, dim)
+    text: str = ""  # the question as the lexical channel searches it
+    extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # expansions' vectors
 
 
 @dataclass
@@ -85,15 +83,6 @@ def max_merge(hit_lists: Iterable[Iterable[tuple[str, float]]]) -> dict[str, flo
     return scores
 
 
-def rrf(rankings: Sequence[dict[str, float]]) -> dict[str, float]:
-    """Reciprocal rank fusion of score maps: robust to their different scales."""
-    fused: dict[str, float] = {}
-    for scores in rankings:
-        for rank, key in enumerate(top(scores, len(scores))):
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
-    return fused
-
-
 class Retriever:
     def __init__(
         self,
@@ -135,11 +124,10 @@ class Retriever:
             (hits,) = self.searcher.search(CHUNKS_TABLE, vector[None, :], k)
         return {h.id: h.score for h in hits}
 
-    # ------------------------------------------------------------ modes
-    def naive(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
-        return Ranked(chunk_scores=self.chunk_hits(qv.question, top_k, timer))
-
+    # ------------------------------------------------------------ graph evidence
     def local(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        """Entities, their relations, and the chunks that mention the most of them (scores
+        summed over the matched entities), before fusion with the text channels."""
         s = self.settings
         entity_scores = self.entity_hits(keywords, qv, s.query_top_k_entities, timer)
         with timer("graph"):
@@ -172,6 +160,7 @@ class Retriever:
         )
 
     def global_(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        """Relations, their endpoints, and the chunks that support the most of them."""
         s = self.settings
         relation_scores = self.relation_hits(qv, s.query_top_k_relations, timer)
         with timer("graph"):
@@ -191,9 +180,6 @@ class Retriever:
             chunk_scores=top(chunk_scores, top_k),
             relations=relations,
         )
-
-    def hybrid(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
-        return fuse([self.local(keywords, qv, top_k, timer), self.global_(keywords, qv, top_k, timer)], self.settings, top_k)
 
     # ------------------------------------------------------------ records
     def hydrate(self, ranked: Ranked, timer: Timer) -> tuple[list[ScoredEntity], list[ScoredRelation], list[ScoredChunk]]:
@@ -238,17 +224,21 @@ class Retriever:
         return scored_entities, scored_relations, scored_chunks
 
 
-def fuse(parts: Sequence[Ranked], settings: Settings, top_k: int) -> Ranked:
-    """Several modes' rankings as one, without duplicates (reciprocal rank fusion)."""
+def merge_graph_parts(parts: Sequence[Ranked], settings: Settings) -> Ranked:
+    """Several modes' entities and relations as one list each, without duplicates
+    (reciprocal rank fusion); chunks are left to the caller's fusion."""
     entities: dict[str, Entity] = {}
     relations: dict[str, Relation] = {}
     for part in parts:
         entities.update(part.entities)
         relations.update(part.relations)
     return Ranked(
-        entity_scores=top(rrf([p.entity_scores for p in parts if p.entity_scores]), settings.query_top_k_entities),
-        relation_scores=top(rrf([p.relation_scores for p in parts if p.relation_scores]), settings.query_top_k_relations),
-        chunk_scores=top(rrf([p.chunk_scores for p in parts if p.chunk_scores]), top_k),
+        entity_scores=top(
+            weighted_rrf([Channel("", p.entity_scores) for p in parts]), settings.query_top_k_entities
+        ),
+        relation_scores=top(
+            weighted_rrf([Channel("", p.relation_scores) for p in parts]), settings.query_top_k_relations
+        ),
         entities=entities,
         relations=relations,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import BTree, HnswSq
+from lancedb.index import FTS, BTree, HnswSq
 from lancedb.table import Table
 
 from graphrag.errors import StoreError
@@ -93,6 +93,7 @@ class LanceDBVectorStore:
         self._lock = threading.Lock()
         self._tables: dict[str, Table] = {}
         self._writes: dict[str, int] = {}
+        self._text_indexed: set[str] = set()  # tables known to have a full-text index
         try:
             self._db = lancedb.connect(
                 self.uri,
@@ -359,6 +360,29 @@ class LanceDBVectorStore:
                 result.column("_distance").to_pylist(),
             )
         ]
+
+    def search_text(self, table: str, text: str, k: int) -> list[VectorHit]:
+        """The k rows whose text best matches `text` by BM25 (English stemming, stop words
+        dropped); `score` is the BM25 score, not a similarity. The full-text index is built
+        on first use (well under a second per 100k rows); rows written since are searched
+        too (unindexed rows are scanned) until `optimize()` folds them in."""
+        tbl = self._table(table)
+        if tbl is None or k <= 0 or not text.strip():
+            return []
+        with self._lock:
+            if table not in self._text_indexed:
+                if not any(i.index_type == "FTS" for i in tbl.list_indices()):
+                    try:
+                        tbl.create_index("text", config=FTS(language="English", stem=True, remove_stop_words=True))
+                    except Exception as e:
+                        raise StoreError(f"building the full-text index of {table!r} in {self.uri} failed: {e}") from e
+                self._text_indexed.add(table)
+        try:
+            rows = tbl.search(text, query_type="fts").limit(k).select(["id", "_score"]).to_list()
+        except Exception as e:
+            raise StoreError(f"full-text search in {table!r} failed: {e}") from e
+        hits = [VectorHit(id=r["id"], score=float(r["_score"]), text="") for r in rows]
+        return sorted(hits, key=lambda h: (-h.score, h.id))
 
     def close(self) -> None:
         with self._lock:

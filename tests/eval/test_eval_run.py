@@ -141,3 +141,18 @@ def test_the_cli_writes_results_and_prints_json(tiny_dataset, tiny_openie, tmp_p
 
     bad = CliRunner().invoke(app, ["eval", str(tmp_path / "nowhere"), "--embedder", "hashing"])
     assert bad.exit_code == 1 and "not a folder" in bad.output
+
+
+def test_auto_reports_the_mode_it_picked_per_question_type(tiny_dataset, make_settings, tmp_path):
+    dataset = load_dataset(tiny_dataset)
+    options = EvalOptions(modes=["naive", "local", "mix", "auto"], cache_dir=tmp_path / "cache")
+    result = run_eval(dataset, make_settings(extractor="spacy"), options)
+    routes = result["routes"]
+    assert sum(g["n"] for g in routes.values()) == len(dataset.questions)
+    for g in routes.values():
+        assert sum(g["picked"].values()) == g["n"] and set(g["picked"]) <= {"naive", "local", "global", "hybrid", "mix", "ppr"}
+        assert g["best_mode"] in ("naive", "local", "mix")
+    for row in result["questions"]:
+        assert row["modes"]["auto"]["route"]["kind"] in ("lookup", "bridge", "comparison", "theme")
+    assert "Mode auto by question type" in markdown_report(result)
+    assert result["config"]["lexical"] is True

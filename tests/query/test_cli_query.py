@@ -71,3 +71,31 @@ def test_with_a_chat_endpoint_every_mode_answers_with_citations(cli, monkeypatch
     assert data["llm"]["calls"] == 2 and data["keywords"]["source"] == "llm"
     assert data["supported"] and data["references"]
     assert all(f"[{r['ref']}]" in data["answer"] for r in data["references"])
+
+
+def test_history_file_carries_the_conversation(cli, tmp_path: Path) -> None:
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([
+        {"role": "user", "content": "Who is Bob Cratchit?"},
+        {"role": "assistant", "content": "Scrooge's clerk."},
+    ]))
+    result = cli("What does his family eat at Christmas?", "--history", str(history), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert "Bob Cratchit" in data["standalone_question"]
+    assert "Bob Cratchit" in data["keywords"]["low_level"]
+
+
+@pytest.mark.parametrize(("content", "message"), [("not json", "is not JSON"), ('{"role": "user"}', "JSON list")])
+def test_a_bad_history_file_is_a_clear_error(cli, tmp_path: Path, content: str, message: str) -> None:
+    history = tmp_path / "history.json"
+    history.write_text(content)
+    result = cli("Who is he?", "--history", str(history))
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_auto_mode_shows_the_route(cli) -> None:
+    result = cli("Who is Bob Cratchit?", "--mode", "auto", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["route"] == {"kind": "lookup", "mode": "local", "by": "rules"}

@@ -17,7 +17,7 @@ def relation(a: str, b: str, weight: float = 1.0, *chunks: str) -> Relation:
     return Relation(relation_key(a, b), a, b, "", (), weight, tuple(chunks))
 
 
-def two_hop_graph() -> EntityChunkGraph:
+def two_hop_graph(hub_discount: bool = True) -> EntityChunkGraph:
     # q1 is named by the question; the answer chunk c_answer is reached only through the
     # bridge entity b (c_bridge mentions q1 and b, c_answer mentions b and a).
     return EntityChunkGraph.build(
@@ -29,6 +29,7 @@ def two_hop_graph() -> EntityChunkGraph:
             entity("hub", "c_q1", "c_other", "c_hub1", "c_hub2", "c_hub3"),
         ],
         [relation("q1", "b"), relation("b", "a"), relation("x", "hub")],
+        hub_discount=hub_discount,
     )
 
 
@@ -45,7 +46,7 @@ def test_pagerank_is_a_distribution_and_zero_without_reset() -> None:
 def test_matches_networkx_pagerank() -> None:
     import networkx as nx
 
-    g = two_hop_graph()
+    g = two_hop_graph(hub_discount=False)
     reset = np.zeros(g.n_nodes)
     reset[g.entity_index["q1"]] = 2.0
     reset[g.entity_index["x"]] = 1.0
@@ -102,3 +103,41 @@ def test_limit_returns_the_best() -> None:
     limited = rank_chunks_ppr(g, {"q1": 1.0, "x": 0.5}, limit=2)
     assert limited.chunks == full.chunks[:2]
     assert limited.entities == full.entities[:2]
+
+
+def test_hubs_take_less_of_the_walk_than_specific_entities() -> None:
+    """A chunk naming a specific entity and a hub found everywhere: from the chunk, the walk
+    goes mostly to the specific one, so chunks reached through it outrank the hub's."""
+    hub_chunks = [f"h{i}" for i in range(30)]
+    entities = [
+        entity("seed", "c_start"),
+        entity("specific", "c_start", "c_target"),
+        entity("american", "c_start", *hub_chunks),
+        *[entity(f"e{i}", f"h{i}") for i in range(30)],
+    ]
+    ratios = {}
+    for discount in (True, False):
+        scores = dict(rank_chunks_ppr(EntityChunkGraph.build(entities, [], hub_discount=discount), {"seed": 1.0}).chunks)
+        ratios[discount] = scores["c_target"] / scores["h0"]
+    assert ratios[True] > 1.5 * ratios[False]
+    g = EntityChunkGraph.build(entities, [])
+    out = {g.entity_keys[int(d)]: float(t) for s_, d, t in zip(g.src, g.dst, g.transition)
+           if int(s_) == len(g.entity_keys) + g.chunk_index["c_start"]}
+    assert out["specific"] > 2 * out["american"]
+
+
+def test_local_push_agrees_with_the_power_iteration() -> None:
+    rng = np.random.default_rng(3)
+    entities = [entity(f"e{i}", *{f"c{j}" for j in rng.integers(0, 60, size=int(rng.integers(1, 8)))}) for i in range(80)]
+    relations = [relation(f"e{a}", f"e{b}", float(rng.integers(1, 4))) for a, b in rng.integers(0, 80, size=(120, 2)) if a != b]
+    g = EntityChunkGraph.build(entities, relations)
+    from graphrag.query.ppr import push_pagerank
+
+    for damping in (0.5, 0.8):
+        reset = np.zeros(g.n_nodes)
+        reset[rng.integers(0, g.n_nodes, size=5)] = rng.random(5)
+        exact = personalized_pagerank(g.n_nodes, g.src, g.dst, g.transition, reset, damping=damping, tol=1e-12, max_iter=2000)
+        pushed = push_pagerank(g.indptr, g.csr_dst, g.csr_transition, reset, damping=damping, eps=1e-9)
+        assert np.abs(exact - pushed).sum() < 1e-5
+        top = np.argsort(-exact)[:10]
+        assert list(np.argsort(-pushed)[:10]) == list(top)

@@ -1,0 +1,126 @@
+"""The retrieval modes: each ranks entities, relations and chunks for one question.
+
+- naive:  the text channels alone: dense similarity of the question to the chunks, fused
+          with BM25 when the lexical channel is on.
+- local:  entity-centred (retrieve.py): the entities the low-level keywords match and their
+          relations; chunks ranked by fusing the chunks those entities occur in with the
+          text channels.
+- global: relation-centred: the relations the high-level keywords match and their
+          endpoints; chunks ranked by fusing the relations' source chunks with the text
+          channels.
+- hybrid: local's and global's entities and relations; chunks from both kinds of graph
+          evidence fused with the text channels.
+- mix:    hybrid's entities and relations; chunks from personalized PageRank (optionally
+          fused with the same evidence as hybrid's: `query_mix_fusion`).
+- ppr:    HippoRAG-style personalized PageRank alone (retrieve_ppr.py).
+
+The graph evidence of local, global and hybrid alone ranks passages worse than dense
+retrieval (on MuSiQue dev, recall@5 51, 12 and 48 against 63): it names the right entities
+but not which of their many chunks answers. Fused by rank with the text channels (fusion.py)
+it keeps what it adds and loses little where it is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from graphrag.query.fusion import Channel, fuse_chunks
+from graphrag.query.lexical import LexicalSearcher
+from graphrag.query.result import Keywords
+from graphrag.query.retrieve import QueryVectors, Ranked, Retriever, Timer, merge_graph_parts
+from graphrag.query.retrieve_ppr import PPRRetriever
+
+# Candidates each channel contributes before fusion: deep enough that a chunk ranked well by
+# one channel and moderately by another is seen by both.
+FUSION_DEPTH = 50
+# Global's evidence is diffuse (a matched relation's source chunks are many, and offline
+# high-level keywords match loosely): at the local weight it pulls recall below dense
+# retrieval's (MuSiQue slice: recall@5 71 vs 79), at a quarter of it it adds without losing.
+GLOBAL_SHARE = 0.25
+
+ModeFn = Callable[[Keywords, QueryVectors, int, Timer], Ranked]
+
+
+class ModeRunner:
+    def __init__(self, retriever: Retriever, ppr: PPRRetriever, lexical: LexicalSearcher) -> None:
+        self.retriever = retriever
+        self.ppr_retriever = ppr
+        self.lexical = lexical
+        self.settings = retriever.settings
+
+    def mode(self, name: str) -> ModeFn:
+        return {
+            "naive": self.naive,
+            "local": self.local,
+            "global": self.global_,
+            "hybrid": self.hybrid,
+            "mix": self.mix,
+            "ppr": self.ppr,
+        }[name]
+
+    # ------------------------------------------------------------ channels
+    def text_channels(self, qv: QueryVectors, top_k: int, timer: Timer) -> list[Channel]:
+        """Dense similarity of the question, and BM25 when the lexical channel is on."""
+        depth = max(top_k, FUSION_DEPTH)
+        s = self.settings
+        channels = [Channel("dense", self.retriever.chunk_hits(qv.question, depth, timer), 1.0)]
+        if s.query_lexical and s.query_lexical_weight > 0 and qv.text:
+            with timer("lexical"):
+                channels.append(Channel("lexical", self.lexical.search(qv.text, depth), s.query_lexical_weight))
+        return channels
+
+    def _graph_channel(self, name: str, part: Ranked) -> Channel:
+        share = GLOBAL_SHARE if name == "global" else 1.0
+        return Channel(name, part.chunk_scores, self.settings.query_graph_weight * share)
+
+    # ------------------------------------------------------------ modes
+    def naive(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        channels = self.text_channels(qv, top_k, timer)
+        if len(channels) == 1:
+            return Ranked(chunk_scores=dict(list(channels[0].scores.items())[:top_k]))
+        return Ranked(chunk_scores=fuse_chunks(channels, top_k))
+
+    def local(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        part = self.retriever.local(keywords, qv, max(top_k, FUSION_DEPTH), timer)
+        part.chunk_scores = fuse_chunks([*self.text_channels(qv, top_k, timer), self._graph_channel("local", part)], top_k)
+        return part
+
+    def global_(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        part = self.retriever.global_(keywords, qv, max(top_k, FUSION_DEPTH), timer)
+        part.chunk_scores = fuse_chunks([*self.text_channels(qv, top_k, timer), self._graph_channel("global", part)], top_k)
+        return part
+
+    def _hybrid_parts(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> tuple[Ranked, list[Channel]]:
+        depth = max(top_k, FUSION_DEPTH)
+        local = self.retriever.local(keywords, qv, depth, timer)
+        global_ = self.retriever.global_(keywords, qv, depth, timer)
+        merged = merge_graph_parts([local, global_], self.settings)
+        return merged, [self._graph_channel("local", local), self._graph_channel("global", global_)]
+
+    def hybrid(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        merged, graph = self._hybrid_parts(keywords, qv, top_k, timer)
+        merged.chunk_scores = fuse_chunks([*self.text_channels(qv, top_k, timer), *graph], top_k)
+        return merged
+
+    def mix(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        """Hybrid's entities and relations; chunks: PPR's ranking, which already restarts at
+        the dense hits and at the entities the keywords match. With `query_mix_fusion`, PPR
+        fused with the text channels and hybrid's graph evidence, PPR weighted highest: on a
+        MuSiQue slice that ranked below PPR alone at every weight tried (recall@5 84-88 vs
+        90), so it is off by default."""
+        merged, graph = self._hybrid_parts(keywords, qv, top_k, timer)
+        s = self.settings
+        if not s.query_mix_fusion:
+            merged.chunk_scores = self.ppr_retriever.ppr(keywords, qv, top_k, timer).chunk_scores
+            return merged
+        ppr = self.ppr_retriever.ppr(keywords, qv, max(top_k, FUSION_DEPTH), timer)
+        channels = [
+            Channel("ppr", ppr.chunk_scores, s.query_mix_ppr_weight),
+            *self.text_channels(qv, top_k, timer),
+            *graph,
+        ]
+        merged.chunk_scores = fuse_chunks(channels, top_k)
+        return merged
+
+    def ppr(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        return self.ppr_retriever.ppr(keywords, qv, top_k, timer)
