@@ -14,6 +14,7 @@ from graphrag.extract.factory import build_extractor
 from graphrag.indexer import GENERATION_KEY, Indexer, IndexReport, ProgressCallback
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.models import DocumentRecord
+from graphrag.resolve.duplicates import duplicate_report
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 from graphrag.stores.factory import build_graph_store, build_state_store, build_vector_store
@@ -252,6 +253,7 @@ class GraphRAG:
             "entities": graph.entities,
             "relations": graph.relations,
             "entity_types": graph.entity_types,
+            "duplicates": duplicate_report((e.key, e.type) for e in self.graph.iter_entities()).to_dict(),
             "workspace": str(self.settings.workspace),
             "graph_store": self.settings.graph_store,
         }
