@@ -16,6 +16,8 @@ from graphrag.tokens import count_tokens, truncate_tokens
 
 # One summarize prompt holds at most this many tokens of fragments; beyond, map-reduce.
 MAP_BUDGET_TOKENS = 3000
+# Offline, a description is the few most frequent fragments, not a paste of all of them.
+OFFLINE_MAX_FRAGMENTS = 3
 
 
 class DescriptionSummarizer:
@@ -47,7 +49,7 @@ class DescriptionSummarizer:
     def _keep_most_frequent(self, fragments: Sequence[str]) -> str:
         kept: list[str] = []
         used = 0
-        for fragment in fragments:  # already ordered by frequency
+        for fragment in fragments[:OFFLINE_MAX_FRAGMENTS]:  # already ordered by frequency
             n = count_tokens(fragment)
             if used + n > self.max_tokens:
                 if not kept:
