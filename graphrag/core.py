@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from graphrag.cypher import CypherResult
     from graphrag.query.engine import QueryEngine, StreamingAnswer
     from graphrag.query.result import QueryResult, Retrieval
+    from graphrag.resolve.resolver import EntityResolver
 
 _EXTRACTOR_KEY = "workspace:extractor_id"
 
@@ -79,6 +80,17 @@ class GraphRAG:
         return build_extractor(self.settings, self.chat)
 
     @cached_property
+    def resolver(self) -> "EntityResolver | None":
+        if not self.settings.resolution:
+            return None
+        from graphrag.resolve.resolver import EntityResolver
+        from graphrag.resolve.store import SQLiteResolutionStore
+
+        self.settings.workspace.mkdir(parents=True, exist_ok=True)
+        store = SQLiteResolutionStore(self.settings.resolution_path)
+        return EntityResolver(store, threshold=self.settings.resolution_threshold)
+
+    @cached_property
     def graph(self) -> GraphStore:
         return build_graph_store(self.settings)
 
@@ -117,6 +129,7 @@ class GraphRAG:
             usage=self.usage,
             chat=self.chat,
             progress=progress,
+            resolver=self.resolver,
         )
 
     def _check_extractor(self, *, record: bool = True) -> None:
@@ -287,6 +300,9 @@ class GraphRAG:
 
     def close(self) -> None:
         self.__dict__.pop("query_engine", None)
+        resolver = self.__dict__.pop("resolver", None)
+        if resolver is not None:
+            resolver.store.close()
         for name in ("graph", "vectors", "state"):
             component = self.__dict__.pop(name, None)
             if component is not None:

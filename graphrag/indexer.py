@@ -21,8 +21,10 @@ from graphrag.extract.base import Extractor
 from graphrag.ingest.chunk import chunk_document
 from graphrag.ingest.load import LoadResult, iter_sources, load_source
 from graphrag.llm.base import ChatModel, Embedder, Usage
-from graphrag.merge import merge_entities, merge_relations, record_keys
+from graphrag.merge import record_keys
 from graphrag.models import Chunk, Document, DocumentRecord, Entity, Extraction, Relation, sha256_hex
+from graphrag.resolve.apply import plan_graph_changes
+from graphrag.resolve.resolver import EntityResolver
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
 from graphrag.summarize import DescriptionSummarizer
@@ -79,7 +81,8 @@ def placeholder_id(source: str) -> str:
 
 
 def entity_vector_text(entity: Entity) -> str:
-    return f"{entity.name}\n{entity.description}".strip()
+    also = f" ({', '.join(a.name for a in entity.aliases)})" if entity.aliases else ""
+    return f"{entity.name}{also}\n{entity.description}".strip()
 
 
 def relation_vector_text(relation: Relation, names: dict[str, str]) -> str:
@@ -102,6 +105,7 @@ class Indexer:
         usage: Usage,
         chat: ChatModel | None = None,
         progress: ProgressCallback | None = None,
+        resolver: EntityResolver | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -113,6 +117,7 @@ class Indexer:
         self.usage = usage
         self.chat = chat
         self.progress = progress or (lambda stage, done, total: None)
+        self.resolver = resolver
 
     # ------------------------------------------------------------------ index
     def index(self, paths: Sequence[str], *, prune: bool = False, budget: TokenBudget | None = None) -> IndexReport:
@@ -365,12 +370,15 @@ class Indexer:
         if not (doc_ids or chunk_ids or entity_keys or relation_keys):
             return
 
-        entity_support = self.state.chunks_for_entities(entity_keys)
-        relation_support = self.state.chunks_for_relations(relation_keys)
-        needed = set().union(*entity_support.values(), *relation_support.values())
-        records = self._records_for(needed)
-        merged_entities = merge_entities(records, keys=entity_keys)
-        merged_relations = merge_relations(records, keys=relation_keys)
+        changes = plan_graph_changes(
+            state=self.state,
+            graph=self.graph,
+            resolver=self.resolver,
+            load_records=self._records_for,
+            entity_keys=entity_keys,
+            relation_keys=relation_keys,
+        )
+        merged_entities, merged_relations = changes.entities, changes.relations
 
         total = len(merged_entities) + len(merged_relations)
         self.progress("describe", 0, total)
@@ -390,7 +398,7 @@ class Indexer:
         )
         self.progress("describe", total, total)
         entities = [
-            Entity(key=m.key, name=m.name, type=m.type, description=d, source_ids=m.source_ids)
+            Entity(key=m.key, name=m.name, type=m.type, description=d, source_ids=m.source_ids, aliases=m.aliases)
             for m, d in zip(merged_entities.values(), entity_descriptions)
         ]
         relations = [
@@ -405,8 +413,7 @@ class Indexer:
             )
             for m, d in zip(merged_relations.values(), relation_descriptions)
         ]
-        gone_entities = entity_keys - merged_entities.keys()
-        gone_relations = relation_keys - merged_relations.keys()
+        gone_entities, gone_relations = changes.gone_entities, changes.gone_relations
 
         live_docs = {d: self.state.get_document(d) for d in doc_ids}
         live_chunks = self.state.get_chunks(chunk_ids)
@@ -429,7 +436,11 @@ class Indexer:
             [(c.id, c.text, {"document_id": c.document_id, "order": c.order}) for c in live_chunks.values()],
         )
         self._upsert_vectors(
-            ENTITIES_TABLE, [(e.key, entity_vector_text(e), {"type": e.type, "name": e.name}) for e in entities]
+            ENTITIES_TABLE,
+            [
+                (e.key, entity_vector_text(e), {"type": e.type, "name": e.name, "aliases": [a.name for a in e.aliases]})
+                for e in entities
+            ],
         )
         self._upsert_vectors(
             RELATIONS_TABLE,
@@ -439,7 +450,7 @@ class Indexer:
         self.graph.flush()
 
         self.state.clear_pending("relation", relation_keys)
-        self.state.clear_pending("entity", entity_keys)
+        self.state.clear_pending("entity", entity_keys | changes.journaled)
         self.state.clear_pending("chunk", chunk_ids)
         self.state.clear_pending("document", doc_ids)
         # Long-lived readers in other processes (the API) compare this to reload.

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     )
     summary_max_tokens: int = Field(default=300, ge=16, description="token budget of a merged description")
 
+    # --- entity resolution
+    resolution: bool = Field(
+        default=True, description="resolve names of one entity into one (aliases) when documents are indexed"
+    )
+    resolution_threshold: float = Field(
+        default=0.8, gt=0, le=1, description="score from which two names are merged without review"
+    )
+
     # --- query
     query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr"] = "mix"
     query_top_k: int = Field(default=10, ge=1, description="chunks retrieved per query")
@@ -198,6 +206,10 @@ class Settings(BaseSettings):
     @property
     def state_path(self) -> Path:
         return self.workspace / "state.sqlite"
+
+    @property
+    def resolution_path(self) -> Path:
+        return self.workspace / "resolution.sqlite"
 
     @property
     def graph_path(self) -> Path:

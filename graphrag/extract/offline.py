@@ -55,6 +55,7 @@ MAX_DESCRIPTION_SENTENCE_CHARS = 240
 HEADING_MAX_CHARS = 60  # a line this short without final punctuation is a heading or title
 _LEADING_DET = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"\s*['\u2019]s?$", re.IGNORECASE)
+_LINKING = frozenset({"of", "the", "and", "for", "in", "on", "at", "s"})
 _NAME_PUNCT = frozenset({".", "-", "'", "\u2019", "&"})
 _WS = re.compile(r"\s+")
 _STRIP = " \t\n'\"\u2018\u2019\u201c\u201d-_.,;:!?()[]*"
@@ -74,7 +75,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v3".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v4".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
@@ -232,6 +233,28 @@ def _noun_phrases(sent: "Span") -> Iterator[tuple["Span", str]]:
         yield np.doc[tokens[0].i : tokens[-1].i + 1], " ".join(words)
 
 
+_RETYPABLE = frozenset({"ORGANIZATION", "LOCATION", "PRODUCT", "WORK"})
+
+
+def _person_by_family_name(entities: dict[str, ExtractedEntity]) -> None:
+    """The small model often calls a family member an organisation or a place ("Belinda
+    Cratchit" beside the PERSON "Bob Cratchit"). Within one chunk, a two- or three-word name
+    sharing its last word with a person's full name is a person, and so is a single word
+    that is the first word of a person's full name ("Belinda")."""
+    for _ in range(2):
+        people = [k.split() for k, e in entities.items() if e.type == "PERSON" and len(k.split()) > 1]
+        surnames = {words[-1] for words in people}
+        given = {words[0] for words in people}
+        for key, e in entities.items():
+            words = key.split()
+            if e.type not in _RETYPABLE:
+                continue
+            if (1 < len(words) <= 3 and words[-1] in surnames and not set(words) & _LINKING) or (
+                len(words) == 1 and words[0] in given
+            ):
+                e.type = "PERSON"
+
+
 def _sentences(doc: "Doc", starts: set[int]) -> Iterator["Span"]:
     for sent in doc.sents:
         yield from _split(sent, starts)
@@ -288,4 +311,5 @@ def extraction_from_doc(doc: "Doc") -> Extraction:
             )
     for key, ent in entities.items():
         ent.description = " ".join(contexts.get(key, []))
+    _person_by_family_name(entities)
     return Extraction(entities=list(entities.values()), relations=list(relations.values()))

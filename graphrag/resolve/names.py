@@ -17,6 +17,8 @@ HONORIFICS: dict[str, str] = {
     "dr": "", "doctor": "", "prof": "", "professor": "", "rev": "", "reverend": "", "old": "",
     "young": "", "little": "", "capt": "", "captain": "", "st": "", "saint": "",
 }
+# Titles that only people carry; "St." starts places as often as people.
+PERSONAL_TITLES = frozenset(HONORIFICS) - {"st", "saint", "little"}
 # Words that make a longer name about something else: "Bank of England" is not "England",
 # "Scrooge and Marley" is not "Scrooge", "Scrooge's nephew" is not "Scrooge".
 LINKING_WORDS = frozenset({"of", "the", "and", "s", "for", "in", "on", "at", "to", "a", "an", "with", "by", "from", "or"})

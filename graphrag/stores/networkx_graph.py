@@ -20,7 +20,7 @@ from typing import Any
 import networkx as nx
 
 from graphrag.errors import StoreError
-from graphrag.models import Chunk, DocumentRecord, Entity, Relation
+from graphrag.models import Alias, Chunk, DocumentRecord, Entity, Relation
 from graphrag.stores.base import GraphStats
 
 FORMAT = "graphrag-networkx-graph"
@@ -112,6 +112,7 @@ class NetworkXGraphStore:
                     type=e.type,
                     description=e.description,
                     source_ids=tuple(e.source_ids),
+                    aliases=tuple((a.name, tuple(a.source_ids)) for a in e.aliases),
                 )
             self._dirty |= bool(entities)
 
@@ -268,6 +269,7 @@ class NetworkXGraphStore:
             type=a["type"],
             description=a["description"],
             source_ids=a["source_ids"],
+            aliases=tuple(Alias(name, tuple(ids)) for name, ids in a.get("aliases", ())),
         )
 
     def _relation(self, u: str, v: str) -> Relation:
@@ -333,6 +335,7 @@ class NetworkXGraphStore:
                     type=e["type"],
                     description=e["description"],
                     source_ids=tuple(e["source_ids"]),
+                    aliases=tuple((name, tuple(ids)) for name, ids in e.get("aliases", ())),
                 )
             for r in data["relations"]:
                 if r["source"] not in self._graph or r["target"] not in self._graph:
