@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from graphrag.cypher import CypherResult
     from graphrag.query.engine import QueryEngine, StreamingAnswer
     from graphrag.query.result import QueryResult, Retrieval
+    from graphrag.resolve.operations import EntityOperations
     from graphrag.resolve.resolver import EntityResolver
 
 _EXTRACTOR_KEY = "workspace:extractor_id"
@@ -89,6 +90,29 @@ class GraphRAG:
         self.settings.workspace.mkdir(parents=True, exist_ok=True)
         store = SQLiteResolutionStore(self.settings.resolution_path)
         return EntityResolver(store, threshold=self.settings.resolution_threshold)
+
+    @cached_property
+    def entities(self) -> "EntityOperations":
+        """Manual entity decisions: merge, split, review (`graphrag entities ...`)."""
+        from graphrag.resolve.operations import EntityOperations
+
+        if self.resolver is None:
+            raise ConfigError("entity resolution is off (GRAPHRAG_RESOLUTION=false): turn it on to merge or split entities")
+
+        def reconcile() -> None:
+            self._sync_with_workspace()
+            try:
+                self._indexer(None).reconcile()
+            finally:
+                self._refresh_queries()
+
+        return EntityOperations(
+            self.resolver,
+            graph=self.graph,
+            state=self.state,
+            reconcile=reconcile,
+            lock=lambda: workspace_lock(self.settings.workspace, self.settings.lock_timeout),
+        )
 
     @cached_property
     def graph(self) -> GraphStore:

@@ -45,3 +45,7 @@ class CypherNotAllowedError(GraphRAGError):
 
 class BackendNotSupportedError(GraphRAGError):
     """The configured backend cannot do what was asked (e.g. Cypher on NetworkX)."""
+
+
+class EntityNotFoundError(GraphRAGError):
+    """No entity has the given key, name or alias."""

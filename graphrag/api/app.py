@@ -28,6 +28,7 @@ from graphrag.errors import (
     ConfigError,
     CypherNotAllowedError,
     DocumentNotFoundError,
+    EntityNotFoundError,
     GraphRAGError,
     LLMError,
     LoadError,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[GraphRAGError], int]] = [
     (DocumentNotFoundError, 404),
+    (EntityNotFoundError, 404),
     (CypherNotAllowedError, 400),
     (BackendNotSupportedError, 400),
     (ConfigError, 400),
@@ -171,7 +173,7 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
-    from graphrag.api import routes_documents, routes_graph, routes_query, routes_system
+    from graphrag.api import routes_documents, routes_entities, routes_graph, routes_query, routes_system
 
     secured = [Depends(require_api_key)]
     app.include_router(routes_system.public)
@@ -179,6 +181,7 @@ def create_app(target: Settings | GraphRAG | None = None, *, api_key: str | None
     app.include_router(routes_query.router, dependencies=secured)
     app.include_router(routes_documents.router, dependencies=secured)
     app.include_router(routes_graph.router, dependencies=secured)
+    app.include_router(routes_entities.router, dependencies=secured)
     return app
 
 
