@@ -26,10 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import combinations
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from graphrag.resolve.names import (
+    LINKING_WORDS,
     SHORTENABLE_FAMILIES,
     UNKNOWN_FAMILY,
     NameForm,
@@ -60,10 +62,35 @@ def form_of(record: NameRecord) -> NameForm:
     return parse_name(record.key, "person" if person_like else next(iter(sorted(families))))
 
 
+_SIGNATURE = "="  # "=" + the sorted core words: finds a name's word-subsets exactly
+_MAX_SUBSET_WORDS = 8
+
+
+def _words_term(words: Iterable[str]) -> str:
+    return _SIGNATURE + " ".join(sorted(set(words)))
+
+
+def _fuzzy_terms(form: NameForm) -> set[str]:
+    """Near-identical names have as many words and share the starts, or the ends, of their
+    first and last words (a spelling variant rarely changes both ends)."""
+    if not form.core or len(" ".join(form.core)) < 5:
+        return set()
+    n, first, last = len(form.core), form.core[0], form.core[-1]
+    return {f"{_PREFIX}{n}:{first[:3]}<{last[:3]}", f"{_PREFIX}{n}:{first[-3:]}>{last[-3:]}"}
+
+
 def index_terms(form: NameForm) -> set[str]:
-    terms = set(form.core)
-    terms |= {_PREFIX + w[:4] for w in form.core if len(w) >= 5}
-    return terms
+    """Words (linking words left out: "of" would block half the graph together), the word
+    set's signature, and the near-identical blocks."""
+    terms = {w for w in form.core if w not in LINKING_WORDS}
+    terms.add(_words_term(form.core))
+    return terms | _fuzzy_terms(form)
+
+
+def subset_terms(form: NameForm) -> set[str]:
+    """Signatures of every non-empty subset of the name's words (at most 2^8 - 1)."""
+    words = sorted(set(form.core))[:_MAX_SUBSET_WORDS]
+    return {_words_term(c) for r in range(1, len(words) + 1) for c in combinations(words, r)}
 
 
 def families_agree(a: NameRecord, b: NameRecord) -> bool:
@@ -124,15 +151,11 @@ class EntityResolver:
         self.store.drop_names(gone)
         self.store.put_names(live.values(), {k: index_terms(form_of(r)) for k, r in live.items()})
 
-        # Names whose candidates may have changed: the changed ones and their word-subsets.
-        words = {w for f in forms_changed for w in f.core}
-        by_term = self.store.keys_with_terms(words)
-        around = self.store.names(set().union(*by_term.values()) if by_term else set())
-        affected = set(live)
-        for f in forms_changed:
-            for key, record in around.items():
-                if form_of(record).words <= f.words:
-                    affected.add(key)
+        # Names whose candidates may have changed: the changed ones and their word-subsets
+        # (looked up by the signature of each subset of the changed names' words).
+        signatures = set().union(*(subset_terms(f) for f in forms_changed)) if forms_changed else set()
+        by_term = self.store.keys_with_terms(signatures)
+        affected = set(live) | (set().union(*by_term.values()) if by_term else set())
         pairs = self._score(affected)
         self.store.replace_pairs(affected | gone, pairs)
 
@@ -157,14 +180,16 @@ class EntityResolver:
         by_term = self.store.keys_with_terms(terms)
         others = self.store.names(set().union(*by_term.values()) if by_term else set())
         other_forms = {k: form_of(r) for k, r in others.items()}
+        core_text = {k: " ".join(f.core) for k, f in other_forms.items()}
         verdicts: dict[tuple[str, str], list[tuple[float, str, dict]]] = {}
         for key in sorted(records):
             s, sf = records[key], forms[key]
-            containing = set.intersection(*(by_term.get(w, set()) for w in sf.core)) if sf.core else set()
+            indexed = [w for w in sf.core if w not in LINKING_WORDS]
+            containing = set.intersection(*(by_term.get(w, set()) for w in indexed)) if indexed else set()
             longer: list[str] = []
             for other in sorted(containing - {key}):
                 o, of = others[other], other_forms[other]
-                if not families_agree(s, o) or genders_conflict(sf, of):
+                if not sf.words <= of.words or not families_agree(s, o) or genders_conflict(sf, of):
                     continue
                 if of.words == sf.words:
                     longer.append(other)
@@ -178,8 +203,16 @@ class EntityResolver:
                 method = ("ambiguous-" if ambiguous else "") + ("same-core" if same else "extends")
                 evidence = {"short": key, "long": other, "candidates": len(longer)}
                 verdicts.setdefault(_ordered(key, other), []).append((score, method, evidence))
-            prefixes = {_PREFIX + w[:4] for w in sf.core if len(w) >= 5}
-            for other in sorted(set().union(*(by_term.get(p, set()) for p in prefixes)) - {key} if prefixes else ()):
+            prefixes = _fuzzy_terms(sf)
+            # (Any order: the verdicts are keyed and sorted by pair below.)
+            block = list(set().union(*(by_term.get(p, set()) for p in prefixes)) - {key}) if prefixes else []
+            # One vectorised pass over the block (rapidfuzz, in C), then the exact checks on the hits.
+            hits = process.extract(
+                " ".join(sf.core), [core_text[o] for o in block], scorer=fuzz.ratio,
+                score_cutoff=NEAR_IDENTICAL_RATIO, limit=None,
+            ) if block else []
+            for _, _, i in hits:
+                other = block[i]
                 o, of = others[other], other_forms[other]
                 if families_agree(s, o) and not genders_conflict(sf, of) and near_identical(sf, of):
                     ratio = round(fuzz.ratio(" ".join(sf.core), " ".join(of.core)), 1)
