@@ -96,6 +96,10 @@ def main() -> None:
         }
         dupes = duplicate_report((e.key, e.type) for e in entities)
         out["duplicates"] = dupes.to_dict() | {"examples": dupes.examples[:10]}
+        # Noun-phrase concepts add many entities: the share among named entities only too.
+        named = duplicate_report((e.key, e.type) for e in entities if e.type != "CONCEPT")
+        out["duplicates_named"] = named.to_dict()
+        out["aliases_total"] = sum(len(getattr(e, "aliases", ())) for e in entities)
         if args.aliases:
             out["aliases"] = alias_scores(entities, json.loads(Path(args.aliases).read_text()))
         rag.close()
@@ -107,6 +111,9 @@ def main() -> None:
           f"indexed in {out['index_seconds']} s")
     d = out["duplicates"]
     print(f"duplicate share {d['share']:.1%} ({d['duplicates']} of {d['entities']}); e.g. {d['examples'][:5]}")
+    n = out["duplicates_named"]
+    print(f"  among named entities (not CONCEPT) {n['share']:.1%} ({n['duplicates']} of {n['entities']}); "
+          f"aliases {out['aliases_total']}")
     if "aliases" in out:
         a = out["aliases"]
         print(f"alias groups present {a['groups_present']}, in one entity {a['groups_in_one_entity']}")
