@@ -47,6 +47,8 @@ TYPE_OF_LABEL = {
     "DATE": "DATE",
 }
 CONCEPT = "CONCEPT"
+# Every type this extractor writes (the Neo4j Browser style sheet has a colour for each).
+KEPT_LABELS = frozenset(TYPE_OF_LABEL.values()) | {CONCEPT}
 MAX_NAME_TOKENS = 8
 MAX_ENTITIES_PER_SENTENCE = 8
 MAX_CONCEPTS_PER_SENTENCE = 3
