@@ -615,5 +615,9 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level=log_level)
 
 
+from graphrag.cli_entities import app as _entities_app  # noqa: E402
+
+app.add_typer(_entities_app, name="entities")
+
 if __name__ == "__main__":
     app()

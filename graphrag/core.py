@@ -17,6 +17,7 @@ from graphrag.reconcile import journal_is_empty
 from graphrag.reextract import ReextractReport, chunks_by_document, estimate_reextract, reextract_chunks
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.models import DocumentRecord
+from graphrag.resolve.duplicates import duplicate_report
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 from graphrag.stores.factory import build_graph_store, build_state_store, build_vector_store
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from graphrag.cypher import CypherResult
     from graphrag.query.engine import QueryEngine, StreamingAnswer
     from graphrag.query.result import QueryResult, Retrieval
+    from graphrag.resolve.operations import EntityOperations
+    from graphrag.resolve.resolver import EntityResolver
 
 _EXTRACTOR_KEY = "workspace:extractor_id"
 
@@ -84,6 +87,40 @@ class GraphRAG:
         return build_extractor(self.settings, self.chat)
 
     @cached_property
+    def resolver(self) -> "EntityResolver | None":
+        if not self.settings.resolution:
+            return None
+        from graphrag.resolve.resolver import EntityResolver
+        from graphrag.resolve.store import SQLiteResolutionStore
+
+        self.settings.workspace.mkdir(parents=True, exist_ok=True)
+        store = SQLiteResolutionStore(self.settings.resolution_path)
+        return EntityResolver(store, threshold=self.settings.resolution_threshold)
+
+    @cached_property
+    def entities(self) -> "EntityOperations":
+        """Manual entity decisions: merge, split, review (`graphrag entities ...`)."""
+        from graphrag.resolve.operations import EntityOperations
+
+        if self.resolver is None:
+            raise ConfigError("entity resolution is off (GRAPHRAG_RESOLUTION=false): turn it on to merge or split entities")
+
+        def reconcile() -> None:
+            self._sync_with_workspace()
+            try:
+                self._indexer(None).reconcile()
+            finally:
+                self._refresh_queries()
+
+        return EntityOperations(
+            self.resolver,
+            graph=self.graph,
+            state=self.state,
+            reconcile=reconcile,
+            lock=lambda: workspace_lock(self.settings.workspace, self.settings.lock_timeout),
+        )
+
+    @cached_property
     def graph(self) -> GraphStore:
         return build_graph_store(self.settings)
 
@@ -126,6 +163,7 @@ class GraphRAG:
             chat=self.chat,
             progress=progress,
             records_extractor_id=self.state.cache_get(_EXTRACTOR_KEY),
+            resolver=self.resolver,
         )
 
     def _check_extractor(self, *, record: bool = True) -> None:
@@ -363,6 +401,7 @@ class GraphRAG:
             "entities": graph.entities,
             "relations": graph.relations,
             "entity_types": graph.entity_types,
+            "duplicates": duplicate_report((e.key, e.type) for e in self.graph.iter_entities()).to_dict(),
             "workspace": str(self.settings.workspace),
             "graph_store": self.settings.graph_store,
         }
@@ -398,6 +437,9 @@ class GraphRAG:
 
     def close(self) -> None:
         self.__dict__.pop("query_engine", None)
+        resolver = self.__dict__.pop("resolver", None)
+        if resolver is not None:
+            resolver.store.close()
         for name in ("graph", "vectors", "state"):
             component = self.__dict__.pop(name, None)
             if component is not None:

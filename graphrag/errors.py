@@ -76,3 +76,7 @@ class WorkspaceNotFoundError(GraphRAGError):
 
 class AmbiguousDocumentError(GraphRAGError):
     """A document reference (id prefix, file name) matches more than one document."""
+
+
+class EntityNotFoundError(GraphRAGError):
+    """No entity has the given key, name or alias."""

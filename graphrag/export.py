@@ -21,6 +21,7 @@ def graph_rows(graph: GraphStore) -> tuple[list[dict], list[dict]]:
     degrees = graph.degrees(e["key"] for e in entities)
     for e in entities:
         e["source_ids"] = list(e["source_ids"])
+        e["aliases"] = [{"name": a["name"], "source_ids": list(a["source_ids"])} for a in e.get("aliases", ())]
         e["degree"] = degrees.get(e["key"], 0)
     for r in relations:
         r["source_ids"] = list(r["source_ids"])
@@ -40,7 +41,9 @@ def export_graph(graph: GraphStore, fmt: ExportFormat, out: Path) -> list[Path]:
         paths = parquet_paths(out)
         paths[0].parent.mkdir(parents=True, exist_ok=True)
         entity_schema = {"key": pl.String, "name": pl.String, "type": pl.String, "description": pl.String,
-                         "source_ids": pl.List(pl.String), "degree": pl.Int64}
+                         "source_ids": pl.List(pl.String),
+                         "aliases": pl.List(pl.Struct({"name": pl.String, "source_ids": pl.List(pl.String)})),
+                         "degree": pl.Int64}
         relation_schema = {"key": pl.String, "source": pl.String, "target": pl.String, "description": pl.String,
                            "keywords": pl.List(pl.String), "weight": pl.Float64, "source_ids": pl.List(pl.String)}
         pl.DataFrame(entities, schema=entity_schema).write_parquet(paths[0])
@@ -67,5 +70,7 @@ def parquet_paths(out: Path) -> list[Path]:
 
 
 def _scalar(value: object) -> object:
-    # GraphML attributes are scalars: lists become one separated string.
-    return "|".join(value) if isinstance(value, list) else value
+    # GraphML attributes are scalars: lists become one separated string (aliases: their names).
+    if isinstance(value, list):
+        return "|".join(v["name"] if isinstance(v, dict) else v for v in value)
+    return value

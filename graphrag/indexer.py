@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphrag.budget import TokenBudget, process_within_budget
 from graphrag.cost import chunks_to_extract
@@ -34,6 +34,9 @@ from graphrag.progress import with_describe_progress, with_embed_progress
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 from graphrag.summarize import DescriptionSummarizer
+
+if TYPE_CHECKING:
+    from graphrag.resolve.resolver import EntityResolver
 
 __all__ = [
     "CHUNKS_TABLE", "ENTITIES_TABLE", "GENERATION_KEY", "RELATIONS_TABLE",
@@ -59,6 +62,7 @@ class Indexer:
         chat: ChatModel | None = None,
         progress: ProgressCallback | None = None,
         records_extractor_id: str | None = None,
+        resolver: "EntityResolver | None" = None,
     ) -> None:
         """`records_extractor_id`: whose extraction records the graph is built from (the
         workspace's recorded extractor; default the current one). Reconcile reads them
@@ -74,6 +78,7 @@ class Indexer:
         self.chat = chat
         self.progress = progress or (lambda stage, done, total: None)
         self.records_extractor_id = records_extractor_id or extractor.extractor_id
+        self.resolver = resolver
 
     # ------------------------------------------------------------------ index
     def index(self, paths: Sequence[str], *, prune: bool = False, budget: TokenBudget | None = None) -> IndexReport:
@@ -273,6 +278,7 @@ class Indexer:
         return Reconciler(
             state=self.state, graph=self.graph, vectors=self.vectors, embedder=self.embedder,
             summarizer=self.summarizer, extractor_id=self.records_extractor_id, progress=self.progress,
+            resolver=self.resolver,
         )
 
     def reconcile(self) -> None:

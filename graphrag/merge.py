@@ -1,17 +1,25 @@
 """Merge per-chunk extraction records into entities and relations (a polars group-by).
 
-The result depends only on the *set* of (chunk id, extraction) records, never on their
-order: that is what makes "delete == never indexed" and "any order == same graph" hold.
+The result depends only on the *set* of (chunk id, extraction) records and the resolution
+mapping (name key -> entity key), never on their order: that is what makes "delete ==
+never indexed" and "any order == same graph" hold. Names, types and keywords are cleaned
+of control and bidi characters here, whatever the extractor let through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
-from graphrag.models import Extraction, normalize_name, relation_key
+from graphrag.models import Alias, Extraction, clean_text, normalize_name, relation_key
+
+Canonical = Callable[[str], str]  # name key -> the key of the entity it resolved to
+
+
+def _identity(key: str) -> str:
+    return key
 
 UNKNOWN_TYPE = "UNKNOWN"
 
@@ -23,6 +31,7 @@ class MergedEntity:
     type: str
     fragments: tuple[str, ...]  # distinct descriptions, most frequent first
     source_ids: tuple[str, ...]
+    aliases: tuple[Alias, ...] = ()  # the other names resolved to this entity
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class MergedRelation:
 
 
 def normalize_type(raw: str) -> str:
-    cleaned = "_".join(raw.strip().upper().replace("-", " ").split())
+    cleaned = "_".join(clean_text(raw).upper().replace("-", " ").split())
     return cleaned or UNKNOWN_TYPE
 
 
@@ -53,21 +62,23 @@ def record_keys(extraction: Extraction) -> tuple[set[str], set[str]]:
     return entity_keys, relation_keys
 
 
-def _entity_frame(records: Mapping[str, Extraction]) -> pl.DataFrame:
-    rows: list[tuple[str, str, str, str, str]] = []
+def _entity_frame(records: Mapping[str, Extraction], canonical: Canonical) -> pl.DataFrame:
+    rows: list[tuple[str, str, str, str, str, str]] = []
     for chunk_id, ext in records.items():
         for e in ext.entities:
-            key = normalize_name(e.name)
-            if key:
-                rows.append((key, chunk_id, e.name.strip(), normalize_type(e.type), e.description.strip()))
+            surface = normalize_name(e.name)
+            if surface:
+                name = clean_text(e.name)
+                description = clean_text(e.description, single_line=False).strip()
+                rows.append((canonical(surface), surface, chunk_id, name, normalize_type(e.type), description))
         # An endpoint the extractor forgot to list is still an entity, with no type or description.
         for r in ext.relations:
             for name in (r.source, r.target):
-                key = normalize_name(name)
-                if key:
-                    rows.append((key, chunk_id, name.strip(), UNKNOWN_TYPE, ""))
+                surface = normalize_name(name)
+                if surface:
+                    rows.append((canonical(surface), surface, chunk_id, clean_text(name), UNKNOWN_TYPE, ""))
     return pl.DataFrame(
-        rows, schema=["key", "chunk_id", "name", "type", "description"], orient="row"
+        rows, schema=["key", "surface", "chunk_id", "name", "type", "description"], orient="row"
     )
 
 
@@ -82,13 +93,28 @@ def _ranked(df: pl.DataFrame, group: str, column: str) -> pl.DataFrame:
     )
 
 
-def merge_entities(records: Mapping[str, Extraction], keys: Iterable[str] | None = None) -> dict[str, MergedEntity]:
-    df = _entity_frame(records)
+def merge_entities(
+    records: Mapping[str, Extraction],
+    keys: Iterable[str] | None = None,
+    canonical: Canonical | None = None,
+) -> dict[str, MergedEntity]:
+    """Entities by key; with `canonical`, every name is merged into the entity it resolved
+    to, whose name is the canonical name's most frequent spelling and whose aliases are the
+    other names (each with its chunks)."""
+    df = _entity_frame(records, canonical or _identity)
     if keys is not None:
         df = df.filter(pl.col("key").is_in(list(set(keys))))
     if df.is_empty():
         return {}
-    names = _ranked(df, "key", "name")
+    # The canonical name's own spellings rank first; other names only if it has none.
+    df = df.with_columns((pl.col("surface") != pl.col("key")).cast(pl.Int8).alias("alias_rank"))
+    names = (
+        df.group_by(["key", "alias_rank", "name"])
+        .agg(pl.len().alias("n"))
+        .sort(["key", "alias_rank", "n", "name"], descending=[False, False, True, False])
+        .group_by("key", maintain_order=True)
+        .agg(pl.col("name"))
+    )
     # UNKNOWN only wins when no extraction gave a real type.
     typed = df.with_columns(
         pl.when(pl.col("type") == UNKNOWN_TYPE).then(pl.lit(None)).otherwise(pl.col("type")).alias("type")
@@ -101,6 +127,7 @@ def merge_entities(records: Mapping[str, Extraction], keys: Iterable[str] | None
         .join(types, on="key", how="left")
         .join(descriptions, on="key", how="left")
     )
+    aliases = _aliases(df.filter(pl.col("surface") != pl.col("key")))
     merged: dict[str, MergedEntity] = {}
     for row in table.sort("key").iter_rows(named=True):
         merged[row["key"]] = MergedEntity(
@@ -109,22 +136,45 @@ def merge_entities(records: Mapping[str, Extraction], keys: Iterable[str] | None
             type=(row["type"] or [UNKNOWN_TYPE])[0],
             fragments=tuple(row["description"] or ()),
             source_ids=tuple(row["chunk_id"]),
+            aliases=aliases.get(row["key"], ()),
         )
     return merged
 
 
+def _aliases(df: pl.DataFrame) -> dict[str, tuple[Alias, ...]]:
+    """Per entity, one alias per other name key: its most frequent spelling and its chunks."""
+    if df.is_empty():
+        return {}
+    spelled = _ranked(df, "surface", "name")
+    sources = df.group_by(["key", "surface"]).agg(pl.col("chunk_id").unique().sort())
+    out: dict[str, list[Alias]] = {}
+    for row in sources.join(spelled, on="surface").sort(["key", "surface"]).iter_rows(named=True):
+        out.setdefault(row["key"], []).append(Alias(name=row["name"][0], source_ids=tuple(row["chunk_id"])))
+    return {k: tuple(sorted(v, key=lambda a: (a.name.casefold(), a.name))) for k, v in out.items()}
+
+
 def merge_relations(
-    records: Mapping[str, Extraction], keys: Iterable[str] | None = None
+    records: Mapping[str, Extraction],
+    keys: Iterable[str] | None = None,
+    canonical: Canonical | None = None,
+    endpoints: Iterable[str] | None = None,
 ) -> dict[str, MergedRelation]:
+    """Relations by key, between the entities their endpoints resolved to (a relation
+    between two names of one entity disappears); `keys` or `endpoints` (entity keys) select."""
+    canon = canonical or _identity
     rows: list[tuple[str, str, str, str, list[str], str, float]] = []
     for chunk_id, ext in records.items():
         for r in ext.relations:
             s, t = normalize_name(r.source), normalize_name(r.target)
-            if not s or not t or s == t:
+            if not s or not t:
+                continue
+            s, t = canon(s), canon(t)
+            if s == t:
                 continue
             a, b = sorted((s, t))
-            keywords = sorted({k.strip().lower() for k in r.keywords if k.strip()})
-            rows.append((relation_key(a, b), chunk_id, a, b, keywords, r.description.strip(), float(r.weight)))
+            keywords = sorted({k for k in (clean_text(k).lower() for k in r.keywords) if k})
+            description = clean_text(r.description, single_line=False).strip()
+            rows.append((relation_key(a, b), chunk_id, a, b, keywords, description, float(r.weight)))
     df = pl.DataFrame(
         rows,
         schema={
@@ -140,6 +190,9 @@ def merge_relations(
     )
     if keys is not None:
         df = df.filter(pl.col("key").is_in(list(set(keys))))
+    if endpoints is not None:
+        wanted = list(set(endpoints))
+        df = df.filter(pl.col("source").is_in(wanted) | pl.col("target").is_in(wanted))
     if df.is_empty():
         return {}
     base = df.group_by("key").agg(

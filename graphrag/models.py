@@ -38,11 +38,24 @@ def text_hash(text: str) -> str:
 
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# Bidirectional embeddings, overrides, isolates and marks: invisible, and able to make a
+# name display as something else.
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f{_BIDI}\\ufeff\\u200b]")
+
+
+def clean_text(text: str, *, single_line: bool = True) -> str:
+    """Drops NUL, control and bidi-control characters; a single-line value (a name, a type,
+    a keyword) also has its line breaks and tabs folded to one space."""
+    cleaned = _INVISIBLE.sub("", text)
+    if single_line:
+        cleaned = " ".join(cleaned.split())
+    return cleaned
 
 
 def normalize_name(name: str) -> str:
     """Entity key: case, accents' compatibility forms, whitespace and punctuation folded."""
-    folded = unicodedata.normalize("NFKC", name).casefold()
+    folded = unicodedata.normalize("NFKC", clean_text(name)).casefold()
     return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
@@ -111,12 +124,21 @@ class Extraction(BaseModel):
 
 
 @dataclass(frozen=True)
+class Alias:
+    """Another name of an entity, with the chunks that call it so."""
+
+    name: str
+    source_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Entity:
     key: str
     name: str
     type: str
     description: str
     source_ids: tuple[str, ...]
+    aliases: tuple[Alias, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,20 @@ per-chunk extraction records (never by calling the extractor again)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import time
 
 from graphrag.index_report import ProgressCallback
 from graphrag.llm.base import Embedder
-from graphrag.merge import merge_entities, merge_relations
 from graphrag.models import Entity, Extraction, Relation
+from graphrag.resolve.apply import plan_graph_changes
 from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
 from graphrag.summarize import DescriptionSummarizer
+
+if TYPE_CHECKING:
+    from graphrag.resolve.resolver import EntityResolver
 
 GENERATION_KEY = "workspace:generation"
 CHUNKS_TABLE = "chunks"
@@ -21,7 +26,8 @@ RELATIONS_TABLE = "relations"
 
 
 def entity_vector_text(entity: Entity) -> str:
-    return f"{entity.name}\n{entity.description}".strip()
+    also = f" ({', '.join(a.name for a in entity.aliases)})" if entity.aliases else ""
+    return f"{entity.name}{also}\n{entity.description}".strip()
 
 
 def relation_vector_text(relation: Relation, names: dict[str, str]) -> str:
@@ -45,6 +51,7 @@ class Reconciler:
         summarizer: DescriptionSummarizer,
         extractor_id: str,
         progress: ProgressCallback,
+        resolver: "EntityResolver | None" = None,
     ) -> None:
         self.state = state
         self.graph = graph
@@ -53,6 +60,7 @@ class Reconciler:
         self.summarizer = summarizer
         self.extractor_id = extractor_id
         self.progress = progress
+        self.resolver = resolver
 
     async def areconcile(self) -> None:
         """Makes the graph and vectors agree with the state for every journaled key."""
@@ -63,12 +71,15 @@ class Reconciler:
         if not (doc_ids or chunk_ids or entity_keys or relation_keys):
             return
 
-        entity_support = self.state.chunks_for_entities(entity_keys)
-        relation_support = self.state.chunks_for_relations(relation_keys)
-        needed = set().union(*entity_support.values(), *relation_support.values())
-        records = self._records_for(needed)
-        merged_entities = merge_entities(records, keys=entity_keys)
-        merged_relations = merge_relations(records, keys=relation_keys)
+        changes = plan_graph_changes(
+            state=self.state,
+            graph=self.graph,
+            resolver=self.resolver,
+            load_records=self._records_for,
+            entity_keys=entity_keys,
+            relation_keys=relation_keys,
+        )
+        merged_entities, merged_relations = changes.entities, changes.relations
 
         total = len(merged_entities) + len(merged_relations)
         self.progress("describe", 0, total)
@@ -99,7 +110,7 @@ class Reconciler:
         unsettled_relations = {k for k, (_, final) in zip(merged_relations, relation_outcomes) if not final}
         self.progress("describe", total, total)
         entities = [
-            Entity(key=m.key, name=m.name, type=m.type, description=d, source_ids=m.source_ids)
+            Entity(key=m.key, name=m.name, type=m.type, description=d, source_ids=m.source_ids, aliases=m.aliases)
             for m, d in zip(merged_entities.values(), entity_descriptions)
         ]
         relations = [
@@ -114,8 +125,7 @@ class Reconciler:
             )
             for m, d in zip(merged_relations.values(), relation_descriptions)
         ]
-        gone_entities = entity_keys - merged_entities.keys()
-        gone_relations = relation_keys - merged_relations.keys()
+        gone_entities, gone_relations = changes.gone_entities, changes.gone_relations
 
         live_docs = {d: self.state.get_document(d) for d in doc_ids}
         live_chunks = self.state.get_chunks(chunk_ids)
@@ -141,7 +151,11 @@ class Reconciler:
             [(c.id, c.text, {"document_id": c.document_id, "order": c.order}) for c in live_chunks.values()],
         )
         self._upsert_vectors(
-            ENTITIES_TABLE, [(e.key, entity_vector_text(e), {"type": e.type, "name": e.name}) for e in entities]
+            ENTITIES_TABLE,
+            [
+                (e.key, entity_vector_text(e), {"type": e.type, "name": e.name, "aliases": [a.name for a in e.aliases]})
+                for e in entities
+            ],
         )
         self._upsert_vectors(
             RELATIONS_TABLE,
@@ -151,7 +165,7 @@ class Reconciler:
         self.graph.flush()
 
         self.state.clear_pending("relation", relation_keys)
-        self.state.clear_pending("entity", entity_keys)
+        self.state.clear_pending("entity", entity_keys | changes.journaled)
         self.state.clear_pending("chunk", chunk_ids)
         self.state.clear_pending("document", doc_ids)
         self.state.add_pending("entity", unsettled_entities)

@@ -150,6 +150,14 @@ class Settings(BaseSettings):
         "(or the description passes summary_max_tokens), then folded in with one call",
     )
 
+    # --- entity resolution
+    resolution: bool = Field(
+        default=True, description="resolve names of one entity into one (aliases) when documents are indexed"
+    )
+    resolution_threshold: float = Field(
+        default=0.8, gt=0, le=1, description="score from which two names are merged without review"
+    )
+
     # --- query
     query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr", "auto"] = "mix"
     query_top_k: int = Field(default=10, ge=1, description="chunks retrieved per query")
@@ -266,6 +274,10 @@ class Settings(BaseSettings):
     @property
     def state_path(self) -> Path:
         return self.workspace / "state.sqlite"
+
+    @property
+    def resolution_path(self) -> Path:
+        return self.workspace / "resolution.sqlite"
 
     @property
     def graph_path(self) -> Path:

@@ -76,6 +76,9 @@ class SummaryRecord:
 def fragment_digest(fragment: str) -> str:
     return sha256_hex(fragment)[:16]
 
+# Offline, a description is the few most frequent fragments, not a paste of all of them.
+OFFLINE_MAX_FRAGMENTS = 3
+
 
 class DescriptionSummarizer:
     def __init__(
@@ -152,7 +155,7 @@ class DescriptionSummarizer:
     def _keep_most_frequent(self, fragments: Sequence[str]) -> str:
         kept: list[str] = []
         used = 0
-        for fragment in fragments:  # already ordered by frequency
+        for fragment in fragments[:OFFLINE_MAX_FRAGMENTS]:  # already ordered by frequency
             n = count_tokens(fragment)
             if used + n > self.max_tokens:
                 if not kept:

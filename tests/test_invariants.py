@@ -12,7 +12,9 @@ from graphrag.indexer import CHUNKS_TABLE, ENTITIES_TABLE, RELATIONS_TABLE
 def snapshot(rag) -> dict:
     """Everything a query can see: entities, relations (with sources), vectors and their texts."""
     graph = {
-        "entities": sorted((e.key, e.name, e.type, e.description, e.source_ids) for e in rag.graph.iter_entities()),
+        "entities": sorted(
+            (e.key, e.name, e.type, e.description, e.source_ids, e.aliases) for e in rag.graph.iter_entities()
+        ),
         "relations": sorted(
             (r.key, r.source, r.target, r.description, r.keywords, r.weight, r.source_ids)
             for r in rag.graph.iter_relations()

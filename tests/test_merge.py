@@ -83,3 +83,27 @@ def test_record_keys_include_relation_endpoints_and_skip_self_loops():
     entity_keys, relation_keys = record_keys(ext)
     assert entity_keys == {"a", "b", "c"}
     assert relation_keys == {relation_key("b", "c")}
+
+
+def test_names_types_and_keywords_are_cleaned_of_control_and_bidi_characters():
+    from graphrag.merge import merge_entities, merge_relations
+    from graphrag.models import ExtractedEntity, ExtractedRelation, Extraction, normalize_name
+
+    evil = "Scr\u202eooge\x00\u2066"  # a right-to-left override, NUL and an isolate
+    records = {
+        "c1": Extraction(
+            entities=[ExtractedEntity(name=evil, type="PER\x07SON\u200f", description="A miser.\x00\nRich.")],
+            relations=[ExtractedRelation(source=evil, target="Mar\x1bley", keywords=["emp\u202dloys", "\x00"],
+                                         description="Partners\u2067.")],
+        ),
+        "c2": Extraction(entities=[ExtractedEntity(name="Scrooge", type="PERSON")]),
+    }
+    assert normalize_name(evil) == "scrooge"
+    (scrooge,) = [e for e in merge_entities(records).values() if e.key == "scrooge"]
+    assert scrooge.name == "Scrooge" and scrooge.type == "PERSON" and scrooge.source_ids == ("c1", "c2")
+    assert scrooge.fragments == ("A miser.\nRich.",)  # line breaks kept in descriptions only
+    (relation,) = merge_relations(records).values()
+    assert (relation.source, relation.target) == ("marley", "scrooge")
+    assert relation.keywords == ("employs",) and relation.fragments == ("Partners.",)
+    names = {e.name for e in merge_entities(records).values()}
+    assert all(ch.isprintable() for name in names for ch in name)

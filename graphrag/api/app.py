@@ -29,6 +29,7 @@ from graphrag.errors import (
     ConfigError,
     CypherNotAllowedError,
     DocumentNotFoundError,
+    EntityNotFoundError,
     GraphRAGError,
     LLMError,
     LoadError,
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[GraphRAGError], int]] = [
     (DocumentNotFoundError, 404),
+    (EntityNotFoundError, 404),
     (CypherNotAllowedError, 400),
     (BackendNotSupportedError, 400),
     (ConfigError, 400),
@@ -175,7 +177,7 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
-    from graphrag.api import routes_cypher, routes_documents, routes_graph, routes_query, routes_system
+    from graphrag.api import routes_cypher, routes_documents, routes_entities, routes_graph, routes_query, routes_system
 
     secured = [Depends(authorize)]
     app.include_router(routes_system.public)
@@ -184,6 +186,7 @@ def create_app(
     app.include_router(routes_cypher.router, dependencies=secured)
     app.include_router(routes_documents.router, dependencies=secured)
     app.include_router(routes_graph.router, dependencies=secured)
+    app.include_router(routes_entities.router, dependencies=secured)
     return app
 
 

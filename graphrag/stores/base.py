@@ -44,6 +44,9 @@ class GraphStore(Protocol):
 
     def get_entities(self, keys: Iterable[str]) -> dict[str, Entity]: ...
     def get_relations(self, keys: Iterable[str]) -> dict[str, Relation]: ...
+    def find_entities(self, names: Iterable[str]) -> dict[str, Entity]:
+        """Name key -> the entity with that key or that alias (entity resolution keeps the
+        other names of an entity as aliases): what query-time keyword matching should use."""
     def degrees(self, keys: Iterable[str]) -> dict[str, int]: ...
     def neighbors(self, keys: Iterable[str]) -> dict[str, list[Relation]]:
         """Incident relations of each entity, in one round trip."""

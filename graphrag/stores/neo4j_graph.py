@@ -3,7 +3,8 @@
     (:Document {workspace, id, title, source, content_hash, status, ...})
     (:Document)-[:HAS_CHUNK]->(:Chunk {workspace, id, document_id, text, order, n_tokens})
     (:Chunk)-[:MENTIONS]->(:Entity)
-    (:Entity:<TypeLabel> {workspace, key, name, type, description, source_ids, degree})
+    (:Entity:<TypeLabel> {workspace, key, name, type, description, source_ids, degree,
+                          aliases, alias_sources, alias_text})
     (:Entity)-[:RELATED {workspace, key, description, keywords, weight, source_ids}]->(:Entity)
 
 Every node and relation carries the `workspace` property, so several workspaces share one
@@ -21,7 +22,6 @@ import json
 import logging
 import re
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,9 +33,9 @@ from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable
 
 from graphrag.cypher import CypherResult
 from graphrag.errors import StoreError
-from graphrag.models import Chunk, DocumentRecord, Entity, Relation
-from graphrag.stores.base import GraphStats
+from graphrag.models import Chunk, DocumentRecord, Entity, Relation, normalize_name
 from graphrag.stores import neo4j_queries as Q
+from graphrag.stores.neo4j_graph_reads import Neo4jGraphReads, _batches, _unique
 
 if TYPE_CHECKING:
     from graphrag.settings import Settings
@@ -73,31 +73,7 @@ def schema_statements(schema_dir: Path = SCHEMA_DIR) -> list[str]:
     return statements
 
 
-def _by_weight(relation: Relation) -> tuple[float, str]:
-    return (-relation.weight, relation.key)
-
-
-def _unique(keys: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(keys))
-
-
-def _batches(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _entity(r: Any) -> Entity:
-    return Entity(key=r["key"], name=r["name"], type=r["type"], description=r["description"],
-                  source_ids=tuple(r["source_ids"] or ()))
-
-
-def _relation(r: Any) -> Relation:
-    return Relation(key=r["key"], source=r["source"], target=r["target"], description=r["description"],
-                    keywords=tuple(r["keywords"] or ()), weight=float(r["weight"]),
-                    source_ids=tuple(r["source_ids"] or ()))
-
-
-class Neo4jGraphStore:
+class Neo4jGraphStore(Neo4jGraphReads):
     """A GraphStore on a Neo4j server, scoped to one workspace (`namespace`)."""
 
     def __init__(
@@ -251,7 +227,11 @@ class Neo4jGraphStore:
     def upsert_entities(self, entities: Sequence[Entity]) -> None:
         rows = [
             {"key": e.key, "name": e.name, "type": e.type, "description": e.description,
-             "source_ids": list(e.source_ids), "label": type_label(e.type)}
+             "source_ids": list(e.source_ids), "label": type_label(e.type),
+             # Parallel lists (properties cannot nest) and one string for the full-text index.
+             "aliases": [a.name for a in e.aliases], "alias_sources": [" ".join(a.source_ids) for a in e.aliases],
+             "alias_text": " | ".join(a.name for a in e.aliases),
+             "alias_keys": [normalize_name(a.name) for a in e.aliases]}
             for e in entities
         ]
         self._write(Q.UPSERT_ENTITIES, rows, "writing entities")
@@ -301,102 +281,6 @@ class Neo4jGraphStore:
 
     def delete_relations(self, keys: Iterable[str]) -> None:
         self._write(Q.DELETE_RELATIONS, _unique(keys), "deleting relations")
-
-    def get_entities(self, keys: Iterable[str]) -> dict[str, Entity]:
-        keys = _unique(keys)
-        if not keys:
-            return {}
-        found = {r["key"]: _entity(r) for r in self._read(Q.GET_ENTITIES, "reading entities", keys=keys)}
-        return {k: found[k] for k in keys if k in found}
-
-    def get_relations(self, keys: Iterable[str]) -> dict[str, Relation]:
-        keys = _unique(keys)
-        if not keys:
-            return {}
-        found = {r["key"]: _relation(r) for r in self._read(Q.GET_RELATIONS, "reading relations", keys=keys)}
-        return {k: found[k] for k in keys if k in found}
-
-    def degrees(self, keys: Iterable[str]) -> dict[str, int]:
-        """Incident relations per existing entity (a self-loop counts once)."""
-        keys = _unique(keys)
-        if not keys:
-            return {}
-        found = {r["key"]: r["degree"] for r in self._read(Q.DEGREES, "reading degrees", keys=keys)}
-        return {k: found[k] for k in keys if k in found}
-
-    def neighbors(self, keys: Iterable[str]) -> dict[str, list[Relation]]:
-        """Incident relations of each existing entity, strongest first then by key; one query."""
-        keys = _unique(keys)
-        if not keys:
-            return {}
-        incident: dict[str, list[Relation]] = {}
-        for r in self._read(Q.NEIGHBORS, "reading neighbours", keys=keys):
-            relations = incident.setdefault(r["entity"], [])
-            if r["key"] is not None:
-                relations.append(_relation(r))
-        for relations in incident.values():
-            relations.sort(key=_by_weight)
-        return {k: incident[k] for k in keys if k in incident}
-
-    def subgraph(
-        self, keys: Iterable[str], depth: int = 1, limit: int = 500
-    ) -> tuple[list[Entity], list[Relation]]:
-        """Breadth-first from `keys`, strongest relations first, as NetworkXGraphStore does:
-        one neighbours query per level, then the entities and the relations among them."""
-        if limit <= 0:
-            return [], []
-        seeds = _unique(keys)
-        existing = self.degrees(seeds)
-        seen: dict[str, None] = {}
-        for key in seeds:
-            if key in existing and len(seen) < limit:
-                seen.setdefault(key)
-        frontier = list(seen)
-        for _ in range(max(depth, 0)):
-            if not frontier or len(seen) >= limit:
-                break
-            incident = self.neighbors(frontier)
-            next_frontier: list[str] = []
-            for node in frontier:
-                if len(seen) >= limit:
-                    break
-                for relation in incident.get(node, []):
-                    other = relation.target if relation.source == node else relation.source
-                    if other not in seen and len(seen) < limit:
-                        seen[other] = None
-                        next_frontier.append(other)
-            frontier = next_frontier
-        if not seen:
-            return [], []
-        found = self.get_entities(seen)
-        entities = [found[k] for k in seen if k in found]
-        relations = [_relation(r) for r in self._read(Q.RELATIONS_AMONG, "reading a subgraph", keys=list(seen))]
-        relations.sort(key=_by_weight)
-        return entities, relations
-
-    def iter_entities(self) -> Iterator[Entity]:
-        """Key order (Python's), fetched in pages; entities deleted meanwhile are skipped."""
-        keys = sorted(r["key"] for r in self._read(Q.ENTITY_KEYS, "listing entities"))
-        for page in _batches(keys, self.batch_size):
-            found = self.get_entities(page)
-            yield from (found[k] for k in page if k in found)
-
-    def iter_relations(self) -> Iterator[Relation]:
-        keys = sorted(r["key"] for r in self._read(Q.RELATION_KEYS, "listing relations"))
-        for page in _batches(keys, self.batch_size):
-            found = self.get_relations(page)
-            yield from (found[k] for k in page if k in found)
-
-    def stats(self) -> GraphStats:
-        (r,) = self._read(Q.STATS, "counting the graph")
-        types = Counter({t: n for t, n in r["types"]})
-        return GraphStats(
-            documents=r["documents"],
-            chunks=r["chunks"],
-            entities=sum(types.values()),
-            relations=r["relations"],
-            entity_types=dict(sorted(types.items())),
-        )
 
     # --- lifecycle
 

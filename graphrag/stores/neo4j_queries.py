@@ -51,7 +51,9 @@ UPSERT_ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {workspace: $ws, key: row.key})
 ON CREATE SET e.degree = 0
-SET e.name = row.name, e.type = row.type, e.description = row.description, e.source_ids = row.source_ids
+SET e.name = row.name, e.type = row.type, e.description = row.description, e.source_ids = row.source_ids,
+    e.aliases = row.aliases, e.alias_sources = row.alias_sources, e.alias_text = row.alias_text,
+    e.alias_keys = row.alias_keys
 WITH e, row, [l IN labels(e) WHERE l <> 'Entity' AND l <> row.label] AS stale
 REMOVE e:$(stale)
 SET e:$(row.label)
@@ -162,7 +164,15 @@ GET_ENTITIES = """
 UNWIND $keys AS k
 MATCH (e:Entity {workspace: $ws, key: k})
 RETURN e.key AS key, e.name AS name, e.type AS type, e.description AS description,
-       e.source_ids AS source_ids
+       e.source_ids AS source_ids, e.aliases AS aliases, e.alias_sources AS alias_sources
+"""
+
+FIND_BY_ALIAS = """
+UNWIND $rows AS row
+CALL db.index.fulltext.queryNodes('graphrag_entity_names', row.query) YIELD node AS e
+WITH row, e WHERE e.workspace = $ws AND row.name IN e.alias_keys
+RETURN row.name AS lookup, e.key AS key, e.name AS name, e.type AS type, e.description AS description,
+       e.source_ids AS source_ids, e.aliases AS aliases, e.alias_sources AS alias_sources
 """
 
 GET_RELATIONS = f"""

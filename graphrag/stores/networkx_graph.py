@@ -20,7 +20,7 @@ from typing import Any
 import networkx as nx
 
 from graphrag.errors import StoreError
-from graphrag.models import Chunk, DocumentRecord, Entity, Relation
+from graphrag.models import Alias, Chunk, DocumentRecord, Entity, Relation, normalize_name
 from graphrag.stores.base import GraphStats
 
 FORMAT = "graphrag-networkx-graph"
@@ -57,6 +57,7 @@ class NetworkXGraphStore:
             self._documents: dict[str, DocumentRecord] = {}
             self._chunks: dict[str, Chunk] = {}
             self._chunks_of: dict[str, set[str]] = {}  # document id -> chunk ids
+            self._alias_of: dict[str, str] = {}  # alias name key -> entity key
             self._dirty = False
             if self.path is not None and self.path.exists():
                 self._load(self.path)
@@ -105,6 +106,8 @@ class NetworkXGraphStore:
     def upsert_entities(self, entities: Sequence[Entity]) -> None:
         with self._lock:
             for e in entities:
+                self._forget_aliases(e.key)
+                self._alias_of.update({normalize_name(a.name): e.key for a in e.aliases})
                 # Sets every attribute: the indexer hands over the fully merged entity.
                 self._graph.add_node(
                     e.key,
@@ -112,6 +115,7 @@ class NetworkXGraphStore:
                     type=e.type,
                     description=e.description,
                     source_ids=tuple(e.source_ids),
+                    aliases=tuple((a.name, tuple(a.source_ids)) for a in e.aliases),
                 )
             self._dirty |= bool(entities)
 
@@ -163,8 +167,25 @@ class NetworkXGraphStore:
                     continue
                 for _, _, relation_key in self._graph.edges(key, data="key"):
                     self._edge_of.pop(relation_key, None)
+                self._forget_aliases(key)
                 self._graph.remove_node(key)
                 self._dirty = True
+
+    def _forget_aliases(self, key: str) -> None:
+        if key in self._graph:
+            for name, _ in self._graph.nodes[key].get("aliases", ()):
+                if self._alias_of.get(normalize_name(name)) == key:
+                    del self._alias_of[normalize_name(name)]
+
+    def find_entities(self, names: Iterable[str]) -> dict[str, Entity]:
+        """Name key -> the entity that has it as its key or as one of its aliases."""
+        with self._lock:
+            found = {}
+            for name in names:
+                key = name if name in self._graph else self._alias_of.get(name)
+                if key is not None and key in self._graph:
+                    found[name] = self._entity(key)
+            return found
 
     def delete_relations(self, keys: Iterable[str]) -> None:
         with self._lock:
@@ -268,6 +289,7 @@ class NetworkXGraphStore:
             type=a["type"],
             description=a["description"],
             source_ids=a["source_ids"],
+            aliases=tuple(Alias(name, tuple(ids)) for name, ids in a.get("aliases", ())),
         )
 
     def _relation(self, u: str, v: str) -> Relation:
@@ -333,7 +355,9 @@ class NetworkXGraphStore:
                     type=e["type"],
                     description=e["description"],
                     source_ids=tuple(e["source_ids"]),
+                    aliases=tuple((name, tuple(ids)) for name, ids in e.get("aliases", ())),
                 )
+                self._alias_of.update({normalize_name(name): e["key"] for name, _ in e.get("aliases", ())})
             for r in data["relations"]:
                 if r["source"] not in self._graph or r["target"] not in self._graph:
                     raise ValueError(f"relation {r['key']!r} refers to a missing entity")

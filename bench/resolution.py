@@ -1,0 +1,126 @@
+"""How well the offline graph resolves entities: alias groups, wrong merges, duplicates.
+
+Indexes a corpus into a fresh workspace (offline spaCy extraction, the hashing embedder
+unless told otherwise: embeddings do not matter here) and reports
+
+- with an alias file (`entity_aliases.json`: `same` groups of names of one thing,
+  `different` pairs that must stay apart): how many groups with at least two of their
+  names in the graph end in one entity, and which `different` pairs ended merged;
+- the duplicate share: entities that are a strict word-subset or a near-identical string
+  of another entity of the same type (the figure `graphrag stats` shows);
+- entities, relations, indexing seconds.
+
+    .venv/bin/python bench/resolution.py ../shared/data/christmas_carol/carol_staves \
+        --aliases ../shared/data/christmas_carol/entity_aliases.json
+    .venv/bin/python bench/resolution.py ../shared/data/corpora/behind-the-tech-podcasts/corpus.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from graphrag.core import GraphRAG  # noqa: E402
+from graphrag.models import Entity, normalize_name  # noqa: E402
+from graphrag.resolve.duplicates import duplicate_report  # noqa: E402
+from graphrag.settings import Settings  # noqa: E402
+
+
+def entity_of_name(entities: Iterable[Entity]) -> dict[str, str]:
+    """name key -> key of the entity that carries it (as its name or one of its aliases)."""
+    owner: dict[str, str] = {}
+    for e in entities:
+        owner[e.key] = e.key
+        for alias in getattr(e, "aliases", ()):
+            owner.setdefault(normalize_name(getattr(alias, "name", alias)), e.key)
+    return owner
+
+
+def alias_scores(entities: list[Entity], aliases: dict) -> dict:
+    owner = entity_of_name(entities)
+    groups = []
+    for names in aliases.get("same", []):
+        present = {n: owner[normalize_name(n)] for n in names if normalize_name(n) in owner}
+        if len(present) < 2:
+            continue
+        groups.append({"names": present, "one_entity": len(set(present.values())) == 1})
+    merged_wrongly = [
+        pair
+        for pair in aliases.get("different", [])
+        if all(normalize_name(n) in owner for n in pair)
+        and owner[normalize_name(pair[0])] == owner[normalize_name(pair[1])]
+    ]
+    return {
+        "groups_present": len(groups),
+        "groups_in_one_entity": sum(g["one_entity"] for g in groups),
+        "groups": groups,
+        "different_pairs_merged": merged_wrongly,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", help="files or folders to index")
+    parser.add_argument("--aliases", help="entity_aliases.json with `same` groups and `different` pairs")
+    parser.add_argument("--workspace", help="index here (default: a temporary folder, removed after)")
+    parser.add_argument("--embedder", default="hashing", help="embedder setting (default hashing)")
+    parser.add_argument("--graph-store", default="networkx")
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = Path(args.workspace or tmp)
+        settings = Settings(
+            workspace=workspace, extractor="spacy", embedder=args.embedder, graph_store=args.graph_store
+        )
+        rag = GraphRAG(settings)
+        started = time.perf_counter()
+        report = rag.index([str(p) for p in args.paths])
+        seconds = time.perf_counter() - started
+        entities = list(rag.graph.iter_entities())
+        out: dict = {
+            "paths": args.paths,
+            "documents": report.documents_new + report.documents_updated + report.documents_unchanged,
+            "entities": len(entities),
+            "relations": report.relations,
+            "index_seconds": round(seconds, 1),
+            "stage_seconds": report.stage_seconds,
+        }
+        dupes = duplicate_report((e.key, e.type) for e in entities)
+        out["duplicates"] = dupes.to_dict() | {"examples": dupes.examples[:10]}
+        # Noun-phrase concepts add many entities: the share among named entities only too.
+        named = duplicate_report((e.key, e.type) for e in entities if e.type != "CONCEPT")
+        out["duplicates_named"] = named.to_dict()
+        out["aliases_total"] = sum(len(getattr(e, "aliases", ())) for e in entities)
+        if args.aliases:
+            out["aliases"] = alias_scores(entities, json.loads(Path(args.aliases).read_text()))
+        rag.close()
+
+    if args.json:
+        print(json.dumps(out, indent=1, ensure_ascii=False))
+        return
+    print(f"documents {out['documents']}  entities {out['entities']}  relations {out['relations']}  "
+          f"indexed in {out['index_seconds']} s")
+    d = out["duplicates"]
+    print(f"duplicate share {d['share']:.1%} ({d['duplicates']} of {d['entities']}); e.g. {d['examples'][:5]}")
+    n = out["duplicates_named"]
+    print(f"  among named entities (not CONCEPT) {n['share']:.1%} ({n['duplicates']} of {n['entities']}); "
+          f"aliases {out['aliases_total']}")
+    if "aliases" in out:
+        a = out["aliases"]
+        print(f"alias groups present {a['groups_present']}, in one entity {a['groups_in_one_entity']}")
+        for g in a["groups"]:
+            print(f"  {'ok ' if g['one_entity'] else 'NO '} {g['names']}")
+        print(f"`different` pairs merged: {len(a['different_pairs_merged'])} {a['different_pairs_merged']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""What resolution compares: a name's core words, its honorific, its type family.
+
+Works on entity keys (`models.normalize_name`: case, Unicode and punctuation already
+folded), so "Mr. Scrooge's" arrives as "mr scrooge s".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Honorifics and titles are not part of who someone is ("Mr. Scrooge" is "Scrooge"), but a
+# gendered one tells "Mr. Fezziwig" from "Mrs. Fezziwig".
+HONORIFICS: dict[str, str] = {
+    "mr": "m", "mister": "m", "master": "m", "sir": "m", "lord": "m", "monsieur": "m", "herr": "m",
+    "mrs": "f", "ms": "f", "miss": "f", "madam": "f", "madame": "f", "mme": "f", "mlle": "f",
+    "lady": "f", "dame": "f", "frau": "f",
+    "dr": "", "doctor": "", "prof": "", "professor": "", "rev": "", "reverend": "", "old": "",
+    "young": "", "little": "", "capt": "", "captain": "", "st": "", "saint": "",
+}
+# Titles that only people carry; "St." starts places as often as people.
+PERSONAL_TITLES = frozenset(HONORIFICS) - {"st", "saint", "little"}
+# Words that make a longer name about something else: "Bank of England" is not "England",
+# "Scrooge and Marley" is not "Scrooge", "Scrooge's nephew" is not "Scrooge".
+LINKING_WORDS = frozenset({"of", "the", "and", "s", "for", "in", "on", "at", "to", "a", "an", "with", "by", "from", "or"})
+
+# Types that name the same kind of thing across extractors (spaCy labels, LLM types).
+TYPE_FAMILIES: dict[str, str] = {
+    "PERSON": "person", "PER": "person", "CHARACTER": "person", "PEOPLE": "person", "HUMAN": "person",
+    "ORGANIZATION": "organization", "ORG": "organization", "COMPANY": "organization",
+    "INSTITUTION": "organization", "GROUP": "organization",
+    "LOCATION": "location", "LOC": "location", "GPE": "location", "FAC": "location", "PLACE": "location",
+    "GEO": "location", "CITY": "location", "COUNTRY": "location", "FACILITY": "location",
+    "EVENT": "event", "DATE": "date", "TIME": "date",
+    "WORK": "work", "WORK_OF_ART": "work", "PRODUCT": "product", "TECHNOLOGY": "product",
+    "CONCEPT": "concept", "NORP": "group",
+}
+# Names of these families are often shortened to a part ("Scrooge" for "Ebenezer Scrooge",
+# "Microsoft" for "Microsoft Corporation"); "Christmas" is not short for "Christmas Eve".
+SHORTENABLE_FAMILIES = frozenset({"person", "organization"})
+UNKNOWN_FAMILY = "unknown"
+
+
+def type_family(entity_type: str) -> str:
+    return TYPE_FAMILIES.get(entity_type.upper(), entity_type.lower() or UNKNOWN_FAMILY) if entity_type and entity_type.upper() != "UNKNOWN" else UNKNOWN_FAMILY
+
+
+def compatible_types(a: str, b: str) -> bool:
+    fa, fb = type_family(a), type_family(b)
+    return fa == fb or UNKNOWN_FAMILY in (fa, fb)
+
+
+@dataclass(frozen=True)
+class NameForm:
+    key: str
+    core: tuple[str, ...]  # words that identify, honorifics and a trailing possessive removed
+    gender: str  # "m", "f" or "" (from a gendered honorific)
+
+    @property
+    def words(self) -> frozenset[str]:
+        return frozenset(self.core)
+
+
+def parse_name(key: str, family: str = UNKNOWN_FAMILY) -> NameForm:
+    words = key.split()
+    if len(words) > 1 and words[-1] == "s":  # "scrooge s" (a possessive left by the extractor)
+        words = words[:-1]
+    gender = ""
+    if family in ("person", UNKNOWN_FAMILY):
+        while len(words) > 1 and words[0] in HONORIFICS:
+            gender = gender or HONORIFICS[words[0]]
+            words = words[1:]
+    return NameForm(key=key, core=tuple(words), gender=gender)
+
+
+def genders_conflict(a: NameForm, b: NameForm) -> bool:
+    return bool(a.gender and b.gender and a.gender != b.gender)
+
+
+def extends(short: NameForm, long: NameForm) -> bool:
+    """`long` is `short` with more identifying words ("Ebenezer Scrooge" extends "Scrooge"),
+    not a name about something else ("Scrooge's nephew", "Scrooge and Marley")."""
+    extra = set(long.core) - set(short.core)
+    return bool(extra) and set(short.core) < set(long.core) and not (extra & LINKING_WORDS)

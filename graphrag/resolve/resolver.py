@@ -1,0 +1,292 @@
+"""Resolution on insert: which names are one entity, decided for the names that changed.
+
+For every name that appeared, changed or went away, and for the shorter names whose
+candidates that changes (its word-subsets: "Scrooge" when "Ebenezer Scrooge" arrives):
+
+1. candidates come from a word index (names containing all of its core words) and a
+   prefix index (near-identical spellings), never from all pairs;
+2. each candidate pair is scored from its evidence: same core words ("Mr. Scrooge" /
+   "Scrooge"), a longer form of a person's or organisation's name ("Ebenezer Scrooge"),
+   a near-identical string ("Fezziwigs"); type families must agree and gendered titles
+   must not clash; a short name that several incompatible longer names extend
+   ("Cratchit": Bob, Martha, Peter) is only a weak, uncertain candidate of each;
+3. pairs at or above the threshold, plus manual merges, link names; the linked components
+   are clustered greedily by score (ties by key) under cannot-link constraints (manual
+   splits, clashing titles, names that share a word but extend differently);
+4. each cluster's canonical name is its most mentioned member (then the longest, then the
+   first by key).
+
+Every step is a function of the live names in the blocks it looks at, so the result does
+not depend on the order documents arrived in, and removing a document undoes exactly what
+it justified. Uncertain pairs are kept with their evidence for review (and a chat model,
+when configured, adjudicates them: see `adjudicate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from rapidfuzz import fuzz, process
+
+from graphrag.resolve.names import (
+    LINKING_WORDS,
+    SHORTENABLE_FAMILIES,
+    UNKNOWN_FAMILY,
+    NameForm,
+    extends,
+    genders_conflict,
+    parse_name,
+)
+from graphrag.resolve.store import NameRecord, PairRecord, SQLiteResolutionStore
+
+SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
+NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
+NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
+_PREFIX = "~"  # terms of the prefix index are "~" + a word's first 4 characters
+
+
+@dataclass
+class ResolutionChange:
+    """What one update decided: the names whose entity must be rebuilt (or removed), and
+    the entity (canonical key) of each of those still live."""
+
+    affected: set[str] = field(default_factory=set)
+    canonical: dict[str, str] = field(default_factory=dict)
+
+
+def form_of(record: NameRecord) -> NameForm:
+    families = set(record.families) or {UNKNOWN_FAMILY}
+    person_like = "person" in families or families == {UNKNOWN_FAMILY}
+    return parse_name(record.key, "person" if person_like else next(iter(sorted(families))))
+
+
+_SIGNATURE = "="  # "=" + the sorted core words: finds a name's word-subsets exactly
+_MAX_SUBSET_WORDS = 8
+
+
+def _words_term(words: Iterable[str]) -> str:
+    return _SIGNATURE + " ".join(sorted(set(words)))
+
+
+def _fuzzy_terms(form: NameForm) -> set[str]:
+    """Near-identical names have as many words and share the starts, or the ends, of their
+    first and last words (a spelling variant rarely changes both ends)."""
+    if not form.core or len(" ".join(form.core)) < 5:
+        return set()
+    n, first, last = len(form.core), form.core[0], form.core[-1]
+    return {f"{_PREFIX}{n}:{first[:3]}<{last[:3]}", f"{_PREFIX}{n}:{first[-3:]}>{last[-3:]}"}
+
+
+def index_terms(form: NameForm) -> set[str]:
+    """Words (linking words left out: "of" would block half the graph together), the word
+    set's signature, and the near-identical blocks."""
+    terms = {w for w in form.core if w not in LINKING_WORDS}
+    terms.add(_words_term(form.core))
+    return terms | _fuzzy_terms(form)
+
+
+def subset_terms(form: NameForm) -> set[str]:
+    """Signatures of every non-empty subset of the name's words (at most 2^8 - 1)."""
+    words = sorted(set(form.core))[:_MAX_SUBSET_WORDS]
+    return {_words_term(c) for r in range(1, len(words) + 1) for c in combinations(words, r)}
+
+
+def families_agree(a: NameRecord, b: NameRecord) -> bool:
+    fa, fb = set(a.families) - {UNKNOWN_FAMILY}, set(b.families) - {UNKNOWN_FAMILY}
+    return not fa or not fb or bool(fa & fb)
+
+
+def _shortenable(a: NameRecord, b: NameRecord) -> bool:
+    fa, fb = set(a.families) - {UNKNOWN_FAMILY}, set(b.families) - {UNKNOWN_FAMILY}
+    shared = (fa & fb) if fa and fb else (fa or fb)
+    return bool(shared & SHORTENABLE_FAMILIES)
+
+
+def near_identical(a: NameForm, b: NameForm) -> bool:
+    """Spelling variants ("Fezziwigs", "Cratchet"): same number of words, each close to its
+    counterpart, numbers identical ("26th" is not "36th")."""
+    if a.core == b.core or len(a.core) != len(b.core) or len(" ".join(a.core)) < 5:
+        return False
+    for x, y in zip(a.core, b.core):
+        if x != y and (any(ch.isdigit() for ch in x + y) or fuzz.ratio(x, y) < NEAR_IDENTICAL_WORD):
+            return False
+    return fuzz.ratio(" ".join(a.core), " ".join(b.core)) >= NEAR_IDENTICAL_RATIO
+
+
+def clash(a: NameForm, b: NameForm) -> bool:
+    """Names that cannot be one entity: clashing gendered titles, or a shared word with
+    different extensions ("Bob Cratchit" / "Martha Cratchit")."""
+    if genders_conflict(a, b):
+        return True
+    wa, wb = a.words, b.words
+    return bool(wa & wb) and not (wa <= wb or wb <= wa) and not near_identical(a, b)
+
+
+class EntityResolver:
+    def __init__(self, store: SQLiteResolutionStore, *, threshold: float = 0.8) -> None:
+        self.store = store
+        self.threshold = threshold
+
+    # ------------------------------------------------------------------ update
+    def update(
+        self,
+        live: Mapping[str, NameRecord],
+        gone: Iterable[str],
+        journal: Callable[[set[str]], None] = lambda keys: None,
+    ) -> ResolutionChange:
+        """Resolves after the names in `live` appeared or changed and those in `gone` lost
+        their last mention. `journal(keys)` is called with every name whose entity will
+        change before any assignment is written, so a crash in between is finished by the
+        next run."""
+        gone = set(gone) - set(live)
+        changed = set(live) | gone
+        if not changed:
+            return ResolutionChange()
+        previous = self.store.names(changed)
+        # Read before the gone names' rows go: their old entity must be rebuilt without them.
+        old_of_changed = self.store.canonical_of(changed)
+        forms_changed = [form_of(r) for r in previous.values()] + [form_of(r) for r in live.values()]
+        self.store.drop_names(gone)
+        self.store.put_names(live.values(), {k: index_terms(form_of(r)) for k, r in live.items()})
+
+        # Names whose candidates may have changed: the changed ones and their word-subsets
+        # (looked up by the signature of each subset of the changed names' words).
+        signatures = set().union(*(subset_terms(f) for f in forms_changed)) if forms_changed else set()
+        by_term = self.store.keys_with_terms(signatures)
+        affected = set(live) | (set().union(*by_term.values()) if by_term else set())
+        pairs = self._score(affected)
+        self.store.replace_pairs(affected | gone, pairs)
+
+        # Old clusters of the affected names, then the components they now belong to.
+        start = affected | gone
+        old_canonical = self.store.canonical_of(start) | old_of_changed
+        old_members = self.store.members_of(set(old_canonical.values()))
+        start |= set(old_canonical.values())
+        for members in old_members.values():
+            start |= members
+        start -= gone
+        component = self._component(start)
+        canonical = self._cluster(component)
+        journal(component | gone | start)
+        self.store.set_canonical(canonical)
+        return ResolutionChange(affected=component | gone | start, canonical=canonical)
+
+    def _score(self, keys: set[str]) -> list[PairRecord]:
+        records = self.store.names(keys)
+        forms = {k: form_of(r) for k, r in records.items()}
+        terms = set().union(*(index_terms(f) for f in forms.values())) if forms else set()
+        by_term = self.store.keys_with_terms(terms)
+        others = self.store.names(set().union(*by_term.values()) if by_term else set())
+        other_forms = {k: form_of(r) for k, r in others.items()}
+        core_text = {k: " ".join(f.core) for k, f in other_forms.items()}
+        verdicts: dict[tuple[str, str], list[tuple[float, str, dict]]] = {}
+        for key in sorted(records):
+            s, sf = records[key], forms[key]
+            indexed = [w for w in sf.core if w not in LINKING_WORDS]
+            containing = set.intersection(*(by_term.get(w, set()) for w in indexed)) if indexed else set()
+            longer: list[str] = []
+            for other in sorted(containing - {key}):
+                o, of = others[other], other_forms[other]
+                if not sf.words <= of.words or not families_agree(s, o) or genders_conflict(sf, of):
+                    continue
+                if of.words == sf.words:
+                    longer.append(other)
+                elif extends(sf, of) and _shortenable(s, o):
+                    longer.append(other)
+            # Several incompatible longer names: the short one could be any of them.
+            ambiguous = any(clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
+            for other in longer:
+                same = other_forms[other].words == sf.words
+                score = AMBIGUOUS if ambiguous else (SAME_CORE if same else EXTENDS)
+                method = ("ambiguous-" if ambiguous else "") + ("same-core" if same else "extends")
+                evidence = {"short": key, "long": other, "candidates": len(longer)}
+                verdicts.setdefault(_ordered(key, other), []).append((score, method, evidence))
+            prefixes = _fuzzy_terms(sf)
+            # (Any order: the verdicts are keyed and sorted by pair below.)
+            block = list(set().union(*(by_term.get(p, set()) for p in prefixes)) - {key}) if prefixes else []
+            # One vectorised pass over the block (rapidfuzz, in C), then the exact checks on the hits.
+            hits = process.extract(
+                " ".join(sf.core), [core_text[o] for o in block], scorer=fuzz.ratio,
+                score_cutoff=NEAR_IDENTICAL_RATIO, limit=None,
+            ) if block else []
+            for _, _, i in hits:
+                other = block[i]
+                o, of = others[other], other_forms[other]
+                if families_agree(s, o) and not genders_conflict(sf, of) and near_identical(sf, of):
+                    ratio = round(fuzz.ratio(" ".join(sf.core), " ".join(of.core)), 1)
+                    verdicts.setdefault(_ordered(key, other), []).append((NEAR_IDENTICAL, "near-identical", {"ratio": ratio}))
+        # Where both names judged the pair (same core words), the more cautious verdict holds.
+        return [
+            PairRecord(a, b, score, method, evidence)
+            for (a, b), found in sorted(verdicts.items())
+            for score, method, evidence in [min(found, key=lambda v: (v[0], v[1]))]
+        ]
+
+    def _component(self, start: set[str]) -> set[str]:
+        """Every live name linked to `start` by an accepted pair or a manual merge."""
+        seen = set(start)
+        frontier = set(start)
+        while frontier:
+            nxt: set[str] = set()
+            for p in self.store.pairs_of(frontier, min_score=self.threshold):
+                nxt |= {p.a, p.b}
+            for (a, b), decision in self.store.decisions_of(frontier).items():
+                if decision == "merge":
+                    nxt |= {a, b}
+            frontier = nxt - seen
+            seen |= frontier
+        live = self.store.names(seen)
+        return set(live)
+
+    def _cluster(self, keys: set[str]) -> dict[str, str]:
+        """Greedy constrained clustering of `keys` (whole components): a function of the
+        pairs, decisions and names alone."""
+        records = self.store.names(keys)
+        forms = {k: form_of(r) for k, r in records.items()}
+        decisions = self.store.decisions_of(keys)
+        merges = {p for p, d in decisions.items() if d == "merge" and set(p) <= keys}
+        splits = {p for p, d in decisions.items() if d == "split"}
+        links = [(1.0 + 1, a, b) for a, b in merges]  # manual merges first
+        links += [
+            (p.score, p.a, p.b)
+            for p in self.store.pairs_of(keys, min_score=self.threshold)
+            if p.a in keys and p.b in keys and (p.a, p.b) not in splits
+        ]
+        cluster_of = {k: frozenset([k]) for k in keys}
+        for _, a, b in sorted(links, key=lambda x: (-x[0], x[1], x[2])):
+            ca, cb = cluster_of[a], cluster_of[b]
+            if ca is cb:
+                continue
+            manual = (a, b) in merges
+            if not manual and any(
+                _ordered(x, y) in splits or clash(forms[x], forms[y]) for x in ca for y in cb
+            ):
+                continue
+            if manual and any(_ordered(x, y) in splits for x in ca for y in cb):
+                continue
+            merged = ca | cb
+            for k in merged:
+                cluster_of[k] = merged
+        canonical: dict[str, str] = {}
+        for cluster in set(cluster_of.values()):
+            head = min(cluster, key=lambda k: (-records[k].n_sources, -len(forms[k].core), k))
+            for k in cluster:
+                canonical[k] = head
+        return canonical
+
+    # ------------------------------------------------------------------ reads
+    def canonical_of(self, keys: Iterable[str]) -> dict[str, str]:
+        return self.store.canonical_of(keys)
+
+    def members_of(self, canonicals: Iterable[str]) -> dict[str, set[str]]:
+        canonicals = set(canonicals)
+        members = self.store.members_of(canonicals)
+        for c in canonicals:
+            members.setdefault(c, set()).add(c)
+        return members
+
+
+def _ordered(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
