@@ -24,7 +24,7 @@ from graphrag.core import GraphRAG
 from graphrag.cost import format_cost
 from graphrag.doc_refs import resolve_document_refs
 from graphrag.dry_run import estimate_settings
-from graphrag.errors import ConfigError, DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
+from graphrag.errors import AmbiguousDocumentError, ConfigError, DocumentNotFoundError, GraphRAGError, IncompleteRunError, SourceNotFoundError
 from graphrag.index_plan import check_sources
 from graphrag.ingest.skipped import describe_skipped, skipped_by_extension
 from graphrag.model_loader import warm_up
@@ -67,7 +67,8 @@ AllowPartialOpt = Annotated[
 
 
 def _exit_code(exc: GraphRAGError) -> int:
-    return exit_codes.USAGE if isinstance(exc, (SourceNotFoundError, DocumentNotFoundError)) else exit_codes.ERROR
+    usage = (SourceNotFoundError, DocumentNotFoundError, AmbiguousDocumentError)
+    return exit_codes.USAGE if isinstance(exc, usage) else exit_codes.ERROR
 
 
 @contextmanager
@@ -225,7 +226,12 @@ def delete(
 ) -> None:
     """Remove documents and exactly their contributions to the graph (no re-extraction)."""
     with _open(workspace, existing=True) as rag, _progress(workspace) as progress:
-        removed = rag.delete(_delete_refs(rag, docs), progress=progress)
+        refs, misses = _delete_refs(rag, docs)
+        try:
+            removed = rag.delete(refs, progress=progress)
+        except DocumentNotFoundError as exc:
+            # The resolver's message says what a reference may be; the store's only that it is unknown.
+            raise next((m for ref, m in misses.items() if repr(ref) in str(exc)), exc) from None
     if as_json:
         _print_json({"deleted": [{"id": r.id, "source": r.source} for r in removed]})
         return
@@ -233,17 +239,20 @@ def delete(
         out.print(f"deleted {r.id} ({r.source})")
 
 
-def _delete_refs(rag: GraphRAG, docs: list[str]) -> list[str]:
-    """Ids for what `status` shows (prefixes, file names); a reference no indexed document
-    has goes to `delete` as given, which finishes a removal a killed run left behind."""
+def _delete_refs(rag: GraphRAG, docs: list[str]) -> tuple[list[str], dict[str, DocumentNotFoundError]]:
+    """Ids for what `status` shows (prefixes, file names). A reference no indexed document
+    has goes to `delete` as given, which finishes a removal a killed run left behind; its
+    resolver error is kept for the message if `delete` does not know it either."""
     records = rag.status()
     refs: list[str] = []
+    misses: dict[str, DocumentNotFoundError] = {}
     for doc in docs:
         try:
             refs.extend(r.id for r in resolve_document_refs(records, [doc]))
-        except DocumentNotFoundError:
+        except DocumentNotFoundError as exc:
             refs.append(doc)
-    return refs
+            misses[doc] = exc
+    return refs, misses
 
 
 app.command()(reextract)

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from graphrag.api.app import ApiContext
+    from graphrag.api.deps import ApiContext
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Latency buckets from a cached query (~ms) to an upload or a cold LLM answer (~minute).

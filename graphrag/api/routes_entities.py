@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from graphrag.api.app import ApiContext, get_ctx
+from graphrag.api.deps import ApiContext, get_ctx
 
 router = APIRouter(prefix="/entities", tags=["entities"])
 

@@ -108,9 +108,9 @@ class Retriever:
         names = {normalize_name(w) for w in keywords.low_level} - {""}
         if names:
             with timer("graph"):
-                exact = self.graph.get_entities(names)
-            for key in exact:
-                scores[key] = max(scores.get(key, 0.0), EXACT_NAME_SCORE)
+                exact = self.graph.find_entities(names)  # a name may be another entity's alias
+            for entity in exact.values():
+                scores[entity.key] = max(scores.get(entity.key, 0.0), EXACT_NAME_SCORE)
         return top(scores, k)
 
     def relation_hits(self, qv: QueryVectors, k: int, timer: Timer) -> dict[str, float]:

@@ -62,7 +62,7 @@ class PPRRetriever:
         names = {normalize_name(w): i for i, w in enumerate(keywords.low_level)}
         names.pop("", None)
         with timer("graph"):
-            exact = graph.get_entities(names) if names else {}
+            exact = graph.find_entities(names) if names else {}  # by key or by alias
             facts = graph.get_relations([h.id for h in fact_hits])
         seeds: dict[str, float] = {}
 
@@ -75,7 +75,7 @@ class PPRRetriever:
             for key, share in shares.items():
                 seeds[key] = seeds.get(key, 0.0) + mass * max(best, 0.0) * share / total
 
-        exact_by_keyword = {i: key for key, i in names.items() if key in exact}
+        exact_by_keyword = {i: exact[name].key for name, i in names.items() if name in exact}
         for i, keyword_hits in enumerate(hits[: len(qv.low)]):
             if i in exact_by_keyword:
                 spread([(exact_by_keyword[i], EXACT_NAME_SCORE)], 1.0)

@@ -64,9 +64,9 @@ def test_status_and_delete_by_prefix_path_and_unique_name(corpus: tuple[Path, Pa
     assert [r["id"] for r in _status(base / "notes", workspace, "./beta.md")] == [beta["id"]]
 
     ambiguous = graphrag("delete", "alpha.txt", "--workspace", str(workspace), cwd=base)
-    assert ambiguous.returncode == 1 and "2 indexed files are named 'alpha.txt'" in ambiguous.stderr
+    assert ambiguous.returncode == 2 and "2 indexed files are named 'alpha.txt'" in ambiguous.stderr
     short = graphrag("delete", beta["id"][:7], "--workspace", str(workspace), cwd=base)
-    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
     assert len(_status(base, workspace)) == 3  # nothing deleted by a refused reference
 
     deleted = graphrag("delete", "archive/alpha.txt", "beta.md", "--workspace", str(workspace), "--json", cwd=base)

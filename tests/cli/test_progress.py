@@ -71,9 +71,21 @@ def test_eta_from_the_rate(caplog: pytest.LogCaptureFixture, monkeypatch: pytest
 
 
 def test_embed_progress_reports_batches_against_the_announced_total() -> None:
-    class Fixed:
+    class Batched:
+        """Like graphrag's embedders: `progress(done, total)` after each batch of 128."""
+
         dim = 3
-        model_id = "fixed"
+        model_id = "batched"
+
+        def embed(self, texts, progress=None):
+            for done in range(128, len(texts) + 128, 128):
+                if progress is not None:
+                    progress(min(done, len(texts)), len(texts))
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+    class Plain:
+        dim = 3
+        model_id = "plain"
 
         def embed(self, texts):
             return np.ones((len(texts), 3), dtype=np.float32)
@@ -85,13 +97,18 @@ def test_embed_progress_reports_batches_against_the_announced_total() -> None:
             seen.append((clock.done, clock.total))
 
     reporter = Recorder()
-    embedder = with_embed_progress(Fixed(), reporter)
-    assert isinstance(embedder, EmbedProgress) and embedder.model_id == "fixed"
-    assert with_embed_progress(Fixed(), lambda *a: None).__class__.__name__ == "Fixed"
+    embedder = with_embed_progress(Batched(), reporter)
+    assert isinstance(embedder, EmbedProgress) and embedder.model_id == "batched"
+    assert with_embed_progress(Batched(), lambda *a: None).__class__.__name__ == "Batched"
     reporter("embed", 0, 300)
     out = embedder.embed(["t"] * 300)
     assert out.shape == (300, 3)
     assert seen == [(0, 300), (128, 300), (256, 300), (300, 300)]
+
+    seen.clear()
+    reporter("embed", 0, 300)
+    assert with_embed_progress(Plain(), reporter).embed(["t"] * 300).shape == (300, 3)
+    assert seen[-1] == (300, 300)  # an embedder that cannot report per batch moves once, at the end
 
 
 def test_json_formatter_carries_the_fields() -> None:

@@ -74,7 +74,7 @@ def test_a_crash_after_resolution_converges_on_rerun(graph_backend, make_rag, wr
     paths = [str(p) for p in write_docs(DOCS)]
     crashed = make_rag("crashed", offline=True)
     crashed.index(paths[:2])
-    import graphrag.indexer as indexer
+    import graphrag.reconcile as reconcile
 
     def boom(**kwargs):
         from graphrag.resolve.apply import plan_graph_changes as real
@@ -82,7 +82,7 @@ def test_a_crash_after_resolution_converges_on_rerun(graph_backend, make_rag, wr
         real(**kwargs)
         raise KeyboardInterrupt("simulated crash after resolution was written")
 
-    monkeypatch.setattr(indexer, "plan_graph_changes", boom)
+    monkeypatch.setattr(reconcile, "plan_graph_changes", boom)
     with pytest.raises(KeyboardInterrupt):
         crashed.index(paths)
     monkeypatch.undo()
