@@ -3,21 +3,22 @@
 - naive:  the text channels alone: dense similarity of the question to the chunks, fused
           with BM25 when the lexical channel is on.
 - local:  entity-centred (retrieve.py): the entities the low-level keywords match and their
-          relations; chunks ranked by fusing the chunks those entities occur in with the
-          text channels.
+          relations; chunks ranked by a PageRank walk that restarts at those entities (and
+          at the question's closest chunks).
 - global: relation-centred: the relations the high-level keywords match and their
-          endpoints; chunks ranked by fusing the relations' source chunks with the text
-          channels.
-- hybrid: local's and global's entities and relations; chunks from both kinds of graph
-          evidence fused with the text channels.
+          endpoints; chunks ranked by a walk that restarts at those endpoints.
+- hybrid: local's and global's entities and relations; chunks by a walk from both.
 - mix:    hybrid's entities and relations; chunks from personalized PageRank (optionally
           fused with the same evidence as hybrid's: `query_mix_fusion`).
 - ppr:    HippoRAG-style personalized PageRank alone (retrieve_ppr.py).
 
 The graph evidence of local, global and hybrid alone ranks passages worse than dense
 retrieval (on MuSiQue dev, recall@5 51, 12 and 48 against 63): it names the right entities
-but not which of their many chunks answers. Fused by rank with the text channels (fusion.py)
-it keeps what it adds and loses little where it is wrong.
+but not which of their many chunks answers. Fused by rank with the dense channel (fusion.py)
+it still ranked below dense at every weight tried on the full dev set (recall@5 57-62 vs
+63): a matched entity's chunks are many and tie. A walk from the mode's own seeds with the
+dense prior ranks the chunks where the seeds and the question meet, as ppr does for its
+broader seed set; the mode keeps its character through which seeds it starts from.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ FUSION_DEPTH = 50
 # high-level keywords match loosely): at the local weight it pulls recall below dense
 # retrieval's (MuSiQue slice: recall@5 71 vs 79), at a quarter of it it adds without losing.
 GLOBAL_SHARE = 0.25
+# Global's seeds (the endpoints of loosely matched relations) are diffuse, so its walk keeps
+# more of its restart mass on the question's closest chunks than the other walks do.
+GLOBAL_PRIOR_SHARE = 0.75
 
 ModeFn = Callable[[Keywords, QueryVectors, int, Timer], Ranked]
 
@@ -80,14 +84,24 @@ class ModeRunner:
             return Ranked(chunk_scores=dict(list(channels[0].scores.items())[:top_k]))
         return Ranked(chunk_scores=fuse_chunks(channels, top_k))
 
+    def _walk_from(
+        self, part: Ranked, qv: QueryVectors, top_k: int, timer: Timer, prior_share: float | None = None
+    ) -> dict[str, float]:
+        """Chunks by a PageRank walk from the mode's entities; the text channels when it
+        found none."""
+        seeds = {key: score for key, score in part.entity_scores.items() if score > 0}
+        if not seeds:
+            return self.naive(Keywords(), qv, top_k, timer).chunk_scores
+        return dict(self.ppr_retriever.walk(seeds, qv, top_k, timer, prior_share).chunks[:top_k])
+
     def local(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
         part = self.retriever.local(keywords, qv, max(top_k, FUSION_DEPTH), timer)
-        part.chunk_scores = fuse_chunks([*self.text_channels(qv, top_k, timer), self._graph_channel("local", part)], top_k)
+        part.chunk_scores = self._walk_from(part, qv, top_k, timer)
         return part
 
     def global_(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
         part = self.retriever.global_(keywords, qv, max(top_k, FUSION_DEPTH), timer)
-        part.chunk_scores = fuse_chunks([*self.text_channels(qv, top_k, timer), self._graph_channel("global", part)], top_k)
+        part.chunk_scores = self._walk_from(part, qv, top_k, timer, GLOBAL_PRIOR_SHARE)
         return part
 
     def _hybrid_parts(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> tuple[Ranked, list[Channel]]:
@@ -98,8 +112,8 @@ class ModeRunner:
         return merged, [self._graph_channel("local", local), self._graph_channel("global", global_)]
 
     def hybrid(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
-        merged, graph = self._hybrid_parts(keywords, qv, top_k, timer)
-        merged.chunk_scores = fuse_chunks([*self.text_channels(qv, top_k, timer), *graph], top_k)
+        merged, _ = self._hybrid_parts(keywords, qv, top_k, timer)
+        merged.chunk_scores = self._walk_from(merged, qv, top_k, timer)
         return merged
 
     def mix(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:

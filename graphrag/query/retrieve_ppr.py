@@ -14,6 +14,8 @@ Small graphs are loaded once per process; large ones run on the seeds' neighbour
 
 from __future__ import annotations
 
+from typing import Any
+
 import math
 import threading
 
@@ -117,15 +119,24 @@ class PPRRetriever:
         with timer("ppr"):
             return EntityChunkGraph.build(entities, relations)
 
-    def ppr(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+    def walk(
+        self, seeds: dict[str, float], qv: QueryVectors, top_k: int, timer: Timer, prior_share: float | None = None
+    ) -> Any:
+        """PageRank restarting at `seeds` (entity key -> weight) and at the question's
+        closest chunks (`prior_share` of the reset mass; default the setting): the chunk and
+        entity scores."""
         s = self.settings
-        seeds = self.seeds(keywords, qv, timer)
-        prior = self.chunk_prior(qv, top_k, timer) if s.ppr_passage_prior > 0 else {}
+        share = s.ppr_passage_prior if prior_share is None else prior_share
+        prior = self.chunk_prior(qv, top_k, timer) if share > 0 else {}
         ecg = self.entity_chunk_graph(seeds, timer)
         with timer("ppr"):
-            scores = rank_chunks_ppr(
-                ecg, seeds, prior, damping=s.ppr_damping, prior_share=s.ppr_passage_prior, limit=max(top_k, s.query_top_k_entities)
+            return rank_chunks_ppr(
+                ecg, seeds, prior, damping=s.ppr_damping, prior_share=share, limit=max(top_k, s.query_top_k_entities)
             )
+
+    def ppr(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
+        s = self.settings
+        scores = self.walk(self.seeds(keywords, qv, timer), qv, top_k, timer)
         entity_scores = dict(scores.entities[: s.query_top_k_entities])
         with timer("graph"):
             incident = self.base.graph.neighbors(entity_scores) if entity_scores else {}

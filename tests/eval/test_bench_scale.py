@@ -26,6 +26,6 @@ def test_scale_bench_measures_a_toy_workspace(capsys):
     # the derived extraction finds the generated names: about the target, plus the probes' new ones
     assert 40 <= row["entities"] <= 40 + 6 and row["relations"] > row["entities"]
     assert row["documents"] == 4 and row["add_full"] > 0 and row["add_empty"] > 0
-    assert set(row["retrieval_p50"]) == {"naive", "local", "global", "hybrid", "mix", "ppr"}
+    assert set(row["retrieval_p50"]) == {"naive", "local", "global", "hybrid", "mix", "ppr", "auto"}
     bench.show([row, {**row, "size": 80}])
     assert "full/empty" in capsys.readouterr().out

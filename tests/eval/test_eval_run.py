@@ -155,4 +155,4 @@ def test_auto_reports_the_mode_it_picked_per_question_type(tiny_dataset, make_se
     for row in result["questions"]:
         assert row["modes"]["auto"]["route"]["kind"] in ("lookup", "bridge", "comparison", "theme")
     assert "Mode auto by question type" in markdown_report(result)
-    assert result["config"]["lexical"] is True
+    assert result["config"]["lexical"] is False  # the default: off (see settings.query_lexical)
