@@ -10,22 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from graphrag.cli_common import JsonOpt, WorkspaceOpt, console, out
 from graphrag.core import GraphRAG
 from graphrag.errors import GraphRAGError
 from graphrag.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Entity resolution: show, merge, split and review entities.")
-console = Console(stderr=True, soft_wrap=True)
-out = Console()
-
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="workspace directory (default ./.graphrag or GRAPHRAG_WORKSPACE)"),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 NoteOpt = Annotated[str, typer.Option("--note", help="why: kept with the decision")]
 
 
