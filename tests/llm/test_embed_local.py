@@ -122,3 +122,21 @@ def _write_reference() -> None:
 
 if __name__ == "__main__":
     _write_reference()
+
+
+@pytest.mark.slow
+def test_the_built_graph_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold process reads the graph it built before instead of importing onnx and building
+    it again (most of the embedder's load time)."""
+    import graphrag.llm.embed.local_onnx as local_onnx
+
+    monkeypatch.setenv("GRAPHRAG_ONNX_CACHE", str(tmp_path))
+    first = OnnxBertEmbedder().embed(["Scrooge and Marley"])
+    assert len(list(tmp_path.glob("bert-*.onnx"))) == 1
+
+    def rebuilt(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the graph was built again although it is cached")
+
+    monkeypatch.setattr(local_onnx, "build_bert_graph", rebuilt)
+    second = OnnxBertEmbedder().embed(["Scrooge and Marley"])
+    np.testing.assert_allclose(first, second, atol=1e-6)
