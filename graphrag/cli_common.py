@@ -18,6 +18,7 @@ from graphrag.core import GraphRAG
 from graphrag.errors import AmbiguousDocumentError, DocumentNotFoundError, GraphRAGError, SourceNotFoundError
 from graphrag.progress import progress_reporter
 from graphrag.settings import Settings
+from graphrag.tracing import configure_tracing
 from graphrag.workspace_guard import require_workspace
 
 console = Console(stderr=True, soft_wrap=True)
@@ -60,6 +61,7 @@ def open_workspace(workspace: Path | None, *, existing: bool = False) -> Iterato
     (nothing is created)."""
     try:
         settings = settings_for(workspace)
+        configure_tracing(settings.otel_exporter)
         if existing:
             require_workspace(settings)
         with GraphRAG(settings) as rag:

@@ -19,6 +19,7 @@ from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.models import DocumentRecord
 from graphrag.resolve.duplicates import duplicate_report
 from graphrag.settings import Settings
+from graphrag.tracing import span
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 from graphrag.stores.factory import build_graph_store, build_state_store, build_vector_store
 from graphrag.summarize import DescriptionSummarizer
@@ -192,7 +193,7 @@ class GraphRAG:
         """`max_tokens`: stop extracting once the next batch would exceed this many LLM
         tokens; the documents not reached stay `pending` for the next run."""
         check_sources([str(p) for p in paths])
-        with workspace_lock(self.settings.workspace, self.settings.lock_timeout):
+        with span("graphrag.index", sources=len(paths)), workspace_lock(self.settings.workspace, self.settings.lock_timeout):
             self._sync_with_workspace()
             self._check_extractor()
             try:
@@ -360,7 +361,8 @@ class GraphRAG:
         `only_context`: retrieve and build the context, skip the answer; `history`: the
         earlier turns of a conversation (`Turn(role=..., content=...)`), for a follow-up."""
         self._sync_with_workspace()
-        return self.query_engine.query(question, mode, top_k, only_context=only_context, history=history)
+        with span("graphrag.query", mode=mode or self.settings.query_mode):
+            return self.query_engine.query(question, mode, top_k, only_context=only_context, history=history)
 
     async def aquery(
         self,
@@ -372,7 +374,8 @@ class GraphRAG:
         history: "Sequence[Turn] | None" = None,
     ) -> "QueryResult":
         self._sync_with_workspace()
-        return await self.query_engine.aquery(question, mode, top_k, only_context=only_context, history=history)
+        with span("graphrag.query", mode=mode or self.settings.query_mode):
+            return await self.query_engine.aquery(question, mode, top_k, only_context=only_context, history=history)
 
     def query_stream(
         self, question: str, mode: str | None = None, top_k: int | None = None, *, history: "Sequence[Turn] | None" = None
@@ -388,7 +391,8 @@ class GraphRAG:
         """Ranked entities, relations and chunks, without an answer (no chat call but the
         keyword extraction, and those the query options configure)."""
         self._sync_with_workspace()
-        return self.query_engine.retrieve(question, mode, top_k, history=history)
+        with span("graphrag.retrieve", mode=mode or self.settings.query_mode):
+            return self.query_engine.retrieve(question, mode, top_k, history=history)
 
     def status(self, status: str | None = None) -> list[DocumentRecord]:
         return self.state.list_documents(status)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from graphrag.ingest.load import LoadResult
 from graphrag.models import Document, sha256_hex
+from graphrag.tracing import stage_span
 
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -56,7 +57,8 @@ def placeholder_id(source: str) -> str:
 def timed(report: IndexReport, name: str) -> Iterator[None]:
     start = time.perf_counter()
     try:
-        yield
+        with stage_span("index", name):
+            yield
     finally:
         elapsed = time.perf_counter() - start
         report.stage_seconds[name] = round(report.stage_seconds.get(name, 0.0) + elapsed, 3)

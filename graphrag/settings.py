@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     lock_timeout: float = Field(
         default=0.0, ge=0, description="seconds to wait for another writer of the workspace"
     )
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none",
+        description="export OpenTelemetry spans of the index and query stages: console, or otlp "
+        "(OTEL_EXPORTER_OTLP_ENDPOINT); none leaves OpenTelemetry to the application",
+    )
     progress_interval: float = Field(
         default=10.0, gt=0, description="seconds between progress log lines when the output is not a terminal"
     )

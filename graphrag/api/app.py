@@ -37,6 +37,7 @@ from graphrag.errors import (
     WorkspaceLockedError,
 )
 from graphrag.settings import Settings
+from graphrag.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def create_app(
         rag, owns = target, False
     else:
         rag, owns = GraphRAG(target or Settings()), True
+    configure_tracing(rag.settings.otel_exporter)
     warm = owns if warm_up is None else warm_up
     key = api_key if api_key is not None else (
         rag.settings.api_key.get_secret_value() if rag.settings.api_key is not None else None

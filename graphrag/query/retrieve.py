@@ -25,6 +25,7 @@ from graphrag.query.fusion import Channel, weighted_rrf
 from graphrag.query.result import Keywords, ScoredChunk, ScoredEntity, ScoredRelation
 from graphrag.query.vector_search import VectorSearcher
 from graphrag.settings import Settings
+from graphrag.tracing import stage_span
 from graphrag.stores.base import GraphStore, StateStore
 
 EXACT_NAME_SCORE = 1.0  # an entity named exactly like a keyword outranks any similarity
@@ -61,7 +62,8 @@ class Timer:
     def __call__(self, stage: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
-            yield
+            with stage_span("query", stage):
+                yield
         finally:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
 
