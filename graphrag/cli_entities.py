@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from graphrag.cli_common import JsonOpt, WorkspaceOpt, console, out
-from graphrag.core import GraphRAG
-from graphrag.errors import GraphRAGError
-from graphrag.settings import Settings
+from graphrag.cli_common import JsonOpt, WorkspaceOpt, console, open_workspace, out
 
 app = typer.Typer(no_args_is_help=True, help="Entity resolution: show, merge, split and review entities.")
 NoteOpt = Annotated[str, typer.Option("--note", help="why: kept with the decision")]
-
-
-@contextmanager
-def _open(workspace: Path | None) -> Iterator[GraphRAG]:
-    try:
-        with GraphRAG(Settings(workspace=workspace) if workspace is not None else Settings()) as rag:
-            yield rag
-    except GraphRAGError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=1) from None
 
 
 def _emit(data: Any, as_json: bool) -> None:
@@ -45,7 +29,7 @@ def _emit(data: Any, as_json: bool) -> None:
 def show(name: Annotated[str, typer.Argument(help="an entity's key, name or alias")],
          workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """The entity a name belongs to, with all its aliases."""
-    with _open(workspace) as rag:
+    with open_workspace(workspace, existing=True) as rag:
         _emit(rag.entities.entity(name), as_json)
 
 
@@ -54,7 +38,7 @@ def merge(a: Annotated[str, typer.Argument(help="a name or alias of the first en
           b: Annotated[str, typer.Argument(help="a name or alias of the second entity")],
           note: NoteOpt = "", workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Make two entities one. Kept as a decision: it survives re-indexing and deletes."""
-    with _open(workspace) as rag:
+    with open_workspace(workspace, existing=True) as rag:
         _emit(rag.entities.merge(a, b, note), as_json)
 
 
@@ -63,7 +47,7 @@ def split(key: Annotated[str, typer.Argument(help="the entity (its key or any of
           alias: Annotated[str, typer.Argument(help="the alias to take off it")],
           note: NoteOpt = "", workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Take an alias off an entity and keep the two apart from now on."""
-    with _open(workspace) as rag:
+    with open_workspace(workspace, existing=True) as rag:
         _emit(rag.entities.split(key, alias, note), as_json)
 
 
@@ -75,7 +59,7 @@ def review(
     as_json: JsonOpt = False,
 ) -> None:
     """Candidate pairs just under the merge threshold, for a person to accept or reject."""
-    with _open(workspace) as rag:
+    with open_workspace(workspace, existing=True) as rag:
         pairs = rag.entities.review(limit)
         if as_json:
             _emit(pairs, True)
@@ -101,7 +85,7 @@ def review(
 def keep_apart(a: Annotated[str, typer.Argument(help="a name")], b: Annotated[str, typer.Argument(help="another name")],
                note: NoteOpt = "", workspace: WorkspaceOpt = None) -> None:
     """Reject a candidate pair: the two names are never put in one entity."""
-    with _open(workspace) as rag:
+    with open_workspace(workspace, existing=True) as rag:
         rag.entities.keep_apart(a, b, note)
 
 
@@ -109,7 +93,7 @@ def keep_apart(a: Annotated[str, typer.Argument(help="a name")], b: Annotated[st
 def forget(a: Annotated[str, typer.Argument(help="a name")], b: Annotated[str, typer.Argument(help="another name")],
            workspace: WorkspaceOpt = None) -> None:
     """Drop a manual decision between two names: resolution decides for them again."""
-    with _open(workspace) as rag:
+    with open_workspace(workspace, existing=True) as rag:
         if not rag.entities.forget(a, b):
             console.print(f"no decision between {a!r} and {b!r}")
             raise typer.Exit(code=1)
@@ -118,7 +102,7 @@ def forget(a: Annotated[str, typer.Argument(help="a name")], b: Annotated[str, t
 @app.command()
 def decisions(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Every manual merge and split, oldest first."""
-    with _open(workspace) as rag:
+    with open_workspace(workspace, existing=True) as rag:
         rows = rag.entities.decisions()
     if as_json:
         _emit(rows, True)

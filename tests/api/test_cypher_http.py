@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,16 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.serve_process import serving
 from tests.test_cypher_tenancy import SECRET, two_workspaces  # noqa: F401 - a fixture
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.neo4j
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -34,7 +23,6 @@ def served(two_workspaces: Any, tmp_path: Path) -> Iterator[tuple[str, str, str]
     from tests.neo4j_support import neo4j_test_uri
 
     a, b, _ = two_workspaces
-    port = _free_port()
     keys = {"read-a": {"workspaces": [a.namespace], "role": "read"},
             "admin-all": {"workspaces": ["*"], "role": "admin"}}
     env = {**os.environ, "GRAPHRAG_WORKSPACE": str(tmp_path / "a"), "GRAPHRAG_EMBEDDER": "hashing",
@@ -42,31 +30,8 @@ def served(two_workspaces: Any, tmp_path: Path) -> Iterator[tuple[str, str, str]
            "GRAPHRAG_API_KEYS": json.dumps(keys),
            "GRAPHRAG_API_WORKSPACES": json.dumps({b.namespace: str(tmp_path / "b")})}
     env.pop("GRAPHRAG_API_KEY", None)
-    cmd = [sys.executable, "-m", "graphrag.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"graphrag serve exited: {proc.stdout.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("graphrag serve did not answer /health within 90 s")
-            time.sleep(0.2)
+    with serving(env, ready_within=90) as base:
         yield base, a.namespace, b.namespace
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_cypher_over_http_stays_in_the_workspace_of_the_request(served: tuple[str, str, str]) -> None:

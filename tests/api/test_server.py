@@ -4,10 +4,6 @@ offline spaCy extraction, hashing embedder, an API key."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,19 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.serve_process import serving
+
 KEY = "test-key-123"
-REPO = Path(__file__).resolve().parents[2]  # the editable install resolves `graphrag` from here
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
     env = {
         **os.environ,
         "GRAPHRAG_WORKSPACE": str(tmp_path / "ws"),
@@ -37,31 +27,8 @@ def server(tmp_path: Path) -> Iterator[str]:
         "GRAPHRAG_CHUNK_OVERLAP": "20",
         "GRAPHRAG_API_KEY": KEY,
     }
-    cmd = [sys.executable, "-m", "graphrag.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"graphrag serve exited: {proc.stdout.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("graphrag serve did not answer /health within 60 s")
-            time.sleep(0.2)
+    with serving(env) as base:
         yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_serve_end_to_end_over_loopback(server: str, sample_texts: dict[str, str]) -> None:
