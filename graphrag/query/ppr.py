@@ -20,7 +20,18 @@ import numpy as np
 
 from graphrag.models import Entity, Relation
 
-ENTITY_CHUNK_WEIGHT = 1.0
+# An edge between an entity and a chunk it occurs in weighs this many relation edges (before
+# specificity). A walk at an entity then mostly goes to the passages that name it rather than
+# to co-occurring entities, as in HippoRAG's passage graph: the next hop of a multi-hop
+# question is a passage, and relation edges (offline: co-occurrence) spread mass thin.
+# MuSiQue dev recall@5 (spaCy / replayed GPT-3.5 graph): 73.7 / 74.3 at 1, 74.7 / 75.7 at 4,
+# the same within 0.5 at 8 and 16, and without relation edges at all; 4 chosen on the first
+# half of the questions, both halves gained.
+ENTITY_CHUNK_WEIGHT = 4.0
+# Residual mass per node at which local push stops. Against 1e-7 the top-20 chunks of every
+# MuSiQue dev question are the same, with about 4x less work (11 vs 48 ms a walk on the
+# 1,890-passage graph, 2 busy cores).
+PUSH_EPS = 1e-5
 
 
 @dataclass(frozen=True)
@@ -249,7 +260,7 @@ def rank_chunks_ppr(
 
     # Prior chunks outside the graph are isolated nodes: no edges in the CSR.
     indptr = np.concatenate([graph.indptr, np.full(len(extra), graph.indptr[-1], dtype=np.int64)])
-    scores = push_pagerank(indptr, graph.csr_dst, graph.csr_transition, reset, damping=damping)
+    scores = push_pagerank(indptr, graph.csr_dst, graph.csr_transition, reset, damping=damping, eps=PUSH_EPS)
     chunk_ids = graph.chunk_ids + list(extra)
     return PPRScores(
         chunks=_best(chunk_ids, scores[n_entities:], limit),
