@@ -65,7 +65,7 @@ class QueryEngine:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
         self.chat = chat
-        self.searcher = VectorSearcher(vectors, settings.query_vector_cache_rows)
+        self.searcher = VectorSearcher(vectors, settings.query_vector_cache_rows, settings.query_blas_threads)
         self.retriever = Retriever(settings, graph=graph, state=state, searcher=self.searcher)
         self.ppr_retriever = PPRRetriever(self.retriever)
         self.modes = ModeRunner(self.retriever, self.ppr_retriever, LexicalSearcher(vectors))
@@ -80,6 +80,7 @@ class QueryEngine:
         """Forgets the keywords and vectors of past questions (the next query of the same
         question pays for them again, as a new question does)."""
         self.keyword_extractor.clear()
+        self.searcher.forget_hits()
         with self._vectors_lock:
             self._vectors.clear()
 

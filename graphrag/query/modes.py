@@ -25,11 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
+from graphrag.indexer import ENTITIES_TABLE, RELATIONS_TABLE
 from graphrag.query.fusion import Channel, fuse_chunks
 from graphrag.query.lexical import LexicalSearcher
 from graphrag.query.result import Keywords
 from graphrag.query.retrieve import QueryVectors, Ranked, Retriever, Timer, merge_graph_parts
-from graphrag.query.retrieve_ppr import PPRRetriever
+from graphrag.query.retrieve_ppr import FACT_SEEDS, SEEDS_PER_QUERY, PPRRetriever
 
 # Candidates each channel contributes before fusion: deep enough that a chunk ranked well by
 # one channel and moderately by another is seen by both.
@@ -122,6 +125,7 @@ class ModeRunner:
         fused with the text channels and hybrid's graph evidence, PPR weighted highest: on a
         MuSiQue slice that ranked below PPR alone at every weight tried (recall@5 84-88 vs
         90), so it is off by default."""
+        self._prefetch(qv, timer)
         merged, graph = self._hybrid_parts(keywords, qv, top_k, timer)
         s = self.settings
         if not s.query_mix_fusion:
@@ -138,3 +142,20 @@ class ModeRunner:
 
     def ppr(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
         return self.ppr_retriever.ppr(keywords, qv, top_k, timer)
+
+    def _prefetch(self, qv: QueryVectors, timer: Timer) -> None:
+        """mix searches both graph tables with the keywords (hybrid) and with the question
+        (ppr): one pass over each table's vectors instead of two (MuSiQue dev workspace:
+        mix's search time 60 -> 30 ms, a busy 2-core machine)."""
+        s = self.settings
+        searcher = self.retriever.searcher
+        question = qv.question[None, :]
+        with timer("search"):
+            searcher.prefetch(
+                ENTITIES_TABLE, np.vstack([qv.low, question]) if len(qv.low) else question,
+                max(s.query_top_k_entities, SEEDS_PER_QUERY),
+            )
+            searcher.prefetch(
+                RELATIONS_TABLE, np.vstack([qv.high, question]) if len(qv.high) else question,
+                max(s.query_top_k_relations, FACT_SEEDS),
+            )

@@ -1,0 +1,86 @@
+"""In-memory vector search of a query: the same hits whether asked once or again, one pass
+over a table for all of a question's vectors, one BLAS thread."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphrag.query.vector_search import VectorSearcher
+from graphrag.stores.base import VectorRow
+
+
+class _Store:
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.rows = {f"r{i}": VectorRow(f"r{i}", v, "") for i, v in enumerate(vectors)}
+
+    def count(self, table: str) -> int:
+        return len(self.rows)
+
+    def ids(self, table: str) -> set[str]:
+        return set(self.rows)
+
+    def get(self, table: str, ids):
+        return {i: self.rows[i] for i in ids}
+
+
+@pytest.fixture
+def searcher() -> VectorSearcher:
+    rng = np.random.default_rng(0)
+    return VectorSearcher(_Store(rng.normal(size=(50, 8)).astype(np.float32)), max_cached_rows=1000)
+
+
+def _products(searcher: VectorSearcher, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the matrix products (each runs under the BLAS limit)."""
+    calls: list[int] = []
+    limit = searcher._blas_limit
+
+    def counting():
+        calls.append(1)
+        return limit()
+
+    monkeypatch.setattr(searcher, "_blas_limit", counting)
+    return calls
+
+
+def test_a_prefetched_question_is_answered_from_memory(searcher, monkeypatch) -> None:
+    queries = np.random.default_rng(1).normal(size=(3, 8)).astype(np.float32)
+    fresh = [[h.id for h in hits] for hits in searcher.search("t", queries[1:], 4)]
+    searcher.forget_hits()
+    products = _products(searcher, monkeypatch)
+    searcher.prefetch("t", queries, 10)
+    assert len(products) == 1  # all three vectors in one product
+    again = searcher.search("t", queries[1:], 4)
+    assert len(products) == 1  # fewer hits of vectors already searched: no new product
+    assert [[h.id for h in hits] for hits in again] == fresh
+    searcher.search("t", queries[:1], 20)  # more hits than remembered: searched again
+    assert len(products) == 2
+    searcher.forget_hits()
+    searcher.search("t", queries[1:], 4)
+    assert len(products) == 3
+
+
+def test_search_runs_with_one_blas_thread(searcher, monkeypatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    seen: list[list[int]] = []
+    original = searcher._blas_limit
+
+    def spying():
+        limit = original()
+
+        class Spy:
+            def __enter__(self):
+                limit.__enter__()
+                seen.append([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"])
+
+            def __exit__(self, *exc):
+                return limit.__exit__(*exc)
+
+        return Spy()
+
+    monkeypatch.setattr(searcher, "_blas_limit", spying)
+    searcher.search("t", np.ones((2, 8), dtype=np.float32), 3)
+    assert seen and all(n == 1 for n in seen[0])
+    off = VectorSearcher(searcher.store, max_cached_rows=1000, blas_threads=0)
+    assert off._blas_limit().__class__.__name__ == "nullcontext"
