@@ -47,8 +47,13 @@ _THEME_CUES = re.compile(
 )
 # Question words that start a direct question about one thing.
 _LOOKUP_START = re.compile(r"^\s*(?:who|what|when|where|which|how (?:many|much|old|long))\b", re.I)
-# A clause or phrase that hangs another fact on the first: "the X of the Y", "that/which/who ...".
-_NESTING = re.compile(r"\b(?:of the|of a|that|which|whose|who (?:was|is|were|did|has|had)|where .* (?:was|is))\b", re.I)
+# A clause or phrase that hangs another fact on the first: "the X of the Y", "that/which/who ...",
+# and the possessive "Y's X" (the same chain as "the X of Y": "the first president of
+# Damerjog's country" asks for the country first).
+_NESTING = re.compile(
+    r"\b(?:of the|of a|that|which|whose|who (?:was|is|were|did|has|had)|where .* (?:was|is))\b|\w['\u2019]s\s+(?!own\b)[a-z]",
+    re.I,
+)
 _WORD = re.compile(r"\w+")
 LOOKUP_MAX_WORDS = 9
 

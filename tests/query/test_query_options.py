@@ -95,6 +95,8 @@ def test_history_is_validated() -> None:
         ("What are the main themes of the stories?", (), "theme"),
         ("How do cities handle floods?", (), "theme"),
         ("When was Bob Cratchit born?", ("Bob Cratchit", "Cratchit"), "lookup"),
+        ("Who was the first president of Damerjog's country?", ("Damerjog",), "bridge"),
+        ("Who founded Vantor's parent company?", ("Vantor",), "bridge"),
     ],
 )
 def test_questions_are_sorted_by_their_form(question: str, low: tuple[str, ...], kind: str) -> None:
