@@ -156,3 +156,27 @@ def test_auto_reports_the_mode_it_picked_per_question_type(tiny_dataset, make_se
         assert row["modes"]["auto"]["route"]["kind"] in ("lookup", "bridge", "comparison", "theme")
     assert "Mode auto by question type" in markdown_report(result)
     assert result["config"]["lexical"] is False  # the default: off (see settings.query_lexical)
+
+
+def test_the_llm_rerank_runs_inside_the_eval_with_the_scripted_model(tiny_dataset, tiny_openie, make_settings):
+    """A smoke test of the rerank path (no cross-encoder ships in a PyPI package, see
+    query/rerank.py): the scripted model orders every candidate list backwards, so every
+    question goes through the reranker and the ranking it scores is the model's."""
+
+    def backwards(messages, purpose: str) -> str:
+        if purpose == "rerank":
+            n = messages[-1]["content"].count("<<<DOCUMENT ")
+            return json.dumps({"ranking": list(range(n, 0, -1))})
+        return _responder(messages, purpose)
+
+    dataset = load_dataset(tiny_dataset)
+    options = EvalOptions(modes=["naive"], bm25=False, answers=False, use_cache=False)
+    plain = run_eval(dataset, make_settings(extractor=f"replay:{tiny_openie}"), options)
+    chat = ScriptedChatModel(backwards)
+    settings = make_settings(extractor=f"replay:{tiny_openie}", query_rerank="llm", query_rerank_candidates=20)
+    reranked = run_eval(dataset, settings, options, chat=chat)
+
+    assert reranked["config"]["rerank"] == "llm"
+    assert chat.purposes().count("rerank") == len(dataset.questions)
+    for before, after in zip(plain["questions"], reranked["questions"]):
+        assert after["modes"]["naive"]["ranked"] == before["modes"]["naive"]["ranked"][::-1]
