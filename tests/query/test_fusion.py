@@ -153,3 +153,24 @@ def test_mix_ranks_chunks_by_ppr_unless_fusion_is_asked_for(open_sample) -> None
     hybrid = rag.retrieve(question, "hybrid", 8)
     assert fused.chunks and [c.id for c in fused.chunks] != ppr  # PPR weighted 0: the other channels decide
     assert hybrid.chunks
+
+
+def test_walks_from_diffuse_seeds_keep_more_of_the_dense_prior(open_sample, monkeypatch) -> None:
+    """global's and hybrid's seeds (endpoints of loosely matched relations) are diffuse:
+    their walks restart more on the question's closest chunks than local's does."""
+    rag = open_sample(chat=None)
+    walker = rag.query_engine.ppr_retriever
+    shares: list[float | None] = []
+    walk = walker.walk
+
+    def recording(seeds, qv, top_k, timer, prior_share=None):
+        shares.append(prior_share)
+        return walk(seeds, qv, top_k, timer, prior_share)
+
+    monkeypatch.setattr(walker, "walk", recording)
+    found = {}
+    for mode in ("local", "global", "hybrid"):
+        shares.clear()
+        rag.retrieve("Who is Scrooge's clerk?", mode, 5)
+        found[mode] = shares[-1] if shares[-1] is not None else rag.settings.ppr_passage_prior
+    assert found["global"] > found["local"] and found["hybrid"] > found["local"]
