@@ -28,6 +28,45 @@ from graphrag.stores.base import VectorHit, VectorStore
 REMEMBERED_ROWS = 4096  # query vectors whose hits are kept, over all tables
 
 
+class _BlasLimit:
+    """BLAS threads limited while any search runs, restored when the last one ends. The
+    limit is process-wide (the BLAS library has one setting), so overlapping searches of
+    several request threads share one limit instead of each restoring what another set."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._active = 0
+        self._controller: Any = None  # threadpoolctl's view of the loaded BLAS, found once
+        self._context: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._active == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._context = self._controller.limit(limits=self.threads, user_api="blas")
+            self._active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0 and self._context is not None:
+                self._context.restore_original_limits()
+                self._context = None
+
+
+_blas_limits: dict[int, _BlasLimit] = {}
+_blas_limits_lock = threading.Lock()
+
+
+def _shared_blas_limit(threads: int) -> _BlasLimit:
+    with _blas_limits_lock:
+        return _blas_limits.setdefault(threads, _BlasLimit(threads))
+
+
 @dataclass(frozen=True)
 class _Table:
     ids: list[str]
@@ -40,7 +79,7 @@ class VectorSearcher:
         self.store = store
         self.max_cached_rows = max_cached_rows
         self.blas_threads = blas_threads
-        self._blas: Any = None  # threadpoolctl's controller, found on first use
+        self._generation = 0  # bumped by invalidate: hits of an older table are not kept
         self._tables: dict[str, _Table | None] = {}  # None: searched through the store
         self._lock = threading.Lock()
         # (table, vector bytes) -> the best hits found for it, as many as were asked
@@ -50,6 +89,7 @@ class VectorSearcher:
     def invalidate(self) -> None:
         with self._lock:
             self._tables.clear()
+            self._generation += 1
         self.forget_hits()
 
     def forget_hits(self) -> None:
@@ -70,6 +110,7 @@ class VectorSearcher:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if k <= 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
+        generation = self._generation
         cached = self._cached(table)
         if cached is None:
             return [
@@ -95,12 +136,14 @@ class VectorSearcher:
                 sims = queries[missing] @ cached.matrix.T
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             with self._hits_lock:
+                current = generation == self._generation
                 for i, row, candidates in zip(missing, sims, top):
                     ranked = candidates[np.argsort(-row[candidates], kind="stable")]
                     hits = [VectorHit(cached.ids[j], float(row[j]), "", cached.metadata[j]) for j in ranked]
                     results[i] = hits
-                    self._hits[keys[i]] = hits
-                    self._hits.move_to_end(keys[i])
+                    if current:
+                        self._hits[keys[i]] = hits
+                        self._hits.move_to_end(keys[i])
                 while len(self._hits) > REMEMBERED_ROWS:
                     self._hits.popitem(last=False)
         return [r or [] for r in results]
@@ -109,14 +152,10 @@ class VectorSearcher:
         """The BLAS thread limit around a search's matrix product. A product of a few query
         vectors with a table is small: a second thread saves little when a core is free and,
         when none is (other requests, other processes), waiting for it costs ten times the
-        product itself. The limit is process-wide while it lasts."""
+        product itself."""
         if self.blas_threads <= 0:
             return contextlib.nullcontext()
-        if self._blas is None:
-            from threadpoolctl import ThreadpoolController
-
-            self._blas = ThreadpoolController()
-        return self._blas.limit(limits=self.blas_threads, user_api="blas")
+        return _shared_blas_limit(self.blas_threads)
 
     def _cached(self, table: str) -> _Table | None:
         with self._lock:

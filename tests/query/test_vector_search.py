@@ -84,3 +84,39 @@ def test_search_runs_with_one_blas_thread(searcher, monkeypatch) -> None:
     assert seen and all(n == 1 for n in seen[0])
     off = VectorSearcher(searcher.store, max_cached_rows=1000, blas_threads=0)
     assert off._blas_limit().__class__.__name__ == "nullcontext"
+
+
+def test_overlapping_searches_restore_the_blas_threads_once_the_last_ends(searcher) -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    first, second = searcher._blas_limit(), searcher._blas_limit()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the other search still runs: still limited
+    assert all(n == 1 for n in blas_threads())
+    second.__exit__(None, None, None)
+    assert blas_threads() == before
+
+
+def test_hits_of_a_table_replaced_meanwhile_are_not_remembered(searcher, monkeypatch) -> None:
+    """An index update (invalidate) while a search computes: its hits, from the old table,
+    are returned but not remembered for later searches."""
+    import contextlib
+
+    query = np.ones((1, 8), dtype=np.float32)
+
+    @contextlib.contextmanager
+    def reindexed_meanwhile():
+        searcher.invalidate()
+        yield
+
+    monkeypatch.setattr(searcher, "_blas_limit", reindexed_meanwhile)
+    assert searcher.search("t", query, 3)
+    assert not searcher._hits
+    monkeypatch.setattr(searcher, "_blas_limit", contextlib.nullcontext)
+    searcher.search("t", query, 3)
+    assert searcher._hits  # a search on the current table is remembered
