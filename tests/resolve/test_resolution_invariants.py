@@ -28,6 +28,21 @@ def alias_names(rag) -> dict[str, set[str]]:
     return {e.name: {a.name for a in e.aliases} for e in rag.graph.iter_entities() if e.aliases}
 
 
+def crash_after_resolution(rag, paths, monkeypatch) -> None:
+    """Indexes `paths` and crashes right after resolution wrote its decisions."""
+    import graphrag.reconcile as reconcile
+    from graphrag.resolve.apply import plan_graph_changes as real
+
+    async def boom(**kwargs):
+        await real(**kwargs)
+        raise KeyboardInterrupt("simulated crash after resolution was written")
+
+    monkeypatch.setattr(reconcile, "plan_graph_changes", boom)
+    with pytest.raises(KeyboardInterrupt):
+        rag.index(paths)
+    monkeypatch.undo()
+
+
 def test_names_of_one_entity_end_in_one_entity_and_others_stay_apart(graph_backend, make_rag, write_docs):
     rag = make_rag(offline=True)
     rag.index([str(p) for p in write_docs(DOCS)])
@@ -74,18 +89,7 @@ def test_a_crash_after_resolution_converges_on_rerun(graph_backend, make_rag, wr
     paths = [str(p) for p in write_docs(DOCS)]
     crashed = make_rag("crashed", offline=True)
     crashed.index(paths[:2])
-    import graphrag.reconcile as reconcile
-
-    async def boom(**kwargs):
-        from graphrag.resolve.apply import plan_graph_changes as real
-
-        await real(**kwargs)
-        raise KeyboardInterrupt("simulated crash after resolution was written")
-
-    monkeypatch.setattr(reconcile, "plan_graph_changes", boom)
-    with pytest.raises(KeyboardInterrupt):
-        crashed.index(paths)
-    monkeypatch.undo()
+    crash_after_resolution(crashed, paths, monkeypatch)
     crashed.index(paths)
 
     clean = make_rag("clean", offline=True)
@@ -141,18 +145,7 @@ def test_with_a_model_judging_a_crash_converges(graph_backend, make_rag, write_d
     paths = [str(p) for p in write_docs(JUDGED_DOCS)]
     crashed = judging(make_rag, "crashed")
     crashed.index(paths[:2])
-    import graphrag.reconcile as reconcile
-
-    async def boom(**kwargs):
-        from graphrag.resolve.apply import plan_graph_changes as real
-
-        await real(**kwargs)
-        raise KeyboardInterrupt("simulated crash after the model's verdicts were written")
-
-    monkeypatch.setattr(reconcile, "plan_graph_changes", boom)
-    with pytest.raises(KeyboardInterrupt):
-        crashed.index(paths)
-    monkeypatch.undo()
+    crash_after_resolution(crashed, paths, monkeypatch)  # after the model's verdicts were written
     crashed.index(paths)
     clean = judging(make_rag, "clean")
     clean.index(paths)
