@@ -87,6 +87,12 @@ def genders_conflict(a: NameForm, b: NameForm) -> bool:
 
 def extends(short: NameForm, long: NameForm) -> bool:
     """`long` is `short` with more identifying words ("Ebenezer Scrooge" extends "Scrooge"),
-    not a name about something else ("Scrooge's nephew", "Scrooge and Marley")."""
+    not a name about something else ("Scrooge's nephew", "Scrooge and Marley"). The short
+    name opens or ends the long one, or keeps its first and last words ("Peter Bonetti" /
+    "Peter Phillip Bonetti"): a name inside another ("African American" in "Northwest
+    African American Museum", "York" in "New York Times") is a part, not a short form."""
     extra = set(long.core) - set(short.core)
-    return bool(extra) and set(short.core) < set(long.core) and not (extra & LINKING_WORDS)
+    if not extra or not set(short.core) < set(long.core) or extra & LINKING_WORDS:
+        return False
+    s, l = short.core, long.core
+    return l[: len(s)] == s or l[-len(s) :] == s or (len(s) > 1 and s[0] == l[0] and s[-1] == l[-1])

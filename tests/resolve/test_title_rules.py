@@ -41,3 +41,11 @@ def test_a_womans_title_and_another_title_never_merge(tmp_path):
 def test_a_relatives_title_is_a_title(tmp_path):
     canonical, _ = resolve(tmp_path, "scrooge", "uncle scrooge", "mr scrooge")
     assert len(set(canonical.values())) == 1
+
+
+def test_a_name_inside_another_is_a_part_not_a_short_form(tmp_path):
+    live = ("african american", "african americans", "northwest african american museum", "peter bonetti", "peter phillip bonetti")
+    canonical, pairs = resolve(tmp_path, *live)
+    assert ("african american", "northwest african american museum") not in pairs
+    assert canonical["african american"] == canonical["african americans"]
+    assert canonical["peter bonetti"] == canonical["peter phillip bonetti"]
