@@ -177,18 +177,16 @@ class PairAdjudicator:
             parsed.clear()
             parsed.update(parse_verdicts(result.text, len(blocks)))
 
-        for attempt in range(2):
+        reason = ""
+        for _ in range(2):
             try:
                 await self.chat.complete(messages, purpose=PURPOSE, json_mode=True, validate=validate)
                 return dict(parsed)
-            except LLMOutputError as exc:
+            except LLMOutputError as exc:  # not cached: asking again is a fresh answer
                 reason = f"unusable answer: {exc}"
-                if attempt == 0:
-                    continue
-                return reason
-            except LLMError as exc:
+            except LLMError as exc:  # the client already retried 429s, 5xx and timeouts
                 return f"model unavailable: {exc}"
-        return "unreachable"  # pragma: no cover - the loop returns
+        return reason
 
 
 def parse_verdicts(text: str, n_pairs: int) -> dict[int, dict[str, Any]]:
