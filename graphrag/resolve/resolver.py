@@ -45,6 +45,7 @@ from graphrag.resolve.store import NameRecord, PairRecord, SQLiteResolutionStore
 
 SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
 UNCERTAIN_FLOOR = AMBIGUOUS - 0.1  # pairs from here up to the threshold are uncertain
+MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart unasked
 NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
 NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
 _PREFIX = "~"  # terms of the prefix index are "~" + a word's first 4 characters
@@ -142,7 +143,9 @@ class EntityResolver:
         self.adjudicator = adjudicator
 
     def uncertain(self, pair: PairRecord) -> bool:
-        return UNCERTAIN_FLOOR <= pair.score < self.threshold
+        """Worth the chat model's judgement: below the threshold, above the floor, and not a
+        short name that a crowd of longer names extends ("American": 30 of them)."""
+        return UNCERTAIN_FLOOR <= pair.score < self.threshold and pair.evidence.get("candidates", 0) <= MAX_ASKED
 
     # ------------------------------------------------------------------ update
     async def aupdate(

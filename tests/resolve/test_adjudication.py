@@ -206,3 +206,18 @@ def test_pairs_are_batched(make_rag, write_docs):
     assert chat.usage.by_purpose["resolve"].calls == 2
     owner = entity_of(rag)
     assert owner["john smith"] == owner["john adam smith"]
+
+
+def test_a_short_name_with_a_crowd_of_long_forms_is_not_asked(make_rag, write_docs):
+    from graphrag.resolve.resolver import MAX_ASKED
+
+    crowd = {
+        f"D{i}": f"John {given} Smith, whom his friends called Adam, sold bread. John {given} Smith sold bread."
+        for i, given in enumerate(["Adam", "Paul", "Mark", "Luke", "Peter", "James", "Carl"][: MAX_ASKED + 1])
+    }
+    crowd["C"] = DOCS["C"]
+    chat = ScriptedChatModel(pair_verdict_responder)
+    rag = make_rag(chat=chat)
+    rag.index([str(p) for p in write_docs(crowd)])
+    assert "resolve" not in chat.usage.by_purpose
+    assert len({entity_of(rag)[k] for k in ("john smith", "john adam smith", "john paul smith")}) == 3
