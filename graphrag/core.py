@@ -96,7 +96,12 @@ class GraphRAG:
 
         self.settings.workspace.mkdir(parents=True, exist_ok=True)
         store = SQLiteResolutionStore(self.settings.resolution_path)
-        return EntityResolver(store, threshold=self.settings.resolution_threshold)
+        adjudicator = None
+        if self.settings.resolution_llm and self.chat is not None:
+            from graphrag.resolve.adjudicate import PairAdjudicator
+
+            adjudicator = PairAdjudicator(self.chat, self.state, batch_size=self.settings.resolution_llm_batch)
+        return EntityResolver(store, threshold=self.settings.resolution_threshold, adjudicator=adjudicator)
 
     @cached_property
     def entities(self) -> "EntityOperations":
@@ -197,9 +202,9 @@ class GraphRAG:
             self._sync_with_workspace()
             self._check_extractor()
             try:
-                self._settle_journal(progress)
-                indexer = self._indexer(progress)
                 budget = TokenBudget(max_tokens, self.usage) if max_tokens is not None else None
+                self._settle_journal(progress, budget)
+                indexer = self._indexer(progress)
                 return indexer.index([str(p) for p in paths], prune=prune, budget=budget)
             finally:
                 self._refresh_queries()
@@ -263,7 +268,9 @@ class GraphRAG:
                 return document_id
         return None
 
-    def _settle_journal(self, progress: ProgressCallback | None = None) -> dict[str, DocumentRecord]:
+    def _settle_journal(
+        self, progress: ProgressCallback | None = None, budget: TokenBudget | None = None
+    ) -> dict[str, DocumentRecord]:
         """Every write command starts here: a journal left by a killed or failed command is
         reconciled first, so the graph converges whatever ran before. Returns the documents
         whose removal this finished (by id), which a rerun of `delete` may name."""
@@ -274,7 +281,7 @@ class GraphRAG:
             for d in self.state.pending("document")
             if self.state.get_document(d) is None
         }
-        self._indexer(progress).reconcile()
+        self._indexer(progress).reconcile(budget)
         return removed
 
     def reextract(

@@ -118,7 +118,9 @@ class Indexer:
                 uses_llm=self.extractor.extractor_id.startswith("llm:"),
             )
         with timed(report, "reconcile"):
-            await self.areconcile()
+            await self.areconcile(budget)
+        if budget is not None:
+            report.budget = budget.to_dict()  # adjudicating name pairs may have spent the rest
         self.finish(plan.todo)
         self.summarize_report(report, calls_before, started)
         return report
@@ -281,10 +283,10 @@ class Indexer:
             resolver=self.resolver,
         )
 
-    def reconcile(self) -> None:
-        self._run(self.areconcile())
+    def reconcile(self, budget: TokenBudget | None = None) -> None:
+        self._run(self.areconcile(budget))
         self.graph.flush()
 
-    async def areconcile(self) -> None:
+    async def areconcile(self, budget: TokenBudget | None = None) -> None:
         """Makes the graph and vectors agree with the state for every journaled key."""
-        await self.reconciler().areconcile()
+        await self.reconciler().areconcile(budget)

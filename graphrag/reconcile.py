@@ -17,6 +17,7 @@ from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
 from graphrag.summarize import DescriptionSummarizer
 
 if TYPE_CHECKING:
+    from graphrag.resolve.adjudicate import Budget
     from graphrag.resolve.resolver import EntityResolver
 
 GENERATION_KEY = "workspace:generation"
@@ -62,8 +63,9 @@ class Reconciler:
         self.progress = progress
         self.resolver = resolver
 
-    async def areconcile(self) -> None:
-        """Makes the graph and vectors agree with the state for every journaled key."""
+    async def areconcile(self, budget: "Budget | None" = None) -> None:
+        """Makes the graph and vectors agree with the state for every journaled key;
+        `budget` bounds the tokens the chat model may spend adjudicating name pairs."""
         doc_ids = self.state.pending("document")
         chunk_ids = self.state.pending("chunk")
         entity_keys = self.state.pending("entity")
@@ -71,13 +73,14 @@ class Reconciler:
         if not (doc_ids or chunk_ids or entity_keys or relation_keys):
             return
 
-        changes = plan_graph_changes(
+        changes = await plan_graph_changes(
             state=self.state,
             graph=self.graph,
             resolver=self.resolver,
             load_records=self._records_for,
             entity_keys=entity_keys,
             relation_keys=relation_keys,
+            budget=budget,
         )
         merged_entities, merged_relations = changes.entities, changes.relations
 
@@ -107,6 +110,7 @@ class Reconciler:
         relation_descriptions = [text for text, _ in relation_outcomes]
         # Keys whose summary the model could not give stay journaled: the next run asks again.
         unsettled_entities = {k for k, (_, final) in zip(merged_entities, entity_outcomes) if not final}
+        unsettled_entities |= changes.unsettled  # name pairs the chat model could not judge yet
         unsettled_relations = {k for k, (_, final) in zip(merged_relations, relation_outcomes) if not final}
         self.progress("describe", total, total)
         entities = [

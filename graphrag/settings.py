@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     resolution_threshold: float = Field(
         default=0.8, gt=0, le=1, description="score from which two names are merged without review"
     )
+    resolution_llm: bool = Field(
+        default=True,
+        description="when a chat model is configured, it judges the uncertain name pairs (scored below the "
+        "threshold) from passages that mention them; off: they stay apart, listed for review",
+    )
+    resolution_llm_batch: int = Field(default=8, ge=1, description="uncertain name pairs per chat-model call")
 
     # --- query
     query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr", "auto"] = "mix"

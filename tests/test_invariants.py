@@ -134,7 +134,7 @@ def test_crash_before_reconcile_converges_on_rerun(graph_backend, make_rag, writ
 
     original = Indexer.areconcile
 
-    async def boom(self):
+    async def boom(self, *args):
         raise KeyboardInterrupt("simulated crash")
 
     monkeypatch.setattr(Indexer, "areconcile", boom)

@@ -59,6 +59,8 @@ _LEADING_DET = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"\s*['\u2019]s?$", re.IGNORECASE)
 _LINKING = frozenset({"of", "the", "and", "for", "in", "on", "at", "s"})
 _NAME_PUNCT = frozenset({".", "-", "'", "\u2019", "&"})
+_RANGE_WORDS = frozenset({"and", "to", "between", "until", "till", "through", "or"})
+_DASHES = frozenset({"-", "\u2013", "\u2014", "/"})
 _WS = re.compile(r"\s+")
 _STRIP = " \t\n'\"\u2018\u2019\u201c\u201d-_.,;:!?()[]*"
 _SENTENCE_FINAL = tuple(".!?:;\"'\u201d\u2019)]")
@@ -77,7 +79,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v4".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v5".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
@@ -171,6 +173,16 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
     label = span.label_
     # A DATE is an entity only when it names something ("Christmas Eve", "1843"), not "the year".
     if label == "DATE" and not (any(t.is_digit for t in tokens) or any(t.pos_ == "PROPN" for t in tokens)):
+        return None
+    # A span of two dates ("6 and 9 August", "29 June 1870 - 17 September 1958", "May to
+    # September 2010") is no one date: as a name it fuses into a string nothing else matches.
+    if label == "DATE" and (
+        any(t.lower_ in _RANGE_WORDS for t in tokens) or any(t.text in _DASHES for t in tokens[1:-1])
+    ):
+        return None
+    # A name that ends in "of" or "and" was cut short ("Communist Party of"): the rest of it
+    # is on the next line or was tagged apart; the stump would pose as a name of its own.
+    if tokens[-1].lower_ in _LINKING | {"to", "with", "from", "by"}:
         return None
     if len(words) == 1:
         word = words[0].strip(_STRIP)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from graphrag.merge import MergedEntity, MergedRelation, merge_entities, merge_relations, normalize_type
 from graphrag.models import Extraction, normalize_name
+from graphrag.resolve.adjudicate import Budget
 from graphrag.resolve.names import PERSONAL_TITLES, type_family
 from graphrag.resolve.resolver import EntityResolver
 from graphrag.resolve.store import NameRecord
@@ -29,6 +30,7 @@ class GraphChanges:
     gone_entities: set[str] = field(default_factory=set)
     gone_relations: set[str] = field(default_factory=set)
     journaled: set[str] = field(default_factory=set)  # name keys this step added to the journal
+    unsettled: set[str] = field(default_factory=set)  # name keys to resolve again next run (model failed)
 
 
 def name_records(records: Mapping[str, Extraction], support: Mapping[str, set[str]]) -> dict[str, NameRecord]:
@@ -55,7 +57,27 @@ def name_records(records: Mapping[str, Extraction], support: Mapping[str, set[st
     return out
 
 
-def plan_graph_changes(
+_CONTEXT_CHUNKS = 8  # chunks read per name for the passages the chat model is shown
+
+
+def name_contexts(state: StateStore, load_records: LoadRecords, keys: set[str]) -> dict[str, list[str]]:
+    """A few passages (the extractors' descriptions) that mention each name: the most
+    frequent first, then by text, from the first chunks by id. A function of the name's live
+    chunks alone, so it does not depend on the order they arrived in."""
+    support = state.chunks_for_entities(keys)
+    chosen = {k: sorted(c)[:_CONTEXT_CHUNKS] for k, c in support.items()}
+    records = load_records(set().union(*chosen.values()) if chosen else set())
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, chunk_ids in chosen.items():
+        for chunk_id in chunk_ids:
+            ext = records.get(chunk_id)
+            for e in ext.entities if ext else ():
+                if normalize_name(e.name) == key and e.description.strip():
+                    counts[key][" ".join(e.description.split())] += 1
+    return {k: [t for t, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:2]] for k, c in counts.items()}
+
+
+async def plan_graph_changes(
     *,
     state: StateStore,
     graph: GraphStore,
@@ -63,6 +85,7 @@ def plan_graph_changes(
     load_records: LoadRecords,
     entity_keys: set[str],
     relation_keys: set[str],
+    budget: Budget | None = None,
 ) -> GraphChanges:
     changes = GraphChanges()
     if resolver is None:  # resolution off: every name key is its own entity
@@ -85,7 +108,11 @@ def plan_graph_changes(
             state.add_pending("entity", extra)
             changes.journaled |= extra
 
-    decided = resolver.update(live, entity_keys - live.keys(), journal)
+    decided = await resolver.aupdate(
+        live, entity_keys - live.keys(), journal,
+        contexts=lambda keys: name_contexts(state, load_records, keys), budget=budget,
+    )
+    changes.unsettled = decided.unsettled
     affected = decided.affected | entity_keys
     canonicals = set(decided.canonical.values())
     members = resolver.members_of(canonicals)

@@ -16,6 +16,8 @@ HONORIFICS: dict[str, str] = {
     "lady": "f", "dame": "f", "frau": "f",
     "dr": "", "doctor": "", "prof": "", "professor": "", "rev": "", "reverend": "", "old": "",
     "young": "", "little": "", "capt": "", "captain": "", "st": "", "saint": "",
+    # How relatives name someone ("Uncle Scrooge"): a title too, and a gendered one.
+    "uncle": "m", "aunt": "f", "auntie": "f",
 }
 # Titles that only people carry; "St." starts places as often as people.
 PERSONAL_TITLES = frozenset(HONORIFICS) - {"st", "saint", "little"}
@@ -54,6 +56,7 @@ class NameForm:
     key: str
     core: tuple[str, ...]  # words that identify, honorifics and a trailing possessive removed
     gender: str  # "m", "f" or "" (from a gendered honorific)
+    titled: bool = False  # an honorific was set aside ("Old Fezziwig", "Dr. Watson")
 
     @property
     def words(self) -> frozenset[str]:
@@ -65,19 +68,31 @@ def parse_name(key: str, family: str = UNKNOWN_FAMILY) -> NameForm:
     if len(words) > 1 and words[-1] == "s":  # "scrooge s" (a possessive left by the extractor)
         words = words[:-1]
     gender = ""
+    titled = False
     if family in ("person", UNKNOWN_FAMILY):
         while len(words) > 1 and words[0] in HONORIFICS:
             gender = gender or HONORIFICS[words[0]]
             words = words[1:]
-    return NameForm(key=key, core=tuple(words), gender=gender)
+            titled = True
+    return NameForm(key=key, core=tuple(words), gender=gender, titled=titled)
 
 
 def genders_conflict(a: NameForm, b: NameForm) -> bool:
-    return bool(a.gender and b.gender and a.gender != b.gender)
+    """Gendered titles that differ ("Mr." / "Mrs."), or a woman's title beside another title
+    ("Mrs. Fezziwig" / "Old Fezziwig": a wife and her husband far more often than one person)."""
+    if a.gender and b.gender and a.gender != b.gender:
+        return True
+    return a.titled and b.titled and (a.gender == "f") != (b.gender == "f")
 
 
 def extends(short: NameForm, long: NameForm) -> bool:
     """`long` is `short` with more identifying words ("Ebenezer Scrooge" extends "Scrooge"),
-    not a name about something else ("Scrooge's nephew", "Scrooge and Marley")."""
+    not a name about something else ("Scrooge's nephew", "Scrooge and Marley"). The short
+    name opens or ends the long one, or keeps its first and last words ("Peter Bonetti" /
+    "Peter Phillip Bonetti"): a name inside another ("African American" in "Northwest
+    African American Museum", "York" in "New York Times") is a part, not a short form."""
     extra = set(long.core) - set(short.core)
-    return bool(extra) and set(short.core) < set(long.core) and not (extra & LINKING_WORDS)
+    if not extra or not set(short.core) < set(long.core) or extra & LINKING_WORDS:
+        return False
+    s, l = short.core, long.core
+    return l[: len(s)] == s or l[-len(s) :] == s or (len(s) > 1 and s[0] == l[0] and s[-1] == l[-1])

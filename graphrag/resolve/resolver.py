@@ -18,8 +18,9 @@ candidates that changes (its word-subsets: "Scrooge" when "Ebenezer Scrooge" arr
 
 Every step is a function of the live names in the blocks it looks at, so the result does
 not depend on the order documents arrived in, and removing a document undoes exactly what
-it justified. Uncertain pairs are kept with their evidence for review (and a chat model,
-when configured, adjudicates them: see `adjudicate`).
+it justified. Uncertain pairs are kept with their evidence for review; when a chat model
+is configured it adjudicates them first (`adjudicate`): a verdict is cached by the pair
+and what the model was shown, so it too is a function of the live names, not of the order.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from itertools import combinations
 
 from rapidfuzz import fuzz, process
 
+from graphrag.resolve.adjudicate import Budget, Contexts, PairAdjudicator
 from graphrag.resolve.names import (
     LINKING_WORDS,
     SHORTENABLE_FAMILIES,
@@ -42,6 +44,8 @@ from graphrag.resolve.names import (
 from graphrag.resolve.store import NameRecord, PairRecord, SQLiteResolutionStore
 
 SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
+UNCERTAIN_FLOOR = AMBIGUOUS - 0.1  # pairs from here up to the threshold are uncertain
+MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart unasked
 NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
 NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
 _PREFIX = "~"  # terms of the prefix index are "~" + a word's first 4 characters
@@ -54,6 +58,7 @@ class ResolutionChange:
 
     affected: set[str] = field(default_factory=set)
     canonical: dict[str, str] = field(default_factory=dict)
+    unsettled: set[str] = field(default_factory=set)  # names of pairs the chat model must judge again
 
 
 def form_of(record: NameRecord) -> NameForm:
@@ -115,6 +120,11 @@ def near_identical(a: NameForm, b: NameForm) -> bool:
     return fuzz.ratio(" ".join(a.core), " ".join(b.core)) >= NEAR_IDENTICAL_RATIO
 
 
+def wife_or_self(a: NameForm, b: NameForm) -> bool:
+    """One name has a woman's title and the other no title at all."""
+    return (a.gender == "f" and not b.titled) or (b.gender == "f" and not a.titled)
+
+
 def clash(a: NameForm, b: NameForm) -> bool:
     """Names that cannot be one entity: clashing gendered titles, or a shared word with
     different extensions ("Bob Cratchit" / "Martha Cratchit")."""
@@ -125,21 +135,33 @@ def clash(a: NameForm, b: NameForm) -> bool:
 
 
 class EntityResolver:
-    def __init__(self, store: SQLiteResolutionStore, *, threshold: float = 0.8) -> None:
+    def __init__(
+        self, store: SQLiteResolutionStore, *, threshold: float = 0.8, adjudicator: PairAdjudicator | None = None
+    ) -> None:
         self.store = store
         self.threshold = threshold
+        self.adjudicator = adjudicator
+
+    def uncertain(self, pair: PairRecord) -> bool:
+        """Worth the chat model's judgement: below the threshold, above the floor, and not a
+        short name that a crowd of longer names extends ("American": 30 of them)."""
+        return UNCERTAIN_FLOOR <= pair.score < self.threshold and pair.evidence.get("candidates", 0) <= MAX_ASKED
 
     # ------------------------------------------------------------------ update
-    def update(
+    async def aupdate(
         self,
         live: Mapping[str, NameRecord],
         gone: Iterable[str],
         journal: Callable[[set[str]], None] = lambda keys: None,
+        *,
+        contexts: Contexts = lambda keys: {},
+        budget: Budget | None = None,
     ) -> ResolutionChange:
         """Resolves after the names in `live` appeared or changed and those in `gone` lost
         their last mention. `journal(keys)` is called with every name whose entity will
         change before any assignment is written, so a crash in between is finished by the
-        next run."""
+        next run. `contexts(keys)` gives passages that mention each name, for the chat
+        model's adjudication; `budget` bounds its tokens."""
         gone = set(gone) - set(live)
         changed = set(live) | gone
         if not changed:
@@ -157,6 +179,13 @@ class EntityResolver:
         by_term = self.store.keys_with_terms(signatures)
         affected = set(live) | (set().union(*by_term.values()) if by_term else set())
         pairs = self._score(affected)
+        unsettled: set[str] = set()
+        if self.adjudicator is not None:
+            judged = await self.adjudicator.adjudicate(
+                pairs, self.uncertain, names=self.store.names, contexts=contexts,
+                threshold=self.threshold, budget=budget,
+            )
+            pairs, unsettled = judged.pairs, judged.unsettled
         self.store.replace_pairs(affected | gone, pairs)
 
         # Old clusters of the affected names, then the components they now belong to.
@@ -171,7 +200,7 @@ class EntityResolver:
         canonical = self._cluster(component)
         journal(component | gone | start)
         self.store.set_canonical(canonical)
-        return ResolutionChange(affected=component | gone | start, canonical=canonical)
+        return ResolutionChange(affected=component | gone | start, canonical=canonical, unsettled=unsettled)
 
     def _score(self, keys: set[str]) -> list[PairRecord]:
         records = self.store.names(keys)
@@ -199,8 +228,10 @@ class EntityResolver:
             ambiguous = any(clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
             for other in longer:
                 same = other_forms[other].words == sf.words
-                score = AMBIGUOUS if ambiguous else (SAME_CORE if same else EXTENDS)
-                method = ("ambiguous-" if ambiguous else "") + ("same-core" if same else "extends")
+                # "Mrs. Fezziwig" beside a bare "Fezziwig": as often his wife as herself.
+                uncertain = ambiguous or wife_or_self(sf, other_forms[other])
+                score = AMBIGUOUS if uncertain else (SAME_CORE if same else EXTENDS)
+                method = ("ambiguous-" if uncertain else "") + ("same-core" if same else "extends")
                 evidence = {"short": key, "long": other, "candidates": len(longer)}
                 verdicts.setdefault(_ordered(key, other), []).append((score, method, evidence))
             prefixes = _fuzzy_terms(sf)
@@ -216,7 +247,10 @@ class EntityResolver:
                 o, of = others[other], other_forms[other]
                 if families_agree(s, o) and not genders_conflict(sf, of) and near_identical(sf, of):
                     ratio = round(fuzz.ratio(" ".join(sf.core), " ".join(of.core)), 1)
-                    verdicts.setdefault(_ordered(key, other), []).append((NEAR_IDENTICAL, "near-identical", {"ratio": ratio}))
+                    unsure = wife_or_self(sf, of)
+                    verdicts.setdefault(_ordered(key, other), []).append(
+                        (AMBIGUOUS if unsure else NEAR_IDENTICAL, ("ambiguous-" if unsure else "") + "near-identical", {"ratio": ratio})
+                    )
         # Where both names judged the pair (same core words), the more cautious verdict holds.
         return [
             PairRecord(a, b, score, method, evidence)
@@ -248,6 +282,11 @@ class EntityResolver:
         decisions = self.store.decisions_of(keys)
         merges = {p for p, d in decisions.items() if d == "merge" and set(p) <= keys}
         splits = {p for p, d in decisions.items() if d == "split"}
+        # The model's "different" keeps two names apart through other links too (a person's
+        # split or merge overrules it).
+        apart = splits | {
+            (p.a, p.b) for p in self.store.pairs_of(keys) if p.method == "llm-different" and p.a in keys and p.b in keys
+        }
         links = [(1.0 + 1, a, b) for a, b in merges]  # manual merges first
         links += [
             (p.score, p.a, p.b)
@@ -261,7 +300,7 @@ class EntityResolver:
                 continue
             manual = (a, b) in merges
             if not manual and any(
-                _ordered(x, y) in splits or clash(forms[x], forms[y]) for x in ca for y in cb
+                _ordered(x, y) in apart or clash(forms[x], forms[y]) for x in ca for y in cb
             ):
                 continue
             if manual and any(_ordered(x, y) in splits for x in ca for y in cb):

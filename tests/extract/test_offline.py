@@ -83,3 +83,24 @@ def test_descriptions_are_at_most_two_short_sentences():
     extraction = _extract(" ".join([sentence] * 3) + " Scrooge slept. Scrooge woke.")
     scrooge = next(e for e in extraction.entities if normalize_name(e.name) == "scrooge")
     assert len(scrooge.description) <= 2 * 245
+
+
+def test_a_span_of_two_dates_is_no_date():
+    extraction = _extract(
+        "Peter Bonetti lived from 29 June 1870 - 17 September 1958 in Putney. "
+        "The festival ran from May to September 2010 in Leeds. He was born on 27 September 1941."
+    )
+    dates = {normalize_name(e.name) for e in extraction.entities if e.type == "DATE"}
+    assert "27 september 1941" in dates
+    assert not any(" to " in d or "1870" in d for d in dates), dates
+
+
+def test_a_name_cut_short_after_a_linking_word_is_dropped():
+    from graphrag.extract.offline import clean_entity_name
+
+    nlp = SpacyExtractor().nlp
+    doc = nlp("He joined the Communist Party of Canada in 1931.")
+    stump = doc.char_span(doc.text.index("Communist"), doc.text.index(" Canada"), label="ORG")
+    whole = doc.char_span(doc.text.index("Communist"), doc.text.index(" in 1931"), label="ORG")
+    assert clean_entity_name(stump) is None
+    assert clean_entity_name(whole) == "Communist Party of Canada"

@@ -12,6 +12,8 @@ and independent of the order in which chunks are extracted:
 - summarize: the distinct first sentences of the fenced fragments, sorted;
 - keywords: capitalised sequences of the question as low-level keywords, its other long
   words as high-level ones;
+- resolve: "unsure" for every pair (a cautious judge: pairs stay as string evidence left
+  them; `pair_verdict_responder` plays a judge that decides);
 - anything else: a short answer quoting the first fenced block.
 """
 
@@ -129,6 +131,128 @@ def fenced_text(messages: Sequence[Message] | str, label: str | None = None) -> 
     return None
 
 
+def pair_blocks(messages: Sequence[Message]) -> list[list[str]]:
+    """The name pairs of a `resolve_pairs` prompt: per pair, its lines after "Pair n"."""
+    body = fenced_text(messages, "PAIRS")
+    if body is None:
+        raise AssertionError('no fenced PAIRS block in the resolve prompt; render it with fence(..., "PAIRS")')
+    blocks: list[list[str]] = []
+    for line in body.splitlines():
+        if re.fullmatch(r"Pair \d+", line.strip()):
+            blocks.append([])
+        elif blocks and line.strip():
+            blocks[-1].append(line)
+    return blocks
+
+
+def judge_pair(block: Sequence[str]) -> dict[str, str]:
+    """A judge that reads the shorter name's passages: one that names both -> different;
+    the names differ by a title -> same, unless the pronouns disagree with it; the longer
+    name's extra words all appear -> same; otherwise unsure."""
+    names: list[tuple[str, list[str]]] = []
+    for line in block:
+        if line.startswith('"'):
+            names.append((line[1 : line.index('"', 1)], []))
+        elif names:
+            names[-1][1].append(line.strip().removeprefix("- "))
+    if len(names) != 2:
+        return {"verdict": "unsure", "reason": "could not read the pair"}
+    def words(name: str) -> tuple[set[str], set[str]]:  # (core words, title words)
+        all_words = normalize_name(name).split()
+        return {w for w in all_words if w not in _HONORIFIC_WORDS}, {w for w in all_words if w in _HONORIFIC_WORDS}
+
+    # The shorter name has fewer identifying words, then fewer titles.
+    (short, passages), (long, _) = sorted(names, key=lambda n: (len(words(n[0])[0]), len(words(n[0])[1]), n[0]))
+    (short_core, short_titles), (long_core, long_titles) = words(short), words(long)
+    extra = long_core - short_core
+    text = normalize_name(" ".join(passages))
+    seen = set(text.split()) - short_core
+    if not passages:
+        return {"verdict": "unsure", "reason": "the passages do not tell"}
+    if f" {normalize_name(long)} " in f" {text} ":
+        return {"verdict": "different", "reason": "one passage names both"}
+    if not extra and long_titles != short_titles:  # "Mr Scrooge" / "Scrooge": one, unless the pronouns disagree
+        female = bool((long_titles | short_titles) & _FEMALE_TITLES)
+        pronouns = seen & {"he", "his", "him", "she", "her", "hers"}
+        if pronouns and (female != bool(pronouns & {"she", "her", "hers"})):
+            return {"verdict": "different", "reason": "the pronouns disagree with the title"}
+        return {"verdict": "same", "reason": "the same name with a title"}
+    if extra and extra <= seen:
+        return {"verdict": "same", "reason": f"{short!r} is called {' '.join(sorted(extra))!r} too"}
+    return {"verdict": "unsure", "reason": "the passages do not tell"}
+
+
+def pair_verdict_responder(messages: Sequence[Message], purpose: str) -> str:
+    """`derived_extraction_responder`, with `judge_pair` deciding the name pairs."""
+    if purpose == "resolve":
+        return json.dumps({"verdicts": [
+            {"pair": i, **judge_pair(block)} for i, block in enumerate(pair_blocks(messages), 1)
+        ]})
+    return derived_extraction_responder(messages, purpose)
+
+
+# --- a model that reads a story as an LLM would, a little better than the derived one
+
+_HONORIFIC_DOT = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|Messrs)\.\s+(?=[A-Z])")
+_SPEECH_VERBS = "said|cried|replied|asked|returned|exclaimed|answered|observed|thought|rejoined|added|whispered"
+_HONORIFIC_WORDS = frozenset("mr mrs ms miss master dr old young little sir lady madam st uncle aunt".split())
+# Words a model knows open a sentence but never a name ("Here Scrooge", "Whereat Scrooge").
+_NOT_NAMES = frozenset(
+    "here there now then perhaps whereat whereupon up down well why ah oh alas yes no poor dear hallo hello".split()
+)
+_FEMALE_TITLES = frozenset("mrs ms miss lady madam aunt".split())
+
+
+def story_extraction_responder(messages: Sequence[Message], purpose: str) -> str:
+    """`pair_verdict_responder` whose extraction reads names as a model would: "Mr." does not
+    end a sentence and belongs to the name; a lone word the chunk also uses inside a
+    person's full name, as the speaker of "said" or as someone addressed (", Ebenezer!") is a
+    person; a doubled name ("Scrooge Scrooge") is one name. Generic rules on the chunk
+    alone: no list of names."""
+    if purpose not in ("extract", "extract_reask"):
+        return pair_verdict_responder(messages, purpose)
+    document = fenced_text(messages, "DOCUMENT")
+    if document is None:
+        raise AssertionError(f"no fenced DOCUMENT in the {purpose} prompt")
+    return json.dumps(derive_story_extraction(document), ensure_ascii=False)
+
+
+def derive_story_extraction(text: str) -> dict[str, list[dict[str, Any]]]:
+    text = _HONORIFIC_DOT.sub(lambda m: m.group(1) + " ", text)
+    extraction = derive_extraction(text, story=True)
+
+    def undoubled(name: str) -> str:
+        words = name.split()
+        return words[0] if len(words) > 1 and len({w.lower() for w in words}) == 1 else name
+
+    person_words = {
+        w for e in extraction["entities"] if e["type"] == "person"
+        for w in normalize_name(e["name"]).split() if w not in _HONORIFIC_WORDS
+    }
+    flat = " ".join(text.split())
+    entities: dict[str, dict[str, Any]] = {}
+    for e in extraction["entities"]:
+        name = undoubled(e["name"])
+        words = normalize_name(name).split()
+        # The speaker of "said", or someone addressed (", Ebenezer!"): a person.
+        speaker = re.search(
+            rf"(?:\b(?:{_SPEECH_VERBS})\s+{re.escape(name)}\b|\b{re.escape(name)}\s+(?:{_SPEECH_VERBS})\b"
+            rf"|,\s+{re.escape(name)}\s*[!?])",
+            flat,
+        )
+        if e["type"] == "concept" and len(words) == 1 and (words[0] in person_words or speaker):
+            e = {**e, "type": "person"}
+        elif words and words[0] in _HONORIFIC_WORDS and len(words) > 1:
+            e = {**e, "type": "person"}
+        entities.setdefault(normalize_name(name), {**e, "name": name})
+    relations = [
+        {**r, "source": undoubled(r["source"]), "target": undoubled(r["target"])}
+        for r in extraction["relations"]
+        if normalize_name(undoubled(r["source"])) != normalize_name(undoubled(r["target"]))
+    ]
+    return {"entities": list(entities.values()), "relations": relations}
+
+
 # --- the deterministic "LLM"
 
 EMPTY_EXTRACTION = json.dumps({"entities": [], "relations": []})
@@ -146,6 +270,10 @@ def derived_extraction_responder(messages: Sequence[Message], purpose: str) -> s
         return derive_summary(messages[-1]["content"])
     if purpose == "keywords":
         return json.dumps(derive_keywords(_question(messages[-1]["content"])), ensure_ascii=False)
+    if purpose == "resolve":
+        return json.dumps({"verdicts": [
+            {"pair": i, "verdict": "unsure", "reason": "scripted"} for i in range(1, len(pair_blocks(messages)) + 1)
+        ]})
     quoted = fenced_text(messages) or messages[-1]["content"]
     return f"Scripted {purpose} answer. {_sentences(quoted)[0] if quoted.strip() else ''}".strip()
 
@@ -179,18 +307,21 @@ _WORD = re.compile(r"[^\W_][\w'’]*(?:-[^\W_][\w'’]*)*")
 _MAX_ENTITIES_PER_SENTENCE = 6
 
 
-def derive_extraction(text: str) -> dict[str, list[dict[str, Any]]]:
-    """The extraction a simple, consistent "model" would give for this text."""
+def derive_extraction(text: str, *, story: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """The extraction a simple, consistent "model" would give for this text. `story`: a
+    word that only opens the sentence is no part of a longer name either ("Whereat
+    Scrooge"), and a description also has the sentence before the mention."""
     sentences = _sentences(text)
     names_in_text = _capitalised_mid_sentence(sentences)
     entities: dict[str, dict[str, Any]] = {}
     relations: dict[str, dict[str, Any]] = {}
-    for sentence in sentences:
+    for i, sentence in enumerate(sentences):
         found: list[tuple[str, int, int]] = []  # (name, start, end) in the sentence
-        for name, start, end, type_ in _mentions(sentence, names_in_text):
+        for name, start, end, type_ in _mentions(sentence, names_in_text, story=story):
             key = normalize_name(name)
             if key not in entities:
-                entities[key] = {"name": name, "type": type_, "description": sentence}
+                described = " ".join(sentences[max(0, i - 1) : i + 1]) if story else sentence
+                entities[key] = {"name": name, "type": type_, "description": described}
             if all(normalize_name(n) != key for n, _, _ in found):
                 found.append((name, start, end))
         found = found[:_MAX_ENTITIES_PER_SENTENCE]
@@ -262,7 +393,9 @@ def _capitalised_mid_sentence(sentences: Sequence[str]) -> set[str]:
     }
 
 
-def _mentions(sentence: str, names_in_text: set[str] | None) -> list[tuple[str, int, int, str]]:
+def _mentions(
+    sentence: str, names_in_text: set[str] | None, *, story: bool = False
+) -> list[tuple[str, int, int, str]]:
     """Runs of capitalised words as (name, start, end, type). Leading stopwords are dropped,
     and so is a lone word that opens the sentence unless `names_in_text` has it."""
     runs: list[list[re.Match[str]]] = []
@@ -285,6 +418,8 @@ def _mentions(sentence: str, names_in_text: set[str] | None) -> list[tuple[str, 
         unknown = names_in_text is not None and run[0].group().lower() not in names_in_text
         if len(run) == 1 and opens_sentence and unknown:
             continue
+        if story and len(run) > 1 and ((opens_sentence and unknown) or run[0].group().lower() in _NOT_NAMES):
+            run = run[1:]
         name = _strip_possessive(sentence[run[0].start() : run[-1].end()])
         before = sentence[: run[0].start()].split()
         preposition = before[-1].lower() if before else ""

@@ -28,6 +28,21 @@ def alias_names(rag) -> dict[str, set[str]]:
     return {e.name: {a.name for a in e.aliases} for e in rag.graph.iter_entities() if e.aliases}
 
 
+def crash_after_resolution(rag, paths, monkeypatch) -> None:
+    """Indexes `paths` and crashes right after resolution wrote its decisions."""
+    import graphrag.reconcile as reconcile
+    from graphrag.resolve.apply import plan_graph_changes as real
+
+    async def boom(**kwargs):
+        await real(**kwargs)
+        raise KeyboardInterrupt("simulated crash after resolution was written")
+
+    monkeypatch.setattr(reconcile, "plan_graph_changes", boom)
+    with pytest.raises(KeyboardInterrupt):
+        rag.index(paths)
+    monkeypatch.undo()
+
+
 def test_names_of_one_entity_end_in_one_entity_and_others_stay_apart(graph_backend, make_rag, write_docs):
     rag = make_rag(offline=True)
     rag.index([str(p) for p in write_docs(DOCS)])
@@ -74,20 +89,65 @@ def test_a_crash_after_resolution_converges_on_rerun(graph_backend, make_rag, wr
     paths = [str(p) for p in write_docs(DOCS)]
     crashed = make_rag("crashed", offline=True)
     crashed.index(paths[:2])
-    import graphrag.reconcile as reconcile
-
-    def boom(**kwargs):
-        from graphrag.resolve.apply import plan_graph_changes as real
-
-        real(**kwargs)
-        raise KeyboardInterrupt("simulated crash after resolution was written")
-
-    monkeypatch.setattr(reconcile, "plan_graph_changes", boom)
-    with pytest.raises(KeyboardInterrupt):
-        crashed.index(paths)
-    monkeypatch.undo()
+    crash_after_resolution(crashed, paths, monkeypatch)
     crashed.index(paths)
 
     clean = make_rag("clean", offline=True)
     clean.index(paths)
     assert resolved(crashed) == resolved(clean)
+
+
+# --- with a chat model judging the uncertain pairs
+
+from tests.fakes.chat import ScriptedChatModel, pair_verdict_responder  # noqa: E402
+from tests.resolve.test_adjudication import DOCS as JUDGED_DOCS  # noqa: E402
+
+
+def judging(make_rag, name: str):
+    return make_rag(name, chat=ScriptedChatModel(pair_verdict_responder))
+
+
+def owners(rag) -> dict[str, str]:
+    out = {}
+    for e in rag.graph.iter_entities():
+        out[e.key] = e.key
+        out.update({a.name.lower(): e.key for a in e.aliases})
+    return out
+
+
+def test_with_a_model_judging_any_order_gives_the_same_entities(graph_backend, make_rag, write_docs):
+    a, b, c = write_docs(JUDGED_DOCS)
+    together = judging(make_rag, "together")
+    together.index([str(a), str(b), str(c)])
+    assert owners(together)["john smith"] == "john adam smith"
+    for name, order in (("cab", (c, a, b)), ("bca", (b, c, a))):
+        one_by_one = judging(make_rag, name)
+        for path in order:
+            one_by_one.index([str(path)])
+        assert resolved(one_by_one) == resolved(together), name
+        assert one_by_one.resolver.store.pairs_of({"john smith"}) == together.resolver.store.pairs_of({"john smith"})
+
+
+@pytest.mark.parametrize("gone", ["A", "C"])
+def test_with_a_model_judging_delete_equals_never_indexed(graph_backend, make_rag, write_docs, gone):
+    paths = dict(zip(JUDGED_DOCS, write_docs(JUDGED_DOCS)))
+    full = judging(make_rag, "full")
+    full.index([str(p) for p in paths.values()])
+    full.delete([str(paths[gone])])
+    fresh = judging(make_rag, "fresh")
+    fresh.index([str(p) for n, p in paths.items() if n != gone])
+    assert resolved(full) == resolved(fresh)
+    if gone == "A":  # only John Paul Smith extends "John Smith" now: string evidence merges them
+        assert owners(full)["john smith"] == owners(full)["john paul smith"]
+
+
+def test_with_a_model_judging_a_crash_converges(graph_backend, make_rag, write_docs, monkeypatch):
+    paths = [str(p) for p in write_docs(JUDGED_DOCS)]
+    crashed = judging(make_rag, "crashed")
+    crashed.index(paths[:2])
+    crash_after_resolution(crashed, paths, monkeypatch)  # after the model's verdicts were written
+    crashed.index(paths)
+    clean = judging(make_rag, "clean")
+    clean.index(paths)
+    assert resolved(crashed) == resolved(clean)
+    assert owners(crashed)["john smith"] == "john adam smith"
