@@ -1,0 +1,66 @@
+// The right-hand panel: an entity (description, aliases, type, degree, relations,
+// provenance with the name highlighted) or one chunk (a citation).
+import { call } from "./api.js";
+import { badge, clear, el, highlighted } from "./text.js";
+
+export class Panel {
+  constructor(root, { openEntity, expand }) {
+    this.root = root;
+    this.openEntity = openEntity;
+    this.expand = expand;
+  }
+
+  error(err) {
+    clear(this.root, el("p", { class: "error" }, err.message || String(err)));
+  }
+
+  async showEntity(key) {
+    clear(this.root, el("p", { class: "muted" }, "loading…"));
+    let e;
+    try {
+      e = await call(`/explore/entities/${encodeURIComponent(key)}`, { params: { chunks: 20 } });
+    } catch (err) {
+      this.error(err);
+      return;
+    }
+    const names = e.provenance ? e.provenance.names : [e.name];
+    const relations = e.relations.map((r) => el("li", { class: "clickable", tabindex: 0, title: r.description,
+      onclick: () => this.openEntity(r.other) },
+      el("span", { class: "name" }, r.other_name), badge(r.other_type),
+      el("div", { class: "desc" }, [r.keywords.slice(0, 4).join(", "), r.description].filter(Boolean).join(" — "))));
+    const prov = e.provenance;
+    const documents = prov.documents.map((d) => el("div", {},
+      el("div", { class: "doc" }, d.title || d.source || d.id, el("span", { class: "muted" }, ` · ${d.chunks.length} chunk${d.chunks.length === 1 ? "" : "s"}`)),
+      d.chunks.map((c) => el("div", { class: "chunk", "data-chunk": c.id, title: `chunk ${c.order} of the document`,
+        onclick: (evt) => evt.currentTarget.classList.toggle("open") }, highlighted(c.text, names)))));
+    clear(this.root,
+      el("h2", { id: "entity-name" }, e.name, badge(e.type)),
+      el("div", { class: "facts" }, `degree ${e.degree} · ${prov.total_chunks} source chunk${prov.total_chunks === 1 ? "" : "s"}`),
+      e.aliases.length ? el("div", { class: "facts" }, "also: ", e.aliases.join(", ")) : null,
+      el("p", {}, e.description || el("span", { class: "muted" }, "no description")),
+      el("div", { class: "row" }, el("button", { type: "button", onclick: () => this.expand(e.key) }, "Expand in graph")),
+      el("h3", {}, `Relations (${e.relations_total})`),
+      el("ul", { class: "list", id: "relations" }, relations),
+      el("h3", { id: "provenance" }, `Provenance (${prov.total_chunks} chunks${prov.total_chunks > 20 ? ", first 20" : ""})`),
+      el("div", { id: "provenance-list" }, documents));
+  }
+
+  async showChunk(chunkId, ref) {
+    clear(this.root, el("p", { class: "muted" }, "loading…"));
+    let c;
+    try {
+      c = await call(`/explore/chunks/${encodeURIComponent(chunkId)}`);
+    } catch (err) {
+      this.error(err);
+      return;
+    }
+    const names = c.entities.map((x) => x.name);
+    clear(this.root,
+      el("h2", { id: "chunk-title" }, ref ? `[${ref}] ` : "", c.document.title || c.document.source || c.document.id),
+      el("div", { class: "facts" }, `chunk ${c.chunk.order} · ${c.document.source}`),
+      el("div", { class: "chunk open", id: "chunk-text", "data-chunk": c.chunk.id }, highlighted(c.chunk.text, names)),
+      el("h3", {}, `Entities in this chunk (${c.entities.length})`),
+      el("ul", { class: "list" }, c.entities.map((x) => el("li", { class: "clickable", tabindex: 0,
+        onclick: () => this.openEntity(x.key) }, el("span", { class: "name" }, x.name), badge(x.type)))));
+  }
+}
