@@ -86,8 +86,8 @@ def search_entities(rag: "GraphRAG", q: str | None, type_: str | None, limit: in
 
 _MATCH = """
 MATCH (e:Entity {workspace: $workspace})
-WHERE $q = '' OR e.key = $key OR toLower(e.name) CONTAINS $q
-   OR toLower(coalesce(e.alias_text, '')) CONTAINS $q OR toLower(coalesce(e.description, '')) CONTAINS $q
+WHERE ($q = '' OR e.key = $key OR toLower(e.name) CONTAINS $q
+   OR toLower(coalesce(e.alias_text, '')) CONTAINS $q OR toLower(coalesce(e.description, '')) CONTAINS $q)
 """
 
 _TYPES = _MATCH + "RETURN e.type AS type, count(*) AS n"

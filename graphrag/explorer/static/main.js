@@ -66,13 +66,7 @@ $("key-form").addEventListener("submit", () => {
   start();
 });
 $("key-button").addEventListener("click", () => askKey("Change the API key used by this page."));
-let asking = false;
-onUnauthorized((detail) => {
-  if (asking) return;
-  asking = true;
-  askKey(`The server refused the key: ${detail}`);
-  setTimeout(() => { asking = false; }, 500);
-});
+onUnauthorized((detail) => askKey(`The server refused the key: ${detail}`));
 
 async function loadServer() {
   const s = await call("/explore/server");
