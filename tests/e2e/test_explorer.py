@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.api.serve_process import serving
@@ -123,7 +124,8 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
         chunk_id = link.get_attribute("data-chunk")
         link.click()
         page.wait_for_selector(f"#chunk-text[data-chunk='{chunk_id}']")
-        assert len(page.inner_text("#chunk-text")) > 100
+        cited = httpx.get(f"{base}/explore/chunks/{chunk_id}").json()["chunk"]["text"]
+        assert " ".join(page.inner_text("#chunk-text").split()) == " ".join(cited.split())
         page.screenshot(path=str(artifacts / "explorer-ask.png"))
 
         # Documents: drop a file, see it processed and searchable, delete it
@@ -156,8 +158,11 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
         assert page.locator("#cypher-form").is_hidden()
 
 
-def test_key_entry_when_the_server_needs_one(page, sample_workspace: Path) -> None:
-    with serving(serve_env(sample_workspace, GRAPHRAG_API_KEY="e2e-secret")) as base:
+def test_key_entry_and_workspace_selector(page, sample_workspace: Path, tmp_path: Path) -> None:
+    keys = {"e2e-secret": {"workspaces": ["*"], "role": "read"}}
+    env = serve_env(sample_workspace, GRAPHRAG_API_KEYS=json.dumps(keys),
+                    GRAPHRAG_API_WORKSPACES=json.dumps({"empty": str(tmp_path / "empty")}))
+    with serving(env) as base:
         page.goto(base + "/")
         page.wait_for_selector("#key-dialog[open]")
         page.fill("#key-input", "wrong-key")
@@ -170,3 +175,12 @@ def test_key_entry_when_the_server_needs_one(page, sample_workspace: Path) -> No
         page.fill("#search-q", "scrooge")
         page.locator("#search-results li .name", has_text=re.compile("^Scrooge$")).wait_for()
         assert page.locator("#key-button").is_visible()
+
+        # the key covers both workspaces: the selector offers them and switches the page
+        assert page.locator("#workspace-box").is_visible()
+        assert sorted(page.locator("#workspace option").all_inner_texts()) == ["empty", sample_workspace.name]
+        page.select_option("#workspace", "empty")
+        page.wait_for_function("document.querySelector('#counts').textContent.startsWith('empty ')")
+        assert "0 entities" in page.inner_text("#counts")
+        page.fill("#search-q", "scrooge")
+        page.wait_for_function("document.querySelector('#search-count').textContent.startsWith('0 ')")

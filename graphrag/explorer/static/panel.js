@@ -1,7 +1,7 @@
 // The right-hand panel: an entity (description, aliases, type, degree, relations,
 // provenance with the name highlighted) or one chunk (a citation).
 import { call } from "./api.js";
-import { badge, clear, el, highlighted } from "./text.js";
+import { badge, clear, el, highlighted, unwrap } from "./text.js";
 
 export class Panel {
   constructor(root, { openEntity, expand }) {
@@ -32,7 +32,7 @@ export class Panel {
     const documents = prov.documents.map((d) => el("div", {},
       el("div", { class: "doc" }, d.title || d.source || d.id, el("span", { class: "muted" }, ` · ${d.chunks.length} chunk${d.chunks.length === 1 ? "" : "s"}`)),
       d.chunks.map((c) => el("div", { class: "chunk", "data-chunk": c.id, title: `chunk ${c.order} of the document`,
-        onclick: (evt) => evt.currentTarget.classList.toggle("open") }, highlighted(c.text, names)))));
+        onclick: (evt) => evt.currentTarget.classList.toggle("open") }, highlighted(unwrap(c.text), names)))));
     clear(this.root,
       el("h2", { id: "entity-name" }, e.name, badge(e.type)),
       el("div", { class: "facts" }, `degree ${e.degree} · ${prov.total_chunks} source chunk${prov.total_chunks === 1 ? "" : "s"}`),
@@ -58,7 +58,7 @@ export class Panel {
     clear(this.root,
       el("h2", { id: "chunk-title" }, ref ? `[${ref}] ` : "", c.document.title || c.document.source || c.document.id),
       el("div", { class: "facts" }, `chunk ${c.chunk.order} · ${c.document.source}`),
-      el("div", { class: "chunk open", id: "chunk-text", "data-chunk": c.chunk.id }, highlighted(c.chunk.text, names)),
+      el("div", { class: "chunk open", id: "chunk-text", "data-chunk": c.chunk.id }, highlighted(unwrap(c.chunk.text), names)),
       el("h3", {}, `Entities in this chunk (${c.entities.length})`),
       el("ul", { class: "list" }, c.entities.map((x) => el("li", { class: "clickable", tabindex: 0,
         onclick: () => this.openEntity(x.key) }, el("span", { class: "name" }, x.name), badge(x.type)))));

@@ -24,6 +24,11 @@ function escapeRegExp(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+// Source text is often hard-wrapped: single line breaks become spaces, paragraphs stay.
+export function unwrap(text) {
+  return text.replace(/([^\n])\n(?!\n)/g, "$1 ");
+}
+
 // `text` as nodes, every occurrence of one of `names` (case-insensitive, whole words) in <mark>.
 export function highlighted(text, names) {
   const wanted = [...new Set(names.filter((n) => n && n.trim().length > 1))].sort((a, b) => b.length - a.length);
