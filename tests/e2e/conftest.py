@@ -44,6 +44,23 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
+VIEWPORT = {"width": 1280, "height": 800}  # the size the page must be usable at
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    """A fresh browser tab (own storage); fails the test on any uncaught script error."""
+    context = browser.new_context(viewport=VIEWPORT)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.set_default_timeout(WAIT_MS)
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Screenshots: GRAPHRAG_E2E_ARTIFACTS when set (CI keeps it), else a pytest temp folder."""
@@ -62,7 +79,7 @@ def sample_workspace(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path)
     """The sample corpus (data/sample) indexed once, offline, by `graphrag index` in its own
     process (Playwright's sync API owns this thread's event loop)."""
     workspace = tmp_path_factory.mktemp("e2e") / "workspace"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHRAG_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHRAG_", "OPENAI_", "NEO4J_"))}
     done = subprocess.run(
         [sys.executable, "-m", "graphrag.cli", "index", str(sample_dir), "--workspace", str(workspace)],
         env={**env, **WORKSPACE_ENV}, cwd=REPO, capture_output=True, text=True, timeout=600,

@@ -8,19 +8,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.api.serve_process import serving
 from tests.e2e.conftest import WORKSPACE_ENV
 from tests.fakes.chat import derived_extraction_responder
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
-VIEWPORT = {"width": 1280, "height": 800}
-WAIT_MS = 30_000
 
 
 def cite_first_source(messages: Sequence[dict], purpose: str) -> str | Reply:
@@ -35,20 +32,8 @@ def cite_first_source(messages: Sequence[dict], purpose: str) -> str | Reply:
 
 
 def serve_env(workspace: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHRAG_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHRAG_", "OPENAI_", "NEO4J_"))}
     return {**env, **WORKSPACE_ENV, "GRAPHRAG_WORKSPACE": str(workspace), **extra}
-
-
-@pytest.fixture
-def page(browser) -> Iterator[object]:
-    context = browser.new_context(viewport=VIEWPORT)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    opened.set_default_timeout(WAIT_MS)
-    yield opened
-    context.close()
-    assert not errors, errors  # no uncaught script error on the page
 
 
 def node_on_screen(page, key_filter: str) -> dict:
@@ -65,18 +50,28 @@ def node_on_screen(page, key_filter: str) -> dict:
     return {**found, "x": box["x"] + found["x"], "y": box["y"] + found["y"]}
 
 
+def open_page(page, base: str, store: str) -> None:
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    assert store in page.inner_text("#counts")
+
+
+def search_for(page, words: str, name: str):
+    """Types `words` in the search box; the first hit, once it is the entity called `name`."""
+    page.fill("#search-q", words)
+    first = page.locator("#search-results li").first
+    first.locator(".name", has_text=re.compile(f"^{re.escape(name)}$")).wait_for()
+    return first
+
+
 def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifacts: Path) -> None:
     with FakeOpenAIServer(cite_first_source) as llm, serving(serve_env(
         sample_workspace, GRAPHRAG_CHAT_BASE_URL=llm.base_url, GRAPHRAG_CHAT_MODEL="fake-model",
         GRAPHRAG_CHAT_API_KEY="unused")) as base:
-        page.goto(base + "/")
-        page.wait_for_selector("body[data-ready=true]")
-        assert "networkx" in page.inner_text("#counts")
+        open_page(page, base, "networkx")
 
         # Search: the entity by name, with counts per type in the filter
-        page.fill("#search-q", "scrooge")
-        first = page.locator("#search-results li").first
-        first.locator(".name", has_text=re.compile("^Scrooge$")).wait_for()
+        first = search_for(page, "scrooge", "Scrooge")
         assert re.match(r"\d+ entit", page.inner_text("#search-count"))
         assert re.search(r"all types \(\d+\)", page.inner_text("#search-type"))
 
@@ -85,7 +80,7 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
         page.wait_for_selector("#entity-name >> text=Scrooge")
         page.wait_for_function("window.graphView.cy.nodes().length > 5")
         marks = page.locator("#provenance-list .chunk mark")
-        assert marks.count() > 0
+        marks.first.wait_for()
         assert {m.lower() for m in marks.all_inner_texts()} <= {"scrooge", *(
             a.strip().lower() for a in page.inner_text("#panel .facts >> nth=1").removeprefix("also: ").split(","))}
         assert page.locator("#relations li").count() > 0
@@ -172,8 +167,7 @@ def test_key_entry_and_workspace_selector(page, sample_workspace: Path, tmp_path
         page.fill("#key-input", "e2e-secret")
         page.click("#key-form button[type=submit]")
         page.wait_for_selector("body[data-ready=true]")
-        page.fill("#search-q", "scrooge")
-        page.locator("#search-results li .name", has_text=re.compile("^Scrooge$")).wait_for()
+        search_for(page, "scrooge", "Scrooge")
         assert page.locator("#key-button").is_visible()
 
         # the key covers both workspaces: the selector offers them and switches the page

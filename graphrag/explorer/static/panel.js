@@ -11,10 +11,13 @@ export class Panel {
   }
 
   error(err) {
+    this.shown = null;
     clear(this.root, el("p", { class: "error" }, err.message || String(err)));
   }
 
   async showEntity(key) {
+    if (this.shown === key) return; // already shown or on its way (a click both opens and expands)
+    this.shown = key;
     clear(this.root, el("p", { class: "muted" }, "loading…"));
     let e;
     try {
@@ -46,6 +49,7 @@ export class Panel {
   }
 
   async showChunk(chunkId, ref) {
+    this.shown = null;
     clear(this.root, el("p", { class: "muted" }, "loading…"));
     let c;
     try {
