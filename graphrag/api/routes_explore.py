@@ -16,8 +16,8 @@ from graphrag import __version__
 from graphrag.api.deps import WORKSPACE_HEADER, ApiContext, Principal, get_ctx, get_principal
 from graphrag.explorer import STATIC_DIR
 from graphrag.explorer.neighbourhood import sample_neighbourhood
-from graphrag.explorer.provenance import ChunkDetail, Provenance, chunk_detail, entity_provenance
-from graphrag.explorer.search import SearchHit, search_entities
+from graphrag.explorer.provenance import ExploreChunk, Provenance, chunk_detail, entity_provenance
+from graphrag.explorer.search import EntityHit, search_entities
 from graphrag.models import Entity, normalize_name
 
 public = APIRouter(tags=["explorer"])
@@ -27,7 +27,7 @@ _MODES = ["auto", "mix", "ppr", "local", "global", "hybrid", "naive"]
 
 
 @dataclass
-class Info:
+class ExploreInfo:
     version: str
     auth_required: bool
     key_header: str = "X-API-Key"
@@ -35,7 +35,7 @@ class Info:
 
 
 @dataclass
-class ServerInfo:
+class ExploreServer:
     workspace: str  # the name of this request's workspace
     workspaces: list[str]  # those this key may use
     graph_store: str
@@ -48,16 +48,16 @@ class ServerInfo:
 
 
 @dataclass
-class SearchAnswer:
+class ExploreSearch:
     query: str
     type: str | None
     total: int
     types: dict[str, int]
-    entities: list[SearchHit]
+    entities: list[EntityHit]
 
 
 @dataclass
-class Node:
+class ExploreNode:
     id: str
     label: str
     type: str
@@ -68,7 +68,7 @@ class Node:
 
 
 @dataclass
-class Edge:
+class ExploreEdge:
     id: str
     source: str
     target: str
@@ -79,17 +79,17 @@ class Edge:
 
 
 @dataclass
-class NeighbourhoodAnswer:
+class ExploreNeighbourhood:
     centres: list[str]
     depth: int
     limit: int
-    nodes: list[Node]
-    edges: list[Edge]
+    nodes: list[ExploreNode]
+    edges: list[ExploreEdge]
     omitted: int  # entities within the depth that were left out (the weakest)
 
 
 @dataclass
-class Relation:
+class ExploreRelation:
     key: str
     other: str  # the other entity's key
     other_name: str
@@ -100,14 +100,14 @@ class Relation:
 
 
 @dataclass
-class EntityAnswer:
+class ExploreEntity:
     key: str
     name: str
     type: str
     description: str
     aliases: list[str]
     degree: int
-    relations: list[Relation] = field(default_factory=list)
+    relations: list[ExploreRelation] = field(default_factory=list)
     relations_total: int = 0
     provenance: Provenance | None = None
 
@@ -122,21 +122,21 @@ def page_redirect() -> RedirectResponse:
     return RedirectResponse("/")
 
 
-@public.get("/explore/info", response_model=Info, summary="what the explorer needs before a key: is one required")
-def info(request: Request) -> Info:
-    return Info(version=__version__, auth_required=bool(request.app.state.api_keys))
+@public.get("/explore/info", response_model=ExploreInfo, summary="what the explorer needs before a key: is one required")
+def info(request: Request) -> ExploreInfo:
+    return ExploreInfo(version=__version__, auth_required=bool(request.app.state.api_keys))
 
 
 def mount_static(app: FastAPI) -> None:
     app.mount("/explorer/static", StaticFiles(directory=STATIC_DIR), name="explorer-static")
 
 
-@router.get("/server", response_model=ServerInfo, summary="the store, the workspaces this key may use, counts")
+@router.get("/server", response_model=ExploreServer, summary="the store, the workspaces this key may use, counts")
 def server(request: Request, ctx: ApiContext = Depends(get_ctx),
-           principal: Principal = Depends(get_principal)) -> ServerInfo:
+           principal: Principal = Depends(get_principal)) -> ExploreServer:
     names = request.app.state.workspaces.names()
     stats = ctx.rag.graph.stats()
-    return ServerInfo(
+    return ExploreServer(
         workspace=ctx.name,
         workspaces=[n for n in names if principal.covers(n)],
         graph_store=ctx.settings.graph_store,
@@ -150,16 +150,16 @@ def server(request: Request, ctx: ApiContext = Depends(get_ctx),
     )
 
 
-@router.get("/search", response_model=SearchAnswer, summary="entities by name, alias or description, with counts")
+@router.get("/search", response_model=ExploreSearch, summary="entities by name, alias or description, with counts")
 def search(
     q: str = Query(default="", max_length=500, description="words in the name, an alias or the description"),
     type: str | None = Query(default=None, max_length=100, description="only this entity type"),
     limit: int = Query(default=30, ge=1, le=500),
     ctx: ApiContext = Depends(get_ctx),
-) -> SearchAnswer:
+) -> ExploreSearch:
     """`total` counts the matches of the query and type; `types` the matches per type."""
     found = search_entities(ctx.rag, q, type, limit)
-    return SearchAnswer(query=q, type=type, total=found.total, types=found.types, entities=found.hits)
+    return ExploreSearch(query=q, type=type, total=found.total, types=found.types, entities=found.hits)
 
 
 def _find(ctx: ApiContext, ref: str) -> Entity:
@@ -174,7 +174,7 @@ def _find(ctx: ApiContext, ref: str) -> Entity:
     return entity
 
 
-@router.get("/neighbourhood", response_model=NeighbourhoodAnswer,
+@router.get("/neighbourhood", response_model=ExploreNeighbourhood,
             summary="entities around some entities, sampled by relation weight, with what was left out",
             responses={404: {"description": "none of the entities exists"}})
 def neighbourhood(
@@ -182,7 +182,7 @@ def neighbourhood(
     depth: int = Query(default=1, ge=0, le=3),
     limit: int = Query(default=60, ge=1, le=1000, description="entities at most"),
     ctx: ApiContext = Depends(get_ctx),
-) -> NeighbourhoodAnswer:
+) -> ExploreNeighbourhood:
     """Depth 0: the entities themselves and the relations among them (e.g. a query's context)."""
     keys: list[str] = []
     for ref in entity:
@@ -194,18 +194,18 @@ def neighbourhood(
     if not keys:
         raise HTTPException(404, "none of these entities exists; GET /explore/search?q=... finds them")
     hood = sample_neighbourhood(ctx.rag.graph, keys, depth=depth, limit=max(limit, len(keys)))
-    return NeighbourhoodAnswer(
+    return ExploreNeighbourhood(
         centres=keys, depth=depth, limit=limit, omitted=hood.omitted,
-        nodes=[Node(id=e.key, label=e.name, type=e.type, description=e.description,
+        nodes=[ExploreNode(id=e.key, label=e.name, type=e.type, description=e.description,
                     degree=hood.degrees.get(e.key, 0), level=hood.levels[e.key], hidden=hood.hidden.get(e.key, 0))
                for e in hood.entities],
-        edges=[Edge(id=r.key, source=r.source, target=r.target, label=", ".join(r.keywords[:2]),
+        edges=[ExploreEdge(id=r.key, source=r.source, target=r.target, label=", ".join(r.keywords[:2]),
                     keywords=list(r.keywords), description=r.description, weight=r.weight)
                for r in hood.relations],
     )
 
 
-@router.get("/entities/{key:path}", response_model=EntityAnswer,
+@router.get("/entities/{key:path}", response_model=ExploreEntity,
             summary="an entity: description, aliases, degree, relations and provenance (chunks and documents)",
             responses={404: {"description": "no entity with this key or name"}})
 def entity_detail(
@@ -213,7 +213,7 @@ def entity_detail(
     chunks: int = Query(default=20, ge=0, le=200, description="provenance chunks at most"),
     relations: int = Query(default=100, ge=0, le=2000, description="relations at most, strongest first"),
     ctx: ApiContext = Depends(get_ctx),
-) -> EntityAnswer:
+) -> ExploreEntity:
     entity = _find(ctx, key)
     graph = ctx.rag.graph
     incident = sorted(graph.neighbors([entity.key]).get(entity.key, []), key=lambda r: (-r.weight, r.key))
@@ -223,17 +223,17 @@ def entity_detail(
     for r in shown:
         other = r.target if r.source == entity.key else r.source
         found = others.get(other)
-        rows.append(Relation(key=r.key, other=other, other_name=found.name if found else other,
+        rows.append(ExploreRelation(key=r.key, other=other, other_name=found.name if found else other,
                              other_type=found.type if found else "", keywords=list(r.keywords),
                              description=r.description, weight=r.weight))
-    return EntityAnswer(
+    return ExploreEntity(
         key=entity.key, name=entity.name, type=entity.type, description=entity.description,
         aliases=[a.name for a in entity.aliases], degree=graph.degrees([entity.key]).get(entity.key, 0),
         relations=rows, relations_total=len(incident), provenance=entity_provenance(ctx.rag, entity, chunks),
     )
 
 
-@router.get("/chunks/{chunk_id}", response_model=ChunkDetail, summary="one chunk with its document and entities",
+@router.get("/chunks/{chunk_id}", response_model=ExploreChunk, summary="one chunk with its document and entities",
             responses={404: {"description": "no chunk with this id"}})
 def chunk(chunk_id: str, ctx: ApiContext = Depends(get_ctx)) -> Any:
     found = chunk_detail(ctx.rag, chunk_id)

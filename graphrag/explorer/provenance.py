@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class ChunkText:
+class ProvenanceChunk:
     id: str
     document_id: str
     order: int
@@ -21,54 +21,54 @@ class ChunkText:
 
 
 @dataclass
-class DocumentChunks:
+class ProvenanceDocument:
     id: str
     title: str
     source: str
     status: str
-    chunks: list[ChunkText] = field(default_factory=list)
+    chunks: list[ProvenanceChunk] = field(default_factory=list)
 
 
 @dataclass
 class Provenance:
     total_chunks: int  # chunks that mention the entity; `documents` holds the first `limit`
-    documents: list[DocumentChunks]
+    documents: list[ProvenanceDocument]
     names: list[str]  # the entity's name and aliases, to highlight in the text
 
 
 def entity_provenance(rag: "GraphRAG", entity: Entity, limit: int) -> Provenance:
     chunk_ids = sorted(rag.state.chunks_for_entities([entity.key]).get(entity.key, set()) or entity.source_ids)
     chunks = rag.state.get_chunks(chunk_ids[:limit]) if limit else {}
-    documents: dict[str, DocumentChunks] = {}
+    documents: dict[str, ProvenanceDocument] = {}
     for chunk in sorted(chunks.values(), key=lambda c: (c.document_id, c.order)):
         doc = documents.get(chunk.document_id)
         if doc is None:
             record = rag.state.get_document(chunk.document_id)
-            doc = documents[chunk.document_id] = DocumentChunks(
+            doc = documents[chunk.document_id] = ProvenanceDocument(
                 id=chunk.document_id, title=record.title if record else "", source=record.source if record else "",
                 status=record.status if record else "unknown")
-        doc.chunks.append(ChunkText(chunk.id, chunk.document_id, chunk.order, chunk.text))
+        doc.chunks.append(ProvenanceChunk(chunk.id, chunk.document_id, chunk.order, chunk.text))
     names = [entity.name, *(a.name for a in entity.aliases)]
     return Provenance(total_chunks=len(chunk_ids), documents=list(documents.values()), names=names)
 
 
 @dataclass
-class ChunkDetail:
-    chunk: ChunkText
-    document: DocumentChunks  # without its chunks
+class ExploreChunk:
+    chunk: ProvenanceChunk
+    document: ProvenanceDocument  # without its chunks
     entities: list[dict[str, str]]  # key, name, type of the entities the chunk mentions
 
 
-def chunk_detail(rag: "GraphRAG", chunk_id: str, max_entities: int = 200) -> ChunkDetail | None:
+def chunk_detail(rag: "GraphRAG", chunk_id: str, max_entities: int = 200) -> ExploreChunk | None:
     chunk = rag.state.get_chunks([chunk_id]).get(chunk_id)
     if chunk is None:
         return None
     record = rag.state.get_document(chunk.document_id)
     entity_keys, _ = rag.state.keys_for_chunks([chunk_id])
     found = rag.graph.get_entities(sorted(entity_keys)[:max_entities])
-    return ChunkDetail(
-        chunk=ChunkText(chunk.id, chunk.document_id, chunk.order, chunk.text),
-        document=DocumentChunks(id=chunk.document_id, title=record.title if record else "",
+    return ExploreChunk(
+        chunk=ProvenanceChunk(chunk.id, chunk.document_id, chunk.order, chunk.text),
+        document=ProvenanceDocument(id=chunk.document_id, title=record.title if record else "",
                                 source=record.source if record else "", status=record.status if record else "unknown"),
         entities=[{"key": e.key, "name": e.name, "type": e.type} for e in found.values()],
     )

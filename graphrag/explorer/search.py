@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class SearchHit:
+class EntityHit:
     key: str
     name: str
     type: str
@@ -31,7 +31,7 @@ class SearchHit:
 
 @dataclass
 class SearchResult:
-    hits: list[SearchHit]
+    hits: list[EntityHit]
     total: int  # matches of the query and the type
     types: dict[str, int] = field(default_factory=dict)  # matches of the query per type
 
@@ -77,7 +77,7 @@ def search_entities(rag: "GraphRAG", q: str | None, type_: str | None, limit: in
     degrees = rag.graph.degrees([e.key for _, e in ranked]) if ranked else {}
     ranked.sort(key=lambda item: (item[0], -degrees.get(item[1].key, 0), item[1].key))
     hits = [
-        SearchHit(e.key, e.name, e.type, e.description, [a.name for a in e.aliases], degrees.get(e.key, 0),
+        EntityHit(e.key, e.name, e.type, e.description, [a.name for a in e.aliases], degrees.get(e.key, 0),
                   _MATCHED[rank] if needle else "all")
         for rank, e in ranked[:limit]
     ]
@@ -119,7 +119,7 @@ def _search_cypher(rag: "GraphRAG", needle: str, wanted: str | None, limit: int)
     rows = rag.cypher(_PAGE, params, timeout=timeout, row_limit=limit).rows
     degrees = rag.graph.degrees([r["key"] for r in rows]) if rows else {}
     hits = [
-        SearchHit(r["key"], r["name"] or r["key"], r["type"] or "", r["description"], list(r["aliases"]),
+        EntityHit(r["key"], r["name"] or r["key"], r["type"] or "", r["description"], list(r["aliases"]),
                   degrees.get(r["key"], 0), _MATCHED[int(r["rank"])] if needle else "all")
         for r in rows
     ]
