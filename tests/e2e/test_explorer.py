@@ -97,11 +97,16 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
         page.wait_for_function("(name) => document.querySelector('#entity-name')?.textContent.startsWith(name)",
                                arg=target["caption"].rsplit(" +", 1)[0])
 
-        # Focus: a double-click makes a node the centre of a fresh view
+        # Focus: a double-click makes a node the centre of a fresh view, within the limit,
+        # saying how many weaker neighbours it left out
+        page.fill("#limit", "8")
         again = node_on_screen(page, f"n.id() === {json.dumps(target['id'])}")
         page.mouse.dblclick(again["x"], again["y"])
         page.wait_for_function("(k) => window.graphView.cy.getElementById(k).hasClass('centre')"
                                " && window.graphView.cy.$('.centre').length === 1", arg=target["id"])
+        page.wait_for_function("window.graphView.cy.nodes().length <= 8")
+        assert re.search(r"\d+ weaker neighbours left out", page.inner_text("#graph-note"))
+        page.fill("#limit", "60")
 
         # Ask: the answer streams in pieces; its citation opens the cited chunk
         page.click("nav button[data-tab=ask]")
@@ -139,7 +144,15 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
         page.fill("#search-q", "lovelace")
         page.locator("#search-results li .name", has_text="Lovelace").first.wait_for()
 
+        # re-extract it (a job that finishes), then a file the server cannot load shows its error
         page.click("nav button[data-tab=documents]")
+        row.locator("button", has_text="Re-extract").click()
+        page.wait_for_selector("#jobs li:has-text('reextract')[data-status=done]")
+        bad = page.evaluate_handle("""() => { const dt = new DataTransfer();
+            dt.items.add(new File(['MZ'], 'program.exe')); return dt; }""")
+        page.dispatch_event("#drop", "drop", {"dataTransfer": bad})
+        page.wait_for_selector("#jobs li[data-status=failed] >> text=unsupported file type")
+
         page.once("dialog", lambda dialog: dialog.accept())
         row.locator("button.delete").click()
         row.wait_for(state="detached")
