@@ -69,6 +69,8 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
         sample_workspace, GRAPHRAG_CHAT_BASE_URL=llm.base_url, GRAPHRAG_CHAT_MODEL="fake-model",
         GRAPHRAG_CHAT_API_KEY="unused")) as base:
         open_page(page, base, "networkx")
+        page.wait_for_selector("#entity-name")  # the most connected entity is shown from the start
+        page.wait_for_function("window.graphView.cy.nodes().length > 1")
 
         # Search: the entity by name, with counts per type in the filter
         first = search_for(page, "scrooge", "Scrooge")

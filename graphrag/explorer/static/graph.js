@@ -32,6 +32,8 @@ export class GraphView {
     this.legend = legend;
     this.controls = controls; // () => ({depth, limit})
     this.omitted = 0;
+    this.loads = 0;
+    this.lastReplace = 0;
     this.cy = cytoscape({ container, style: style(), minZoom: 0.1, maxZoom: 3 });
     this.cy.on("tap", "node", (evt) => {
       const key = evt.target.id();
@@ -63,7 +65,10 @@ export class GraphView {
   }
 
   async load(keys, { depth, limit, replace }) {
+    const mine = ++this.loads;
+    if (replace) this.lastReplace = mine;
     const data = await call("/explore/neighbourhood", { params: { entity: keys, depth, limit } });
+    if (mine < this.lastReplace) return data; // a newer view was asked for meanwhile
     const cy = this.cy;
     cy.batch(() => {
       if (replace) {

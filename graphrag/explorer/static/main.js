@@ -102,7 +102,9 @@ async function start() {
     return;
   }
   ask.setModes(s.modes, s.default_mode);
-  await search.run();
+  const top = await search.run();
+  // Something to look at from the start: the most connected entity.
+  if (top && top.entities.length && graph.cy.nodes().empty() && !$("search-q").value.trim()) openEntity(top.entities[0].key);
   document.body.dataset.ready = "true";
 }
 

@@ -23,9 +23,10 @@ export class Panel {
     try {
       e = await call(`/explore/entities/${encodeURIComponent(key)}`, { params: { chunks: 20 } });
     } catch (err) {
-      this.error(err);
+      if (this.shown === key) this.error(err);
       return;
     }
+    if (this.shown !== key) return; // another entity or chunk was asked for meanwhile
     const names = e.provenance ? e.provenance.names : [e.name];
     const relations = e.relations.map((r) => el("li", { class: "clickable", tabindex: 0, title: r.description,
       onclick: () => this.openEntity(r.other) },
@@ -49,15 +50,17 @@ export class Panel {
   }
 
   async showChunk(chunkId, ref) {
-    this.shown = null;
+    const mine = `chunk:${chunkId}`;
+    this.shown = mine;
     clear(this.root, el("p", { class: "muted" }, "loading…"));
     let c;
     try {
       c = await call(`/explore/chunks/${encodeURIComponent(chunkId)}`);
     } catch (err) {
-      this.error(err);
+      if (this.shown === mine) this.error(err);
       return;
     }
+    if (this.shown !== mine) return;
     const names = c.entities.map((x) => x.name);
     clear(this.root,
       el("h2", { id: "chunk-title" }, ref ? `[${ref}] ` : "", c.document.title || c.document.source || c.document.id),

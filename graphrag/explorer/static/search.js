@@ -33,6 +33,7 @@ export function setupSearch({ openEntity }) {
       el("span", { class: "name" }, e.name), badge(e.type), el("span", { class: "muted" }, ` · ${e.degree}`),
       e.matched === "alias" ? el("div", { class: "muted" }, `alias: ${e.aliases.join(", ")}`) : null,
       el("div", { class: "desc" }, e.description))));
+    return found;
   }
 
   form.addEventListener("submit", (evt) => { evt.preventDefault(); run(); });
