@@ -29,8 +29,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}: {INSTALL}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module. Not longer: Playwright's sync API runs an event loop in
+    this thread while it is open, and every later test that calls asyncio.run would fail."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _unavailable(f"no browser at {CHROMIUM} (GRAPHRAG_CHROMIUM names another)")
     try:
