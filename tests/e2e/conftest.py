@@ -29,16 +29,23 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}: {INSTALL}")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Chromium for one test module. Not longer: Playwright's sync API runs an event loop in
-    this thread while it is open, and every later test that calls asyncio.run would fail."""
+@pytest.fixture(scope="session")
+def browser_available() -> None:
+    """Skips (or, in CI, fails) before anything slow is set up when there is no browser."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _unavailable(f"no browser at {CHROMIUM} (GRAPHRAG_CHROMIUM names another)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("the playwright package is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser(browser_available: None) -> Iterator[object]:
+    """Chromium for one test module. Not longer: Playwright's sync API runs an event loop in
+    this thread while it is open, and every later test that calls asyncio.run would fail."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
         launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -77,7 +84,7 @@ WORKSPACE_ENV = {"GRAPHRAG_EXTRACTOR": "spacy", "GRAPHRAG_EMBEDDER": "hashing"}
 
 
 @pytest.fixture(scope="session")
-def sample_workspace(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+def sample_workspace(browser_available: None, tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
     """The sample corpus (data/sample) indexed once, offline, by `graphrag index` in its own
     process (Playwright's sync API owns this thread's event loop)."""
     workspace = tmp_path_factory.mktemp("e2e") / "workspace"
