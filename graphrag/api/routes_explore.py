@@ -17,7 +17,7 @@ from graphrag.api.deps import WORKSPACE_HEADER, ApiContext, Principal, get_ctx, 
 from graphrag.explorer import STATIC_DIR
 from graphrag.explorer.neighbourhood import sample_neighbourhood
 from graphrag.explorer.provenance import ExploreChunk, Provenance, chunk_detail, entity_provenance
-from graphrag.explorer.search import EntityHit, search_entities
+from graphrag.explorer.search import EntityFacts, EntityHit, search_entities
 from graphrag.models import Entity, normalize_name
 
 public = APIRouter(tags=["explorer"])
@@ -100,13 +100,7 @@ class ExploreRelation:
 
 
 @dataclass
-class ExploreEntity:
-    key: str
-    name: str
-    type: str
-    description: str
-    aliases: list[str]
-    degree: int
+class ExploreEntity(EntityFacts):
     relations: list[ExploreRelation] = field(default_factory=list)
     relations_total: int = 0
     provenance: Provenance | None = None

@@ -19,13 +19,19 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class EntityHit:
+class EntityFacts:
+    """What the explorer shows of any entity."""
+
     key: str
     name: str
     type: str
     description: str
     aliases: list[str]
     degree: int
+
+
+@dataclass
+class EntityHit(EntityFacts):
     matched: str  # name | alias | description | all
 
 
