@@ -16,7 +16,13 @@ from graphrag import __version__
 from graphrag.api.deps import WORKSPACE_HEADER, ApiContext, Principal, get_ctx, get_principal
 from graphrag.explorer import STATIC_DIR
 from graphrag.explorer.neighbourhood import sample_neighbourhood
-from graphrag.explorer.provenance import ExploreChunk, Provenance, chunk_detail, entity_provenance
+from graphrag.explorer.provenance import (
+    ExploreChunk,
+    Provenance,
+    chunk_detail,
+    entity_provenance,
+    relation_provenance,
+)
 from graphrag.explorer.search import EntityFacts, EntityHit, search_entities
 from graphrag.models import Entity, normalize_name
 
@@ -224,6 +230,46 @@ def entity_detail(
         key=entity.key, name=entity.name, type=entity.type, description=entity.description,
         aliases=[a.name for a in entity.aliases], degree=graph.degrees([entity.key]).get(entity.key, 0),
         relations=rows, relations_total=len(incident), provenance=entity_provenance(ctx.rag, entity, chunks),
+    )
+
+
+@dataclass
+class ExploreRelationView:
+    key: str
+    source: EntityFacts
+    target: EntityFacts
+    keywords: list[str]
+    description: str
+    weight: float
+    provenance: Provenance
+
+
+@router.get("/relations/{key:path}", response_model=ExploreRelationView,
+            summary="a relation: its two entities, keywords, description, weight and provenance",
+            responses={404: {"description": "no relation with this key"}})
+def relation_detail(
+    key: str,
+    chunks: int = Query(default=20, ge=0, le=200, description="provenance chunks at most"),
+    ctx: ApiContext = Depends(get_ctx),
+) -> ExploreRelationView:
+    graph = ctx.rag.graph
+    relation = graph.get_relations([key]).get(key)
+    if relation is None:
+        raise HTTPException(404, f"no relation with key {key!r}; relation keys are '<entity key>|<entity key>'")
+    ends = graph.get_entities([relation.source, relation.target])
+    degrees = graph.degrees(list(ends))
+
+    def facts(k: str) -> EntityFacts:
+        e = ends.get(k)
+        if e is None:  # an end removed meanwhile
+            return EntityFacts(key=k, name=k, type="", description="", aliases=[], degree=0)
+        return EntityFacts(key=k, name=e.name, type=e.type, description=e.description,
+                           aliases=[a.name for a in e.aliases], degree=degrees.get(k, 0))
+
+    return ExploreRelationView(
+        key=relation.key, source=facts(relation.source), target=facts(relation.target),
+        keywords=list(relation.keywords), description=relation.description, weight=relation.weight,
+        provenance=relation_provenance(ctx.rag, relation, list(ends.values()), chunks),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from graphrag.models import Entity
+from graphrag.models import Entity, Relation
 
 if TYPE_CHECKING:
     from graphrag.core import GraphRAG
@@ -36,8 +36,7 @@ class Provenance:
     names: list[str]  # the entity's name and aliases, to highlight in the text
 
 
-def entity_provenance(rag: "GraphRAG", entity: Entity, limit: int) -> Provenance:
-    chunk_ids = sorted(rag.state.chunks_for_entities([entity.key]).get(entity.key, set()) or entity.source_ids)
+def _provenance(rag: "GraphRAG", chunk_ids: list[str], limit: int, names: list[str]) -> Provenance:
     chunks = rag.state.get_chunks(chunk_ids[:limit]) if limit else {}
     documents: dict[str, ProvenanceDocument] = {}
     for chunk in sorted(chunks.values(), key=lambda c: (c.document_id, c.order)):
@@ -48,8 +47,19 @@ def entity_provenance(rag: "GraphRAG", entity: Entity, limit: int) -> Provenance
                 id=chunk.document_id, title=record.title if record else "", source=record.source if record else "",
                 status=record.status if record else "unknown")
         doc.chunks.append(ProvenanceChunk(chunk.id, chunk.document_id, chunk.order, chunk.text))
-    names = [entity.name, *(a.name for a in entity.aliases)]
     return Provenance(total_chunks=len(chunk_ids), documents=list(documents.values()), names=names)
+
+
+def entity_provenance(rag: "GraphRAG", entity: Entity, limit: int) -> Provenance:
+    chunk_ids = sorted(rag.state.chunks_for_entities([entity.key]).get(entity.key, set()) or entity.source_ids)
+    return _provenance(rag, chunk_ids, limit, [entity.name, *(a.name for a in entity.aliases)])
+
+
+def relation_provenance(rag: "GraphRAG", relation: Relation, ends: list[Entity], limit: int) -> Provenance:
+    """The chunks that state the relation; both entities' names are highlighted."""
+    chunk_ids = sorted(rag.state.chunks_for_relations([relation.key]).get(relation.key, set()) or relation.source_ids)
+    names = [n for e in ends for n in (e.name, *(a.name for a in e.aliases))]
+    return _provenance(rag, chunk_ids, limit, names)
 
 
 @dataclass

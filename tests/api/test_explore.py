@@ -110,12 +110,28 @@ def test_entity_with_relations_and_provenance(graph_backend: str, indexed_client
     assert client.get("/explore/entities/no such entity").status_code == 404
 
 
+def test_relation_with_its_ends_and_provenance(graph_backend: str, indexed_client: TestClient) -> None:
+    client = indexed_client
+    strongest = max(client.rag.graph.neighbors(["scrooge"])["scrooge"], key=lambda r: (r.weight, r.key))
+    r = client.get(f"/explore/relations/{strongest.key}", params={"chunks": 5}).json()
+    assert r["key"] == strongest.key and r["weight"] == strongest.weight and r["keywords"] == list(strongest.keywords)
+    assert {r["source"]["key"], r["target"]["key"]} == {strongest.source, strongest.target}
+    assert all(end["name"] and end["degree"] > 0 for end in (r["source"], r["target"]))
+    prov = r["provenance"]
+    chunks = [c for d in prov["documents"] for c in d["chunks"]]
+    assert 0 < len(chunks) <= 5 and prov["total_chunks"] >= len(chunks)
+    assert {r["source"]["name"], r["target"]["name"]} <= set(prov["names"])
+    texts = " ".join(c["text"].lower() for c in chunks)
+    assert r["source"]["name"].lower() in texts or any(a.lower() in texts for a in r["source"]["aliases"])
+    assert client.get("/explore/relations/scrooge|no such entity").status_code == 404
+
+
 def test_info_is_open_and_the_rest_needs_the_key(make_client, make_rag) -> None:
     other = make_rag("other")
     client = make_client(api_key="s3cret", workspaces={"other": other})
     assert client.get("/").status_code == 200
     assert client.get("/explore/info").json()["auth_required"] is True
-    for path in ("/explore/server", "/explore/search", "/explore/entities/x", "/explore/chunks/x"):
+    for path in ("/explore/server", "/explore/search", "/explore/entities/x", "/explore/relations/x", "/explore/chunks/x"):
         assert client.get(path).status_code == 401, path
     server = client.get("/explore/server", headers={"X-API-Key": "s3cret"}).json()
     assert server["graph_store"] == "networkx" and server["cypher"] is False and "auto" in server["modes"]

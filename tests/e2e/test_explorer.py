@@ -99,6 +99,19 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
         page.wait_for_function("(name) => document.querySelector('#entity-name')?.textContent.startsWith(name)",
                                arg=target["caption"].rsplit(" +", 1)[0])
 
+        # A relation: clicking an edge shows its two entities and where it comes from
+        edge = page.evaluate("""() => { const cy = window.graphView.cy;
+            const inside = (p) => p.x > 20 && p.y > 20 && p.x < cy.width() - 20 && p.y < cy.height() - 20;
+            const length = (e) => { const a = e.source().renderedPosition(), b = e.target().renderedPosition();
+                                    return Math.hypot(a.x - b.x, a.y - b.y); };
+            const e = cy.$id('scrooge').connectedEdges().filter(e => inside(e.renderedMidpoint())).max(length).ele;
+            const m = e.renderedMidpoint(); return {id: e.id(), x: m.x, y: m.y}; }""")
+        box = page.locator("#graph").bounding_box()
+        page.mouse.click(box["x"] + edge["x"], box["y"] + edge["y"])
+        page.wait_for_selector("#relation-name")
+        assert "Scrooge" in page.inner_text("#relation-name")
+        page.locator("#provenance-list .chunk mark").first.wait_for()
+
         # Focus: a double-click makes a node the centre of a fresh view, within the limit,
         # saying how many weaker neighbours it left out
         page.fill("#limit", "8")

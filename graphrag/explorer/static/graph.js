@@ -26,8 +26,9 @@ function style() {
 }
 
 export class GraphView {
-  constructor(container, { onSelect, note, legend, controls }) {
+  constructor(container, { onSelect, onEdge, note, legend, controls }) {
     this.onSelect = onSelect;
+    this.onEdge = onEdge;
     this.note = note;
     this.legend = legend;
     this.controls = controls; // () => ({depth, limit})
@@ -41,6 +42,7 @@ export class GraphView {
       this.expand(key);
     });
     this.cy.on("dbltap", "node", (evt) => this.focus(evt.target.id()));
+    this.cy.on("tap", "edge", (evt) => this.onEdge(evt.target.id()));
     window.graphView = this; // for the end-to-end tests and the curious
   }
 

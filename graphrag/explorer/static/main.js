@@ -18,6 +18,7 @@ function controls() {
 
 const graph = new GraphView($("graph"), {
   onSelect: (key) => panel.showEntity(key),
+  onEdge: (key) => panel.showRelation(key),
   note: $("graph-note"), legend: $("legend"), controls,
 });
 const panel = new Panel($("panel"), {

@@ -3,6 +3,15 @@
 import { call } from "./api.js";
 import { badge, clear, el, highlighted, unwrap } from "./text.js";
 
+// The chunks of a provenance, grouped by document, its names highlighted; a click unfolds one.
+function provenanceList(prov) {
+  return prov.documents.map((d) => el("div", {},
+    el("div", { class: "doc" }, d.title || d.source || d.id,
+      el("span", { class: "muted" }, ` · ${d.chunks.length} chunk${d.chunks.length === 1 ? "" : "s"}`)),
+    d.chunks.map((c) => el("div", { class: "chunk", "data-chunk": c.id, title: `chunk ${c.order} of the document`,
+      onclick: (evt) => evt.currentTarget.classList.toggle("open") }, highlighted(unwrap(c.text), prov.names)))));
+}
+
 export class Panel {
   constructor(root, { openEntity, expand }) {
     this.root = root;
@@ -27,16 +36,12 @@ export class Panel {
       return;
     }
     if (this.shown !== key) return; // another entity or chunk was asked for meanwhile
-    const names = e.provenance ? e.provenance.names : [e.name];
     const relations = e.relations.map((r) => el("li", { class: "clickable", tabindex: 0, title: r.description,
       onclick: () => this.openEntity(r.other) },
       el("span", { class: "name" }, r.other_name), badge(r.other_type),
       el("div", { class: "desc" }, [r.keywords.slice(0, 4).join(", "), r.description].filter(Boolean).join(" — "))));
     const prov = e.provenance;
-    const documents = prov.documents.map((d) => el("div", {},
-      el("div", { class: "doc" }, d.title || d.source || d.id, el("span", { class: "muted" }, ` · ${d.chunks.length} chunk${d.chunks.length === 1 ? "" : "s"}`)),
-      d.chunks.map((c) => el("div", { class: "chunk", "data-chunk": c.id, title: `chunk ${c.order} of the document`,
-        onclick: (evt) => evt.currentTarget.classList.toggle("open") }, highlighted(unwrap(c.text), names)))));
+    const documents = provenanceList(prov);
     clear(this.root,
       el("h2", { id: "entity-name" }, e.name, badge(e.type)),
       el("div", { class: "facts" }, `degree ${e.degree} · ${prov.total_chunks} source chunk${prov.total_chunks === 1 ? "" : "s"}`),
@@ -47,6 +52,30 @@ export class Panel {
       el("ul", { class: "list", id: "relations" }, relations),
       el("h3", { id: "provenance" }, `Provenance (${prov.total_chunks} chunks${prov.total_chunks > 20 ? ", first 20" : ""})`),
       el("div", { id: "provenance-list" }, documents));
+  }
+
+  async showRelation(key) {
+    const mine = `relation:${key}`;
+    if (this.shown === mine) return;
+    this.shown = mine;
+    clear(this.root, el("p", { class: "muted" }, "loading…"));
+    let r;
+    try {
+      r = await call(`/explore/relations/${encodeURIComponent(key)}`, { params: { chunks: 20 } });
+    } catch (err) {
+      if (this.shown === mine) this.error(err);
+      return;
+    }
+    if (this.shown !== mine) return;
+    const end = (e) => el("span", { class: "link", onclick: () => this.openEntity(e.key) }, e.name);
+    const prov = r.provenance;
+    clear(this.root,
+      el("h2", { id: "relation-name" }, end(r.source), " — ", end(r.target)),
+      el("div", { class: "facts" }, `weight ${r.weight.toFixed(1)} · ${prov.total_chunks} source chunk${prov.total_chunks === 1 ? "" : "s"}`),
+      r.keywords.length ? el("div", { class: "facts" }, "keywords: ", r.keywords.join(", ")) : null,
+      el("p", {}, r.description || el("span", { class: "muted" }, "no description")),
+      el("h3", {}, `Provenance (${prov.total_chunks} chunks${prov.total_chunks > 20 ? ", first 20" : ""})`),
+      el("div", { id: "provenance-list" }, provenanceList(prov)));
   }
 
   async showChunk(chunkId, ref) {
