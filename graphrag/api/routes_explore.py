@@ -29,6 +29,7 @@ from graphrag.models import Entity, normalize_name
 public = APIRouter(tags=["explorer"])
 router = APIRouter(prefix="/explore", tags=["explorer"])
 
+_CHUNKS = Query(default=20, ge=0, le=200, description="provenance chunks at most")
 _MODES = ["auto", "mix", "ppr", "local", "global", "hybrid", "naive"]
 
 
@@ -210,7 +211,7 @@ def neighbourhood(
             responses={404: {"description": "no entity with this key or name"}})
 def entity_detail(
     key: str,
-    chunks: int = Query(default=20, ge=0, le=200, description="provenance chunks at most"),
+    chunks: int = _CHUNKS,
     relations: int = Query(default=100, ge=0, le=2000, description="relations at most, strongest first"),
     ctx: ApiContext = Depends(get_ctx),
 ) -> ExploreEntity:
@@ -249,7 +250,7 @@ class ExploreRelationView:
             responses={404: {"description": "no relation with this key"}})
 def relation_detail(
     key: str,
-    chunks: int = Query(default=20, ge=0, le=200, description="provenance chunks at most"),
+    chunks: int = _CHUNKS,
     ctx: ApiContext = Depends(get_ctx),
 ) -> ExploreRelationView:
     graph = ctx.rag.graph

@@ -104,7 +104,10 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
             const inside = (p) => p.x > 20 && p.y > 20 && p.x < cy.width() - 20 && p.y < cy.height() - 20;
             const length = (e) => { const a = e.source().renderedPosition(), b = e.target().renderedPosition();
                                     return Math.hypot(a.x - b.x, a.y - b.y); };
-            const e = cy.$id('scrooge').connectedEdges().filter(e => inside(e.renderedMidpoint())).max(length).ele;
+            const clear = (p) => cy.nodes().every(n => { const b = n.renderedBoundingBox({includeLabels: true});
+                return p.x < b.x1 - 6 || p.x > b.x2 + 6 || p.y < b.y1 - 6 || p.y > b.y2 + 6; });
+            const e = cy.$id('scrooge').connectedEdges().filter(e => inside(e.renderedMidpoint())
+                && clear(e.renderedMidpoint())).max(length).ele;
             const m = e.renderedMidpoint(); return {id: e.id(), x: m.x, y: m.y}; }""")
         box = page.locator("#graph").bounding_box()
         page.mouse.click(box["x"] + edge["x"], box["y"] + edge["y"])

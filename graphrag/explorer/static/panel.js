@@ -24,18 +24,24 @@ export class Panel {
     clear(this.root, el("p", { class: "error" }, err.message || String(err)));
   }
 
-  async showEntity(key) {
-    if (this.shown === key) return; // already shown or on its way (a click both opens and expands)
-    this.shown = key;
+  // Fetches what the panel is to show as `what`; null when that fails or when something
+  // else was asked for meanwhile (the latest click wins), or when it is already shown.
+  async fetchFor(what, path, params) {
+    if (this.shown === what) return null; // already shown or on its way (a click both opens and expands)
+    this.shown = what;
     clear(this.root, el("p", { class: "muted" }, "loading…"));
-    let e;
     try {
-      e = await call(`/explore/entities/${encodeURIComponent(key)}`, { params: { chunks: 20 } });
+      const answer = await call(path, { params });
+      return this.shown === what ? answer : null;
     } catch (err) {
-      if (this.shown === key) this.error(err);
-      return;
+      if (this.shown === what) this.error(err);
+      return null;
     }
-    if (this.shown !== key) return; // another entity or chunk was asked for meanwhile
+  }
+
+  async showEntity(key) {
+    const e = await this.fetchFor(key, `/explore/entities/${encodeURIComponent(key)}`, { chunks: 20 });
+    if (!e) return;
     const relations = e.relations.map((r) => el("li", { class: "clickable", tabindex: 0, title: r.description,
       onclick: () => this.openEntity(r.other) },
       el("span", { class: "name" }, r.other_name), badge(r.other_type),
@@ -55,18 +61,8 @@ export class Panel {
   }
 
   async showRelation(key) {
-    const mine = `relation:${key}`;
-    if (this.shown === mine) return;
-    this.shown = mine;
-    clear(this.root, el("p", { class: "muted" }, "loading…"));
-    let r;
-    try {
-      r = await call(`/explore/relations/${encodeURIComponent(key)}`, { params: { chunks: 20 } });
-    } catch (err) {
-      if (this.shown === mine) this.error(err);
-      return;
-    }
-    if (this.shown !== mine) return;
+    const r = await this.fetchFor(`relation:${key}`, `/explore/relations/${encodeURIComponent(key)}`, { chunks: 20 });
+    if (!r) return;
     const end = (e) => el("span", { class: "link", onclick: () => this.openEntity(e.key) }, e.name);
     const prov = r.provenance;
     clear(this.root,
@@ -79,17 +75,8 @@ export class Panel {
   }
 
   async showChunk(chunkId, ref) {
-    const mine = `chunk:${chunkId}`;
-    this.shown = mine;
-    clear(this.root, el("p", { class: "muted" }, "loading…"));
-    let c;
-    try {
-      c = await call(`/explore/chunks/${encodeURIComponent(chunkId)}`);
-    } catch (err) {
-      if (this.shown === mine) this.error(err);
-      return;
-    }
-    if (this.shown !== mine) return;
+    const c = await this.fetchFor(`chunk:${chunkId}`, `/explore/chunks/${encodeURIComponent(chunkId)}`);
+    if (!c) return;
     const names = c.entities.map((x) => x.name);
     clear(this.root,
       el("h2", { id: "chunk-title" }, ref ? `[${ref}] ` : "", c.document.title || c.document.source || c.document.id),
