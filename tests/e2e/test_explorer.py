@@ -37,10 +37,17 @@ def serve_env(workspace: Path, **extra: str) -> dict[str, str]:
 
 
 def node_on_screen(page, key_filter: str) -> dict:
-    """A node of the graph view chosen by a JS predicate on `n`, with its position on the page."""
+    """A node of the graph view chosen by a JS predicate on `n`, with its position on the page;
+    one in view and not covered by another node when there is such a one."""
     found = page.evaluate(f"""() => {{
         const cy = window.graphView.cy;
-        const n = cy.nodes().filter(n => {key_filter}).first();
+        const wanted = cy.nodes().filter(n => {key_filter});
+        const free = (n) => {{ const p = n.renderedPosition();
+            if (p.x < 10 || p.y < 10 || p.x > cy.width() - 10 || p.y > cy.height() - 10) return false;
+            return cy.nodes().every(o => {{ if (o.same(n)) return true; const b = o.renderedBoundingBox();
+                return p.x < b.x1 || p.x > b.x2 || p.y < b.y1 || p.y > b.y2; }}); }};
+        const clear = wanted.filter(free);
+        const n = (clear.nonempty() ? clear : wanted).first();
         if (n.empty()) return null;
         const p = n.renderedPosition();
         return {{id: n.id(), x: p.x, y: p.y, caption: n.data('caption')}};
