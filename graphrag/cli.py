@@ -311,7 +311,8 @@ def serve(
         bool, typer.Option("--insecure-no-auth", help="serve a non-loopback address without GRAPHRAG_API_KEY anyway")
     ] = False,
 ) -> None:
-    """Serve the HTTP API (queries, Cypher, text-to-Cypher, documents, graph); docs at /docs.
+    """Serve the HTTP API (queries, Cypher, text-to-Cypher, documents, graph) and the graph
+    explorer at / (open it in a browser); API docs at /docs.
     Set GRAPHRAG_API_KEY to require an X-API-Key header (required off loopback)."""
     import uvicorn
 

@@ -179,7 +179,15 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
-    from graphrag.api import routes_cypher, routes_documents, routes_entities, routes_graph, routes_query, routes_system
+    from graphrag.api import (
+        routes_cypher,
+        routes_documents,
+        routes_entities,
+        routes_explore,
+        routes_graph,
+        routes_query,
+        routes_system,
+    )
 
     secured = [Depends(authorize)]
     app.include_router(routes_system.public)
@@ -189,6 +197,9 @@ def create_app(
     app.include_router(routes_documents.router, dependencies=secured)
     app.include_router(routes_graph.router, dependencies=secured)
     app.include_router(routes_entities.router, dependencies=secured)
+    app.include_router(routes_explore.public)
+    app.include_router(routes_explore.router, dependencies=secured)
+    routes_explore.mount_static(app)
     return app
 
 
