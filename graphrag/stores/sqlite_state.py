@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,9 @@ from graphrag.errors import DocumentNotFoundError, StoreError
 from graphrag.models import Chunk, DocumentRecord, DocumentStatus, Extraction
 
 SCHEMA_VERSION = 1
+
+# Parsed extraction records kept in memory per process (a few KB each).
+EXTRACTION_CACHE_RECORDS = 20_000
 
 # Older SQLite builds cap bound parameters at 999 per statement.
 _IN_BATCH = 500
@@ -125,6 +129,11 @@ class SQLiteStateStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # Parsed extraction records by (extractor id, text hash) -> (stored text, record):
+        # rebuilding a hub entity reads thousands of records, and validating them was a
+        # large part of an update. A hit needs the stored text unchanged, so a record
+        # replaced by any process is parsed again, never served stale.
+        self._extraction_cache: OrderedDict[tuple[str, str], tuple[str, Extraction]] = OrderedDict()
         self._closed = False
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly
@@ -321,12 +330,22 @@ class SQLiteStateStore:
     # --- extraction records
 
     def get_extractions(self, text_hashes: Iterable[str], extractor_id: str) -> dict[str, Extraction]:
+        """The stored records (shared with a cache: treat them as read-only)."""
         sql = "SELECT text_hash, record FROM extractions WHERE extractor_id = ? AND text_hash {in_}"
+        cache = self._extraction_cache
+        found: dict[str, Extraction] = {}
         with self._read() as db:
-            return {
-                hash_: Extraction.model_validate_json(record)
-                for hash_, record in _select_in(db, sql, text_hashes, extractor_id)
-            }
+            for hash_, record in _select_in(db, sql, text_hashes, extractor_id):
+                hit = cache.get((extractor_id, hash_))
+                if hit is not None and hit[0] == record:
+                    cache.move_to_end((extractor_id, hash_))
+                    found[hash_] = hit[1]
+                    continue
+                found[hash_] = extraction = Extraction.model_validate_json(record)
+                cache[(extractor_id, hash_)] = (record, extraction)
+                if len(cache) > EXTRACTION_CACHE_RECORDS:
+                    cache.popitem(last=False)
+        return found
 
     def put_extractions(self, records: Mapping[str, Extraction], extractor_id: str) -> None:
         if not records:
