@@ -87,3 +87,33 @@ def test_unchanged_rebuilt_rows_are_not_written_again(make_rag, write_docs, samp
     rag._indexer(None).reconcile()
     assert sorted(rag.graph.iter_entities(), key=lambda e: e.key) == before
     assert sum(written) == 0 and recorder.texts == []
+
+
+def test_chunk_vectors_are_embedded_while_extraction_runs(make_rag, write_docs, sample_texts) -> None:
+    """Chunk texts are known before extraction: they are embedded into the cache in a
+    worker thread during extraction, and reconcile finds them there."""
+    from graphrag.llm.embed.cache import CachingEmbedder
+    from tests.fakes.chat import ScriptedChatModel, derived_extraction_responder
+
+    events: list[str] = []
+
+    def responder(messages, purpose):
+        events.append(purpose)
+        return derived_extraction_responder(messages, purpose)
+
+    rag = make_rag(chat=ScriptedChatModel(responder, latency=0.02))
+    recorder = RecordingEmbedder(rag.settings.embedding_dim)
+    original = recorder.embed
+
+    def embed(texts, *, progress=None):
+        events.append("embed")
+        return original(texts, progress=progress)
+
+    recorder.embed = embed  # type: ignore[method-assign]
+    rag.__dict__["embedder"] = CachingEmbedder(recorder, rag.state)
+    rag.index(write_docs(sample_texts))
+    chunk_texts = {c.text for c in rag.graph.iter_chunks()}
+    assert chunk_texts <= set(recorder.texts)
+    assert len(recorder.texts) == len(set(recorder.texts)), "a text was embedded twice"
+    last_extract = max(i for i, e in enumerate(events) if e == "extract")
+    assert events.index("embed") < last_extract, "chunks were embedded only after extraction"
