@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,13 @@ from graphrag.errors import StoreError
 from graphrag.models import Alias, Chunk, DocumentRecord, Entity, Relation, normalize_name
 from graphrag.stores.networkx_graph import DEFAULT_FILENAME as LEGACY_FILENAME
 from graphrag.stores.networkx_graph import NetworkXGraphStore, _fields
+from graphrag.stores.sqlite_common import immediate_transaction, select_in
 
 DEFAULT_FILENAME = "graph.sqlite"
 SCHEMA_VERSION = 1
 # Change-log rows kept for other processes to catch up from; a reader further behind
 # reloads the whole graph (still correct, only slower).
 CHANGE_LOG_KEEP = 200_000
-_IN_BATCH = 500  # older SQLite builds cap bound parameters at 999 per statement
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,18 +91,8 @@ class SQLiteGraphStore(NetworkXGraphStore):
 
     # --- plumbing
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # BEGIN IMMEDIATE takes the write lock up front, so two writer processes queue
-        # on busy_timeout instead of failing half-way.
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-            self._conn.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
+    def _transaction(self) -> "AbstractContextManager[sqlite3.Connection]":
+        return immediate_transaction(self._conn)
 
     def _create_schema(self) -> None:
         with self._transaction() as conn:
@@ -262,10 +252,10 @@ class SQLiteGraphStore(NetworkXGraphStore):
     def _apply_changes(self, changed: dict[str, set[str]]) -> None:
         """Makes memory equal the tables for these keys (the tables are the truth)."""
         base = NetworkXGraphStore  # memory only: these are not new writes to flush
-        documents = self._rows("SELECT record FROM documents WHERE id IN ({})", changed["document"])
-        chunks = self._rows("SELECT record FROM chunks WHERE id IN ({})", changed["chunk"])
-        entities = self._rows("SELECT * FROM entities WHERE key IN ({})", changed["entity"])
-        relations = self._rows("SELECT * FROM relations WHERE key IN ({})", changed["relation"])
+        documents = self._rows("SELECT record FROM documents WHERE id {in_}", changed["document"])
+        chunks = self._rows("SELECT record FROM chunks WHERE id {in_}", changed["chunk"])
+        entities = self._rows("SELECT * FROM entities WHERE key {in_}", changed["entity"])
+        relations = self._rows("SELECT * FROM relations WHERE key {in_}", changed["relation"])
         base.delete_relations(self, changed["relation"])
         live_entities = [_entity(row) for row in entities]
         base.delete_entities(self, changed["entity"] - {e.key for e in live_entities})
@@ -284,12 +274,7 @@ class SQLiteGraphStore(NetworkXGraphStore):
         self._dirty = False
 
     def _rows(self, sql: str, keys: set[str]) -> list[tuple[Any, ...]]:
-        ordered = sorted(keys)
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(ordered), _IN_BATCH):
-            part = ordered[start : start + _IN_BATCH]
-            rows.extend(self._conn.execute(sql.format(",".join("?" * len(part))), part))
-        return rows
+        return list(select_in(self._conn, sql, sorted(keys)))
 
     def _load_all(self) -> None:
         NetworkXGraphStore.reload(self)  # empties memory (path is None: reads no file)

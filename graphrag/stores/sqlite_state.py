@@ -21,14 +21,13 @@ import numpy as np
 
 from graphrag.errors import DocumentNotFoundError, StoreError
 from graphrag.models import Chunk, DocumentRecord, DocumentStatus, Extraction
+from graphrag.stores.sqlite_common import select_in as _select_in
 
 SCHEMA_VERSION = 1
 
 # Parsed extraction records kept in memory per process (a few KB each).
 EXTRACTION_CACHE_RECORDS = 20_000
 
-# Older SQLite builds cap bound parameters at 999 per statement.
-_IN_BATCH = 500
 
 # Embeddings are stored little-endian whatever the host, so a workspace copied between
 # machines still decodes.
@@ -99,15 +98,6 @@ _MIGRATIONS: list[str] = [
     """,
 ]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
-
-
-def _select_in(db: sqlite3.Connection, sql: str, values: Iterable[str], *params: Any) -> Iterator[Any]:
-    """Rows of `sql`, whose `{in}` becomes `IN (?, ...)` over the distinct `values`, run in
-    batches under SQLite's bound-parameter limit; `params` bind before the batch."""
-    unique = list(dict.fromkeys(values))
-    for start in range(0, len(unique), _IN_BATCH):
-        batch = unique[start : start + _IN_BATCH]
-        yield from db.execute(sql.format(in_="IN (" + ",".join("?" * len(batch)) + ")"), [*params, *batch])
 
 
 class SQLiteStateStore:
