@@ -305,6 +305,7 @@ class SQLiteGraphStore(NetworkXGraphStore):
                 self._edge_of[key] = (source, target)
         finally:
             conn.execute("COMMIT")
+        self._recount_types()
         self._dirty = False
 
     def _import_legacy_json(self, legacy: Path) -> None:

@@ -243,6 +243,15 @@ class SQLiteStateStore:
             ).fetchall()
         return [_document(r) for r in rows]
 
+    def documents_under(self, prefix: str) -> list[DocumentRecord]:
+        """Documents whose source starts with `prefix` (a range scan of the source index)."""
+        with self._read() as db:
+            rows = db.execute(
+                _SELECT_DOCUMENTS + " WHERE source >= ? AND source < ? ORDER BY source, id",
+                (prefix, prefix + "\U0010ffff"),
+            ).fetchall()
+        return [_document(r) for r in rows]
+
     def list_documents(self, status: str | None = None) -> list[DocumentRecord]:
         with self._read() as db:
             if status is None:

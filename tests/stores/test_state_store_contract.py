@@ -279,3 +279,12 @@ def test_a_replaced_extraction_record_is_read_fresh(state_backend) -> None:
     assert first.get_extractions(["h1", "h2"], "x") == {"h1": new, "h2": old}
     first.put_extractions({"h2": new}, "x")
     assert second.get_extractions(["h1", "h2"], "x") == {"h1": new, "h2": new}
+
+
+def test_documents_under_a_prefix(state_store: StateStore) -> None:
+    for i, source in enumerate(["/d/a.txt", "/d/sub/b.txt", "/d/x.jsonl#3", "/db.txt", "/e/c.txt", "/d"]):
+        state_store.upsert_document(doc(f"doc-{i}", source))
+    assert [d.source for d in state_store.documents_under("/d/")] == ["/d/a.txt", "/d/sub/b.txt", "/d/x.jsonl#3"]
+    assert [d.source for d in state_store.documents_under("/d")] == [
+        "/d", "/d/a.txt", "/d/sub/b.txt", "/d/x.jsonl#3", "/db.txt"]
+    assert state_store.documents_under("/zzz") == []
