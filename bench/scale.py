@@ -6,7 +6,7 @@ everywhere), indexes it with the scripted fake chat model (answers derived from 
 text, zero latency) and the hashing embedder (no model), then measures:
 
 - indexing time per document (the whole corpus in one run);
-- adding one new document to the full workspace vs to an empty one (median of 3 documents,
+- adding one new document to the full workspace vs to an empty one (median of `--probes` documents,
   each into a fresh workspace for the empty case);
 - warm retrieval p50 per query mode (retrieval and context, without the keyword chat call);
 - peak resident memory of the process (each size and backend runs in its own process;
@@ -175,16 +175,17 @@ def _retrieval_p50(rag: Any, qs: list[str], repeat: int) -> dict[str, float]:
 
 
 def measure(
-    n_entities: int, backend: str, neo4j_uri: str | None, repeat: int, corpus_file: Path | None = None
+    n_entities: int, backend: str, neo4j_uri: str | None, repeat: int, corpus_file: Path | None = None,
+    n_probes: int = 3,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="graphrag-scale-") as tmp:
         root = Path(tmp)
         if corpus_file is None:
             corpus = write_corpus(root / "corpus", n_entities)
-            probes = write_probes(root / "probes", n_entities)
+            probes = write_probes(root / "probes", n_entities, n_probes)
             qs = questions(n_entities)
         else:
-            corpus, probes = write_passages(corpus_file, root)
+            corpus, probes = write_passages(corpus_file, root, n_probes)
             qs = corpus_questions(corpus_file)
 
         warm = _make_rag(root / "warm", backend, neo4j_uri)  # imports, tokenizer, first tables
@@ -219,6 +220,7 @@ def measure(
         "index_seconds": index_seconds, "per_document": index_seconds / len(corpus),
         "llm_calls": report.llm_calls, "stage_seconds": report.stage_seconds,
         "add_full": statistics.median(full_adds), "add_empty": statistics.median(empty_adds),
+        "adds_full": full_adds, "adds_empty": empty_adds,
         "retrieval_p50": p50,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -228,7 +230,7 @@ def measure(
 def show(rows: list[dict[str, Any]]) -> None:
     from graphrag.query.result import QUERY_MODES
 
-    print("\nsize = target entities; times in seconds unless ms; add = one new document (median of 3)")
+    print("\nsize = target entities; times in seconds unless ms; add = one new document (median of the probes)")
     header = (f"{'backend':8} {'size':>7} {'docs':>6} {'entities':>8} {'rels':>7} {'index s':>8} "
               f"{'ms/doc':>7} {'add full':>8} {'add empty':>9} {'full/empty':>10} {'peak MB':>8}")
     print(header)
@@ -260,13 +262,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of the question list per mode")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--corpus", type=Path, help="a real corpus instead of the synthetic one: a .jsonl of "
-                        '{"id", "title", "text"} passages (e.g. the MuSiQue dev corpus); 3 passages are held out '
-                        "and added one at a time")
+                        '{"id", "title", "text"} passages (e.g. the MuSiQue dev corpus); --probes passages are held '
+                        "out and added one at a time")
+    parser.add_argument("--probes", type=int, default=3, help="documents added one at a time (the median counts)")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:  # a child: one size on one backend, figures as JSON on the last line
-        print(json.dumps(measure(int(args.one[0]), args.one[1], args.neo4j_uri, args.repeat, args.corpus)))
+        print(json.dumps(measure(int(args.one[0]), args.one[1], args.neo4j_uri, args.repeat, args.corpus,
+                                 args.probes)))
         return
     if args.corpus is not None:
         args.sizes = [0]  # one run: the corpus is its own size
@@ -280,7 +284,7 @@ def main() -> None:
             started = time.perf_counter()
             child = subprocess.run(
                 [sys.executable, __file__, "--one", str(size), backend, "--neo4j-uri", args.neo4j_uri,
-                 "--repeat", str(args.repeat), *(["--corpus", str(args.corpus)] if args.corpus else [])],
+                 "--repeat", str(args.repeat), "--probes", str(args.probes), *(["--corpus", str(args.corpus)] if args.corpus else [])],
                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
             )
             if child.returncode != 0:
