@@ -37,7 +37,6 @@ SCHEMA_VERSION = 1
 CHANGE_LOG_KEEP = 200_000
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, document_id TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entities (
@@ -162,18 +161,23 @@ class SQLiteGraphStore(NetworkXGraphStore):
             if not any(self._dirty_keys.values()):
                 return
             dirty = self._dirty_keys
-            with self._transaction() as conn:
-                before = self._last_seq()
-                self._write_documents(conn, dirty["document"])
-                self._write_chunks(conn, dirty["chunk"])
-                self._write_entities(conn, dirty["entity"])
-                self._write_relations(conn, dirty["relation"])
-                conn.executemany(
-                    "INSERT INTO changes (kind, key) VALUES (?, ?)",
-                    ((kind, key) for kind in _KINDS for key in sorted(dirty[kind])),
-                )
-                after = self._last_seq()
-                conn.execute("DELETE FROM changes WHERE seq <= ?", (after - CHANGE_LOG_KEEP,))
+            try:
+                with self._transaction() as conn:
+                    before = self._last_seq()
+                    self._write_documents(conn, dirty["document"])
+                    self._write_chunks(conn, dirty["chunk"])
+                    self._write_entities(conn, dirty["entity"])
+                    self._write_relations(conn, dirty["relation"])
+                    conn.executemany(
+                        "INSERT INTO changes (kind, key) VALUES (?, ?)",
+                        ((kind, key) for kind in _KINDS for key in sorted(dirty[kind])),
+                    )
+                    after = self._last_seq()
+                    conn.execute("DELETE FROM changes WHERE seq <= ?", (after - CHANGE_LOG_KEEP,))
+            except sqlite3.Error as e:
+                # Nothing was written (the transaction rolled back) and the keys stay dirty:
+                # the next flush tries again.
+                raise StoreError(f"cannot write the graph to {self.db_path}: {e}; check the disk and run again") from e
             # Another process's flush since ours leaves a gap we have not read: keep the
             # old mark so the next reload() reads it (re-reading our own rows is harmless).
             if before == self._seq:
