@@ -76,6 +76,12 @@ def corpus_chars(corpus: Path, settings: Settings) -> int:
     return sum(len(doc.text) for result in load_paths([corpus], settings) for doc in result.documents)
 
 
+def corpus_tokens(corpus: Path, settings: Settings) -> int:
+    from graphrag.tokens import count_tokens
+
+    return sum(count_tokens(doc.text) for result in load_paths([corpus], settings) for doc in result.documents)
+
+
 def run(corpus: Path, latency: float, concurrency: int, chunk_size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="graphrag-bench-") as tmp:
         settings = Settings(
@@ -94,6 +100,7 @@ def run(corpus: Path, latency: float, concurrency: int, chunk_size: int) -> dict
                 "chars": dict(chat.chars),
                 "peak": chat.peak,
                 "chars_in": corpus_chars(corpus, settings),
+                "tokens_in": corpus_tokens(corpus, settings),
             }
 
 
@@ -113,6 +120,10 @@ def show(title: str, r: dict[str, Any], latency: float, concurrency: int) -> Non
           f"per corpus character ({r['chars_in']:,} corpus characters)")
     for purpose, (p, c) in sorted(r["chars"].items()):
         print(f"    {purpose:<12} prompt {p / r['chars_in']:.2f}  completion {c / r['chars_in']:.2f}")
+    prompt_tokens = sum(u.get("prompt_tokens", 0) for u in r["calls"].values())
+    print(f"  tokens           prompt {prompt_tokens / r['tokens_in']:.2f} per corpus token ({r['tokens_in']:,} corpus "
+          "tokens; " + ", ".join(f"{p} {u.get('prompt_tokens', 0) / r['tokens_in']:.2f}"
+                                 for p, u in sorted(r["calls"].items())) + ")")
     if latency > 0:
         ideal = calls * latency / concurrency
         print(f"  ideal            {calls} calls x {latency:g} s / {concurrency} = {ideal:.2f} s; peak in flight {r['peak']}")

@@ -6,7 +6,7 @@ everywhere), indexes it with the scripted fake chat model (answers derived from 
 text, zero latency) and the hashing embedder (no model), then measures:
 
 - indexing time per document (the whole corpus in one run);
-- adding one new document to the full workspace vs to an empty one (median of 3 documents,
+- adding one new document to the full workspace vs to an empty one (median of `--probes` documents,
   each into a fresh workspace for the empty case);
 - warm retrieval p50 per query mode (retrieval and context, without the keyword chat call);
 - peak resident memory of the process (each size and backend runs in its own process;
@@ -18,6 +18,8 @@ It prints one table and the ratios of each size to the smallest, measured in one
     .venv/bin/python bench/scale.py --sizes 1000 10000 100000          # and 100k
     scripts/neo4j-test-server start
     .venv/bin/python bench/scale.py --backends networkx neo4j --neo4j-uri bolt://127.0.0.1:7687
+    .venv/bin/python bench/scale.py --corpus ../shared/data/eval/musique-dev/corpus.jsonl  # a real corpus,
+                                                                   # 3 passages held out and added
 """
 
 from __future__ import annotations
@@ -101,6 +103,31 @@ def write_probes(folder: Path, n_entities: int, count: int = 3) -> list[Path]:
     return paths
 
 
+def write_passages(corpus: Path, folder: Path, held_out: int = 3) -> tuple[list[Path], list[Path]]:
+    """A real corpus (`{"id", "title", "text"}` per line, as the MuSiQue dev set): every
+    passage a document (title + text) except `held_out` of them, spread over the corpus,
+    which become the documents to add."""
+    lines = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    step = max(1, len(lines) // (held_out + 1))
+    probe_at = {step * (k + 1) for k in range(held_out)}
+    (folder / "corpus").mkdir(parents=True, exist_ok=True)
+    (folder / "probes").mkdir(parents=True, exist_ok=True)
+    docs, probes = [], []
+    for i, p in enumerate(lines):
+        path = folder / ("probes" if i in probe_at else "corpus") / f"{p['id']}.txt"
+        path.write_text(f"{p['title']}\n{p['text']}\n", encoding="utf-8")
+        (probes if i in probe_at else docs).append(path)
+    return docs, probes
+
+
+def corpus_questions(corpus: Path, count: int = 10) -> list[str]:
+    path = corpus.with_name("questions.jsonl")
+    if not path.is_file():
+        return questions(1000, count)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [q["question"] for q in lines[:count]]
+
+
 def questions(n_entities: int, count: int = 10) -> list[str]:
     rng = random.Random(5)
     out = []
@@ -147,11 +174,19 @@ def _retrieval_p50(rag: Any, qs: list[str], repeat: int) -> dict[str, float]:
     return out
 
 
-def measure(n_entities: int, backend: str, neo4j_uri: str | None, repeat: int) -> dict[str, Any]:
+def measure(
+    n_entities: int, backend: str, neo4j_uri: str | None, repeat: int, corpus_file: Path | None = None,
+    n_probes: int = 3,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="graphrag-scale-") as tmp:
         root = Path(tmp)
-        corpus = write_corpus(root / "corpus", n_entities)
-        probes = write_probes(root / "probes", n_entities)
+        if corpus_file is None:
+            corpus = write_corpus(root / "corpus", n_entities)
+            probes = write_probes(root / "probes", n_entities, n_probes)
+            qs = questions(n_entities)
+        else:
+            corpus, probes = write_passages(corpus_file, root, n_probes)
+            qs = corpus_questions(corpus_file)
 
         warm = _make_rag(root / "warm", backend, neo4j_uri)  # imports, tokenizer, first tables
         warm.index([str(probes[0])])
@@ -175,16 +210,17 @@ def measure(n_entities: int, backend: str, neo4j_uri: str | None, repeat: int) -
                 started = time.perf_counter()
                 rag.index([str(probe)])
                 full_adds.append(time.perf_counter() - started)
-            stats = rag.stats()
-            p50 = _retrieval_p50(rag, questions(n_entities), repeat)
+            stats = rag.graph.stats()  # not rag.stats(): its duplicate report is not what this measures
+            p50 = _retrieval_p50(rag, qs, repeat)
         finally:
             _close(rag, backend)
     return {
-        "size": n_entities, "backend": backend, "documents": len(corpus),
-        "entities": stats["entities"], "relations": stats["relations"],
+        "size": n_entities if corpus_file is None else corpus_file.parent.name, "backend": backend, "documents": len(corpus),
+        "entities": stats.entities, "relations": stats.relations,
         "index_seconds": index_seconds, "per_document": index_seconds / len(corpus),
         "llm_calls": report.llm_calls, "stage_seconds": report.stage_seconds,
         "add_full": statistics.median(full_adds), "add_empty": statistics.median(empty_adds),
+        "adds_full": full_adds, "adds_empty": empty_adds,
         "retrieval_p50": p50,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -194,7 +230,7 @@ def measure(n_entities: int, backend: str, neo4j_uri: str | None, repeat: int) -
 def show(rows: list[dict[str, Any]]) -> None:
     from graphrag.query.result import QUERY_MODES
 
-    print("\nsize = target entities; times in seconds unless ms; add = one new document (median of 3)")
+    print("\nsize = target entities; times in seconds unless ms; add = one new document (median of the probes)")
     header = (f"{'backend':8} {'size':>7} {'docs':>6} {'entities':>8} {'rels':>7} {'index s':>8} "
               f"{'ms/doc':>7} {'add full':>8} {'add empty':>9} {'full/empty':>10} {'peak MB':>8}")
     print(header)
@@ -225,12 +261,19 @@ def main() -> None:
     parser.add_argument("--neo4j-max-size", type=int, default=10_000, help="larger sizes run on NetworkX only")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the question list per mode")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--corpus", type=Path, help="a real corpus instead of the synthetic one: a .jsonl of "
+                        '{"id", "title", "text"} passages (e.g. the MuSiQue dev corpus); --probes passages are held '
+                        "out and added one at a time")
+    parser.add_argument("--probes", type=int, default=3, help="documents added one at a time (the median counts)")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:  # a child: one size on one backend, figures as JSON on the last line
-        print(json.dumps(measure(int(args.one[0]), args.one[1], args.neo4j_uri, args.repeat)))
+        print(json.dumps(measure(int(args.one[0]), args.one[1], args.neo4j_uri, args.repeat, args.corpus,
+                                 args.probes)))
         return
+    if args.corpus is not None:
+        args.sizes = [0]  # one run: the corpus is its own size
 
     rows = []
     for backend in args.backends:
@@ -241,7 +284,7 @@ def main() -> None:
             started = time.perf_counter()
             child = subprocess.run(
                 [sys.executable, __file__, "--one", str(size), backend, "--neo4j-uri", args.neo4j_uri,
-                 "--repeat", str(args.repeat)],
+                 "--repeat", str(args.repeat), "--probes", str(args.probes), *(["--corpus", str(args.corpus)] if args.corpus else [])],
                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
             )
             if child.returncode != 0:

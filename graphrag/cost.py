@@ -6,8 +6,8 @@ extracted text costs nothing). Per chunk text, the LLM extractor makes one "extr
 call, up to `gleaning` "glean" calls, and now and then one "extract_reask":
 
 - prompt tokens are counted on the prompts as they will be rendered (exact for the
-  extract call; glean and re-ask prompts carry the conversation so far, whose answers are
-  estimated);
+  extract call; a glean prompt is the chunk plus the list of names found so far, whose
+  size is estimated from the answers; a re-ask carries the conversation so far);
 - completion tokens are estimated from the chunk's size (`CostModel` holds the ratios).
 
 Description summaries, made while merging, are not included: how many there are depends
@@ -55,6 +55,8 @@ class CostModel:
     completion_ratio: float = 0.6
     # A glean answer lists what the first answer missed: a fraction of its size.
     glean_completion_ratio: float = 0.25
+    # The FOUND list of a glean prompt (names and relation pairs) against the answers so far.
+    found_list_ratio: float = 0.2
     # Re-asks per chunk: answers that cannot be repaired into a valid extraction.
     reask_rate: float = 0.05
 
@@ -110,7 +112,9 @@ class ExtractionCostEstimator:
         self.uses_llm = uses_llm
         self.model = model or CostModel()
         types = ", ".join(settings.entity_types)
-        self._glean_prompt = count_tokens(render_prompt(_GLEAN, entity_types=types, language=settings.language))
+        self._glean_prompt = count_tokens(
+            render_prompt(_GLEAN, entity_types=types, language=settings.language, found="", document="")
+        )
         self._reask_prompt = count_tokens(render_prompt(_REASK, error=_TYPICAL_PARSE_ERROR))
 
     def extract_prompt_tokens(self, text: str) -> int:
@@ -139,14 +143,14 @@ class ExtractionCostEstimator:
             extract.add(1, prompt, answer)
             reask.add(self.model.reask_rate, self.model.reask_rate * (prompt + answer + self._reask_prompt),
                       self.model.reask_rate * answer)
-            # Each glean pass re-sends the conversation so far plus the glean request.
-            conversation = prompt + answer
+            # Each glean pass sends the chunk and the names found so far, not the conversation.
+            found = answer
+            document = count_tokens(fence(chunk.text, "DOCUMENT")) if self.settings.gleaning else 0
             glean_answer = min(cap, max(1.0, self.model.glean_completion_ratio * answer))
             for _ in range(self.settings.gleaning):
                 assert glean is not None
-                conversation += self._glean_prompt
-                glean.add(1, conversation, glean_answer)
-                conversation += glean_answer
+                glean.add(1, self._glean_prompt + document + self.model.found_list_ratio * found, glean_answer)
+                found += glean_answer
         return result
 
 

@@ -68,14 +68,17 @@ def plan_sources(
 def removed_under(state: StateStore, paths: Sequence[str], present: set[str]) -> list[str]:
     """Indexed documents whose source lies under `paths` but was not found there now."""
     roots = [str(Path(p).resolve()) for p in paths if not any(ch in str(p) for ch in "*?[")]
-    removed = []
-    for record in state.list_documents():
-        if record.status not in ("processed", "processing") or record.source in present:
-            continue
-        file_path = record.source.split("#", 1)[0]
-        if any(file_path == root or file_path.startswith(root.rstrip("/") + "/") for root in roots):
-            removed.append(record.id)
-    return removed
+    removed: dict[str, None] = {}
+    for root in roots:
+        # Only the documents under this root: adding one file to a large workspace must
+        # not read every document record.
+        for record in state.documents_under(root):
+            if record.status not in ("processed", "processing") or record.source in present:
+                continue
+            file_path = record.source.split("#", 1)[0]
+            if file_path == root or file_path.startswith(root.rstrip("/") + "/"):
+                removed.setdefault(record.id)
+    return list(removed)
 
 
 def record_plan(state: StateStore, plan: IndexPlan, report: IndexReport) -> None:

@@ -10,6 +10,7 @@ A crash anywhere leaves the journal behind, so running again converges to the sa
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,6 +22,8 @@ from graphrag.index_plan import plan_sources, record_plan
 from graphrag.index_report import IndexPlan, IndexReport, ProgressCallback, placeholder_id, timed
 from graphrag.ingest.chunk import chunk_document
 from graphrag.llm.base import ChatModel, Embedder, Usage
+from graphrag.llm.embed.cache import CachingEmbedder
+from graphrag.llm.embed.common import aembed
 from graphrag.merge import record_keys
 from graphrag.models import Chunk, Document, DocumentRecord, Extraction
 from graphrag.reconcile import (  # noqa: F401 - re-exported: the indexer's public names
@@ -37,6 +40,8 @@ from graphrag.summarize import DescriptionSummarizer
 
 if TYPE_CHECKING:
     from graphrag.resolve.resolver import EntityResolver
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CHUNKS_TABLE", "ENTITIES_TABLE", "GENERATION_KEY", "RELATIONS_TABLE",
@@ -72,6 +77,7 @@ class Indexer:
         self.graph = graph
         self.vectors = vectors
         self.extractor = extractor
+        self._embedder = embedder
         self.embedder = with_embed_progress(embedder, progress)  # `embed` moves as batches finish
         self.summarizer = with_describe_progress(summarizer, progress)
         self.usage = usage
@@ -143,8 +149,13 @@ class Indexer:
             chunks_by_doc = {
                 doc.id: chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap) for doc in docs
             }
-        with timed(report, "extract"):
-            extractions = await self._extract_all([c for cs in chunks_by_doc.values() for c in cs], report)
+        all_chunks = [c for cs in chunks_by_doc.values() for c in cs]
+        prefetch = self._prefetch_vectors([c.text for c in all_chunks])
+        try:
+            with timed(report, "extract"):
+                extractions = await self._extract_all(all_chunks, report)
+        finally:
+            await _settled(prefetch)
         for doc in docs:
             chunks = chunks_by_doc[doc.id]
             errors = [extractions[c.id] for c in chunks if isinstance(extractions.get(c.id), Exception)]
@@ -158,6 +169,14 @@ class Indexer:
                 report.documents_updated += 1
             else:
                 report.documents_new += 1
+
+    def _prefetch_vectors(self, texts: list[str]) -> "asyncio.Task[Any] | None":
+        """Chunk texts are known before extraction: embed them into the embedding cache in
+        a worker thread meanwhile, so reconcile finds their vectors ready. Only with a
+        caching embedder (else the work would be done twice)."""
+        if not texts or not isinstance(self._embedder, CachingEmbedder):
+            return None
+        return asyncio.create_task(aembed(self._embedder, texts))
 
     def finish(self, docs: Sequence[Document]) -> None:
         """Marks committed documents processed, once reconcile has written their graph."""
@@ -290,3 +309,14 @@ class Indexer:
     async def areconcile(self, budget: TokenBudget | None = None) -> None:
         """Makes the graph and vectors agree with the state for every journaled key."""
         await self.reconciler().areconcile(budget)
+
+
+async def _settled(task: "asyncio.Task[Any] | None") -> None:
+    """Waits for a prefetch; its failure only costs the head start (reconcile embeds again
+    and reports the error there)."""
+    if task is None:
+        return
+    try:
+        await task
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        log.info("embedding chunk texts ahead of reconcile failed (%s); reconcile will embed them", error)

@@ -62,12 +62,13 @@ def record_keys(extraction: Extraction) -> tuple[set[str], set[str]]:
     return entity_keys, relation_keys
 
 
-def _entity_frame(records: Mapping[str, Extraction], canonical: Canonical) -> pl.DataFrame:
+def _entity_frame(records: Mapping[str, Extraction], canonical: Canonical, keys: set[str] | None) -> pl.DataFrame:
+    # Rows of other entities are dropped before cleaning: a hub's chunks name thousands.
     rows: list[tuple[str, str, str, str, str, str]] = []
     for chunk_id, ext in records.items():
         for e in ext.entities:
             surface = normalize_name(e.name)
-            if surface:
+            if surface and (keys is None or canonical(surface) in keys):
                 name = clean_text(e.name)
                 description = clean_text(e.description, single_line=False).strip()
                 rows.append((canonical(surface), surface, chunk_id, name, normalize_type(e.type), description))
@@ -75,7 +76,7 @@ def _entity_frame(records: Mapping[str, Extraction], canonical: Canonical) -> pl
         for r in ext.relations:
             for name in (r.source, r.target):
                 surface = normalize_name(name)
-                if surface:
+                if surface and (keys is None or canonical(surface) in keys):
                     rows.append((canonical(surface), surface, chunk_id, clean_text(name), UNKNOWN_TYPE, ""))
     return pl.DataFrame(
         rows, schema=["key", "surface", "chunk_id", "name", "type", "description"], orient="row"
@@ -101,9 +102,8 @@ def merge_entities(
     """Entities by key; with `canonical`, every name is merged into the entity it resolved
     to, whose name is the canonical name's most frequent spelling and whose aliases are the
     other names (each with its chunks)."""
-    df = _entity_frame(records, canonical or _identity)
-    if keys is not None:
-        df = df.filter(pl.col("key").is_in(list(set(keys))))
+    wanted = None if keys is None else set(keys)
+    df = _entity_frame(records, canonical or _identity, wanted)
     if df.is_empty():
         return {}
     # The canonical name's own spellings rank first; other names only if it has none.
@@ -162,6 +162,8 @@ def merge_relations(
     """Relations by key, between the entities their endpoints resolved to (a relation
     between two names of one entity disappears); `keys` or `endpoints` (entity keys) select."""
     canon = canonical or _identity
+    wanted_keys = None if keys is None else set(keys)
+    wanted_ends = None if endpoints is None else set(endpoints)
     rows: list[tuple[str, str, str, str, list[str], str, float]] = []
     for chunk_id, ext in records.items():
         for r in ext.relations:
@@ -171,7 +173,12 @@ def merge_relations(
             s, t = canon(s), canon(t)
             if s == t:
                 continue
+            # Relations not asked for are dropped before cleaning (a hub's chunks hold many).
+            if wanted_ends is not None and s not in wanted_ends and t not in wanted_ends:
+                continue
             a, b = sorted((s, t))
+            if wanted_keys is not None and relation_key(a, b) not in wanted_keys:
+                continue
             keywords = sorted({k for k in (clean_text(k).lower() for k in r.keywords) if k})
             description = clean_text(r.description, single_line=False).strip()
             rows.append((relation_key(a, b), chunk_id, a, b, keywords, description, float(r.weight)))
@@ -188,11 +195,6 @@ def merge_relations(
         },
         orient="row",
     )
-    if keys is not None:
-        df = df.filter(pl.col("key").is_in(list(set(keys))))
-    if endpoints is not None:
-        wanted = list(set(endpoints))
-        df = df.filter(pl.col("source").is_in(wanted) | pl.col("target").is_in(wanted))
     if df.is_empty():
         return {}
     base = df.group_by("key").agg(

@@ -6,6 +6,7 @@ re-indexing free and every write idempotent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -53,6 +54,7 @@ def clean_text(text: str, *, single_line: bool = True) -> str:
     return cleaned
 
 
+@functools.lru_cache(maxsize=1 << 17)  # a graph rebuild normalizes the same names ~10^5 times
 def normalize_name(name: str) -> str:
     """Entity key: case, accents' compatibility forms, whitespace and punctuation folded."""
     folded = unicodedata.normalize("NFKC", clean_text(name)).casefold()

@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import asyncio
+import json
 import time
 
 from graphrag.index_report import ProgressCallback
 from graphrag.llm.base import Embedder
+from graphrag.llm.embed.common import aembed
 from graphrag.models import Entity, Extraction, Relation
 from graphrag.resolve.apply import plan_graph_changes
 from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
@@ -134,6 +136,9 @@ class Reconciler:
         live_docs = {d: self.state.get_document(d) for d in doc_ids}
         live_chunks = self.state.get_chunks(chunk_ids)
 
+        # A rebuilt row equal to the one the graph holds is not written again: adding a
+        # document that names a hub rebuilds every relation of the hub, nearly all unchanged.
+        graph_entities, graph_relations = changed_rows(self.graph, entities, relations)
         n_write = len(live_chunks) + len(entities) + len(relations)
         self.progress("write", 0, n_write)
         # Graph: parents before children on the way in, children before parents on the way out.
@@ -142,26 +147,26 @@ class Reconciler:
         self.graph.delete_documents([d for d, r in live_docs.items() if r is None])
         self.graph.upsert_documents([r for r in live_docs.values() if r is not None])
         self.graph.upsert_chunks(list(live_chunks.values()))
-        self.graph.upsert_entities(entities)
-        self.graph.upsert_relations(relations)
+        self.graph.upsert_entities(graph_entities)
+        self.graph.upsert_relations(graph_relations)
         self.progress("write", n_write, n_write)
 
         self.progress("embed", 0, n_write)
         self.vectors.delete(CHUNKS_TABLE, chunk_ids - live_chunks.keys())
         self.vectors.delete(ENTITIES_TABLE, gone_entities)
         self.vectors.delete(RELATIONS_TABLE, gone_relations)
-        self._upsert_vectors(
+        await self._upsert_vectors(
             CHUNKS_TABLE,
             [(c.id, c.text, {"document_id": c.document_id, "order": c.order}) for c in live_chunks.values()],
         )
-        self._upsert_vectors(
+        await self._upsert_vectors(
             ENTITIES_TABLE,
             [
                 (e.key, entity_vector_text(e), {"type": e.type, "name": e.name, "aliases": [a.name for a in e.aliases]})
                 for e in entities
             ],
         )
-        self._upsert_vectors(
+        await self._upsert_vectors(
             RELATIONS_TABLE,
             [(r.key, relation_vector_text(r, names), {"source": r.source, "target": r.target}) for r in relations],
         )
@@ -192,10 +197,34 @@ class Reconciler:
             records[chunk_id] = record
         return records
 
-    def _upsert_vectors(self, table: str, items: list[tuple[str, str, dict]]) -> None:
+    async def _upsert_vectors(self, table: str, items: list[tuple[str, str, dict]]) -> None:
+        """Embeds and writes the rows whose text or metadata differ from the stored ones,
+        in a worker thread (aembed) so the event loop keeps serving model calls."""
         if not items:
             return
-        vectors = self.embedder.embed([text for _, text, _ in items])
+        stored = self.vectors.get(table, [i for i, _, _ in items])
+        items = [item for item in items if not _same_row(stored.get(item[0]), item)]
+        if not items:
+            return
+        vectors = await aembed(self.embedder, [text for _, text, _ in items])
         self.vectors.upsert(
             table, [VectorRow(id=i, vector=v, text=t, metadata=m) for (i, t, m), v in zip(items, vectors)]
         )
+
+
+def _same_row(row: VectorRow | None, item: tuple[str, str, dict]) -> bool:
+    if row is None or row.text != item[1]:
+        return False
+    return json.dumps(dict(row.metadata), sort_keys=True) == json.dumps(item[2], sort_keys=True)
+
+
+def changed_rows(
+    graph: GraphStore, entities: list[Entity], relations: list[Relation]
+) -> tuple[list[Entity], list[Relation]]:
+    """The entities and relations that differ from what `graph` holds under their keys."""
+    held_entities = graph.get_entities([e.key for e in entities])
+    held_relations = graph.get_relations([r.key for r in relations])
+    return (
+        [e for e in entities if held_entities.get(e.key) != e],
+        [r for r in relations if held_relations.get(r.key) != r],
+    )

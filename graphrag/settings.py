@@ -302,7 +302,8 @@ class Settings(BaseSettings):
 
     @property
     def graph_path(self) -> Path:
-        return self.workspace / "graph.json"
+        """The embedded graph's database (a `graph.json` beside it is imported once)."""
+        return self.workspace / "graph.sqlite"
 
     @property
     def resolved_vector_uri(self) -> str:

@@ -4,9 +4,10 @@ Per distinct chunk text: one "extract" call in JSON mode; if the answer cannot b
 losslessly into a valid extraction, one "extract_reask" call quoting the reason; if it was
 cut off by the token limit, one more call with twice the limit, then the chunk's halves
 apart (never half an answer as data); then up to
-`settings.gleaning` "glean" calls continuing the conversation ("you missed some; add
-them"), stopping early once a pass finds nothing new. The results are merged by
-normalized name.
+`settings.gleaning` "glean" calls, stopping early once a pass finds nothing new. A glean
+call is one compact message: the chunk and the names and relation pairs found so far, not
+the first prompt and its whole answer again (which made gleaning cost more prompt tokens
+than extraction itself). The results are merged by normalized name.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class LLMExtractor:
             return await self._after_truncation(text, conversation, depth)
         except LLMOutputError as error:
             extraction = await self._reask(conversation, error.answer or "", error)
-        return await self._glean(conversation, extraction)
+        return await self._glean(text, extraction)
 
     async def _ask(self, messages: list[Message], purpose: str, *, lenient: bool = False, **params: Any) -> Extraction:
         """The extraction in the answer; the chat model caches the answer only once it
@@ -106,9 +107,9 @@ class LLMExtractor:
         except LLMTruncatedError:
             pass
         except LLMOutputError as error:
-            return await self._glean(conversation, await self._reask(conversation, error.answer or "", error))
+            return await self._glean(text, await self._reask(conversation, error.answer or "", error))
         else:
-            return await self._glean(conversation, extraction)
+            return await self._glean(text, extraction)
         halves = split_text(text) if depth < MAX_SPLIT_DEPTH else None
         if halves is None:
             raise LLMTruncatedError(
@@ -140,16 +141,17 @@ class LLMExtractor:
                 "(GRAPHRAG_CHAT_MODEL) or smaller chunks (GRAPHRAG_CHUNK_SIZE)."
             ) from second_error
 
-    async def _glean(self, conversation: list[Message], extraction: Extraction) -> Extraction:
-        # The model sees its accepted answer in canonical form, not a repaired or re-asked one.
-        messages = [*conversation, _assistant(extraction)]
-        glean_prompt = render_prompt(
-            GLEAN_PROMPT, entity_types=", ".join(self.entity_types), language=self.language
-        )
+    async def _glean(self, text: str, extraction: Extraction) -> Extraction:
         for _ in range(self.gleaning):
-            messages.append({"role": "user", "content": glean_prompt})
+            prompt = render_prompt(
+                GLEAN_PROMPT,
+                entity_types=", ".join(self.entity_types),
+                language=self.language,
+                found=fence(found_list(extraction), "FOUND"),
+                document=fence(text, "DOCUMENT"),
+            )
             try:
-                found = await self._ask(messages, "glean", lenient=True)
+                found = await self._ask([{"role": "user", "content": prompt}], "glean", lenient=True)
             except LLMOutputError as error:
                 # The chunk already has a valid extraction; a bad glean (never cached) only ends gleaning.
                 log.warning("gleaning answer of %s ignored: %s", self.chat.model, error)
@@ -158,8 +160,15 @@ class LLMExtractor:
             if _keys(merged) == _keys(extraction):
                 break
             extraction = merged
-            messages.append(_assistant(found))
         return extraction
+
+
+def found_list(extraction: Extraction) -> str:
+    """What a glean call is told was found: each entity's name and each relation's pair,
+    one per line (a few tokens each, where the whole answer was hundreds)."""
+    lines = [f"entity: {e.name}" for e in extraction.entities]
+    lines += [f"relation: {r.source} / {r.target}" for r in extraction.relations]
+    return "\n".join(lines) or "(nothing yet)"
 
 
 def split_text(text: str) -> tuple[str, str] | None:
@@ -174,10 +183,6 @@ def split_text(text: str) -> tuple[str, str] | None:
             if first and second:
                 return first, second
     return None
-
-
-def _assistant(extraction: Extraction) -> Message:
-    return {"role": "assistant", "content": json.dumps(extraction.model_dump(), ensure_ascii=False)}
 
 
 def _keys(extraction: Extraction) -> tuple[frozenset[str], frozenset[str]]:

@@ -22,10 +22,10 @@ def build_vector_store(settings: Settings, dim: int) -> VectorStore:
 
 def build_graph_store(settings: Settings) -> GraphStore:
     if settings.graph_store == "networkx":
-        from graphrag.stores.networkx_graph import NetworkXGraphStore
+        from graphrag.stores.sqlite_graph import SQLiteGraphStore
 
         settings.workspace.mkdir(parents=True, exist_ok=True)
-        return NetworkXGraphStore(settings.graph_path)
+        return SQLiteGraphStore(settings.graph_path)
     if settings.graph_store == "neo4j":
         if not settings.neo4j_uri:
             raise ConfigError("GRAPHRAG_GRAPH_STORE=neo4j needs NEO4J_URI (e.g. bolt://localhost:7687)")

@@ -58,6 +58,9 @@ class NetworkXGraphStore:
             self._chunks: dict[str, Chunk] = {}
             self._chunks_of: dict[str, set[str]] = {}  # document id -> chunk ids
             self._alias_of: dict[str, str] = {}  # alias name key -> entity key
+            # Entities per type, kept as writes happen: stats() after every update must
+            # not walk a 100k-entity graph.
+            self._type_counts: Counter[str] = Counter()
             self._dirty = False
             if self.path is not None and self.path.exists():
                 self._load(self.path)
@@ -108,6 +111,9 @@ class NetworkXGraphStore:
             for e in entities:
                 self._forget_aliases(e.key)
                 self._alias_of.update({normalize_name(a.name): e.key for a in e.aliases})
+                if e.key in self._graph:
+                    self._type_counts[self._graph.nodes[e.key]["type"]] -= 1
+                self._type_counts[e.type] += 1
                 # Sets every attribute: the indexer hands over the fully merged entity.
                 self._graph.add_node(
                     e.key,
@@ -168,6 +174,7 @@ class NetworkXGraphStore:
                 for _, _, relation_key in self._graph.edges(key, data="key"):
                     self._edge_of.pop(relation_key, None)
                 self._forget_aliases(key)
+                self._type_counts[self._graph.nodes[key]["type"]] -= 1
                 self._graph.remove_node(key)
                 self._dirty = True
 
@@ -267,14 +274,17 @@ class NetworkXGraphStore:
 
     def stats(self) -> GraphStats:
         with self._lock:
-            types = Counter(t for _, t in self._graph.nodes(data="type"))
             return GraphStats(
                 documents=len(self._documents),
                 chunks=len(self._chunks),
                 entities=self._graph.number_of_nodes(),
-                relations=self._graph.number_of_edges(),
-                entity_types=dict(sorted(types.items())),
+                relations=len(self._edge_of),
+                entity_types={t: n for t, n in sorted(self._type_counts.items()) if n > 0},
             )
+
+    def _recount_types(self) -> None:
+        """After a bulk load that bypassed the upsert path."""
+        self._type_counts = Counter(t for _, t in self._graph.nodes(data="type"))
 
     def to_networkx(self) -> nx.Graph:
         """A read-only live view of the entity graph (for export, PageRank and the like);
@@ -373,6 +383,7 @@ class NetworkXGraphStore:
                     source_ids=tuple(r["source_ids"]),
                 )
                 self._edge_of[r["key"]] = (r["source"], r["target"])
+            self._recount_types()
         except StoreError:
             raise
         except (OSError, ValueError, KeyError, TypeError) as e:

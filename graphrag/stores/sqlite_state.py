@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +21,13 @@ import numpy as np
 
 from graphrag.errors import DocumentNotFoundError, StoreError
 from graphrag.models import Chunk, DocumentRecord, DocumentStatus, Extraction
+from graphrag.stores.sqlite_common import select_in as _select_in
 
 SCHEMA_VERSION = 1
 
-# Older SQLite builds cap bound parameters at 999 per statement.
-_IN_BATCH = 500
+# Parsed extraction records kept in memory per process (a few KB each).
+EXTRACTION_CACHE_RECORDS = 20_000
+
 
 # Embeddings are stored little-endian whatever the host, so a workspace copied between
 # machines still decodes.
@@ -97,15 +100,6 @@ _MIGRATIONS: list[str] = [
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
-def _select_in(db: sqlite3.Connection, sql: str, values: Iterable[str], *params: Any) -> Iterator[Any]:
-    """Rows of `sql`, whose `{in}` becomes `IN (?, ...)` over the distinct `values`, run in
-    batches under SQLite's bound-parameter limit; `params` bind before the batch."""
-    unique = list(dict.fromkeys(values))
-    for start in range(0, len(unique), _IN_BATCH):
-        batch = unique[start : start + _IN_BATCH]
-        yield from db.execute(sql.format(in_="IN (" + ",".join("?" * len(batch)) + ")"), [*params, *batch])
-
-
 class SQLiteStateStore:
     """Documents, chunks, extraction records, the chunk -> key index and the caches."""
 
@@ -125,6 +119,11 @@ class SQLiteStateStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # Parsed extraction records by (extractor id, text hash) -> (stored text, record):
+        # rebuilding a hub entity reads thousands of records, and validating them was a
+        # large part of an update. A hit needs the stored text unchanged, so a record
+        # replaced by any process is parsed again, never served stale.
+        self._extraction_cache: OrderedDict[tuple[str, str], tuple[str, Extraction]] = OrderedDict()
         self._closed = False
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly
@@ -244,6 +243,15 @@ class SQLiteStateStore:
             ).fetchall()
         return [_document(r) for r in rows]
 
+    def documents_under(self, prefix: str) -> list[DocumentRecord]:
+        """Documents whose source starts with `prefix` (a range scan of the source index)."""
+        with self._read() as db:
+            rows = db.execute(
+                _SELECT_DOCUMENTS + " WHERE source >= ? AND source < ? ORDER BY source, id",
+                (prefix, prefix + "\U0010ffff"),
+            ).fetchall()
+        return [_document(r) for r in rows]
+
     def list_documents(self, status: str | None = None) -> list[DocumentRecord]:
         with self._read() as db:
             if status is None:
@@ -321,12 +329,22 @@ class SQLiteStateStore:
     # --- extraction records
 
     def get_extractions(self, text_hashes: Iterable[str], extractor_id: str) -> dict[str, Extraction]:
+        """The stored records (shared with a cache: treat them as read-only)."""
         sql = "SELECT text_hash, record FROM extractions WHERE extractor_id = ? AND text_hash {in_}"
+        cache = self._extraction_cache
+        found: dict[str, Extraction] = {}
         with self._read() as db:
-            return {
-                hash_: Extraction.model_validate_json(record)
-                for hash_, record in _select_in(db, sql, text_hashes, extractor_id)
-            }
+            for hash_, record in _select_in(db, sql, text_hashes, extractor_id):
+                hit = cache.get((extractor_id, hash_))
+                if hit is not None and hit[0] == record:
+                    cache.move_to_end((extractor_id, hash_))
+                    found[hash_] = hit[1]
+                    continue
+                found[hash_] = extraction = Extraction.model_validate_json(record)
+                cache[(extractor_id, hash_)] = (record, extraction)
+                if len(cache) > EXTRACTION_CACHE_RECORDS:
+                    cache.popitem(last=False)
+        return found
 
     def put_extractions(self, records: Mapping[str, Extraction], extractor_id: str) -> None:
         if not records:

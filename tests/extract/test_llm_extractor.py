@@ -15,11 +15,17 @@ from graphrag.extract.llm import LLMExtractor
 from graphrag.llm.base import Message
 from graphrag.llm.cache import LLMCache
 from graphrag.llm.chat import OpenAIChatModel
-from graphrag.models import Chunk, Extraction, chunk_id
+from graphrag.models import Chunk, Extraction, chunk_id, normalize_name
 from graphrag.prompts import fence
 from graphrag.settings import Settings
 from graphrag.tokens import count_tokens
-from tests.fakes.chat import DictCacheStore, ScriptedChatModel, derived_extraction_responder, fenced_text
+from tests.fakes.chat import (
+    DictCacheStore,
+    ScriptedChatModel,
+    derive_extraction,
+    derived_extraction_responder,
+    fenced_text,
+)
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 TEXTS = [
@@ -116,9 +122,50 @@ def test_gleaning_adds_what_was_missed_and_stops_when_nothing_is_new() -> None:
     assert any(r.keywords == ["family"] for r in extraction.relations)
     # The second pass found nothing new, so the third was not asked.
     assert len(gleans) == 2
-    assert [m["role"] for m in gleans[1].messages] == ["user", "assistant", "user", "assistant", "user"]
-    assert "Lord Byron" in gleans[1].messages[3]["content"]
-    assert "were missed" in gleans[0].messages[-1]["content"]
+    # Each pass is one compact message: the chunk and the names found so far.
+    assert [[m["role"] for m in g.messages] for g in gleans] == [["user"], ["user"]]
+    assert "Lord Byron" not in fenced_text(gleans[0].messages, "FOUND")
+    assert "entity: Lord Byron" in fenced_text(gleans[1].messages, "FOUND")
+    assert fenced_text(gleans[1].messages, "DOCUMENT") == TEXTS[0]
+
+
+def forgetful_responder(messages: Sequence[Message], purpose: str) -> str:
+    """A model whose first answer misses every other entity (and their relations) and whose
+    glean answer gives, from the fenced document, whatever the FOUND list lacks."""
+    document = fenced_text(messages, "DOCUMENT") or ""
+    full = derive_extraction(document)
+    if purpose == "extract":
+        kept = {normalize_name(e["name"]) for e in full["entities"][::2]}
+    elif purpose == "glean":
+        found = fenced_text(messages, "FOUND") or ""
+        listed = {normalize_name(line.split(": ", 1)[1]) for line in found.splitlines() if line.startswith("entity: ")}
+        kept = {normalize_name(e["name"]) for e in full["entities"]} - listed
+        full["relations"] = [r for r in full["relations"]
+                             if {normalize_name(r["source"]), normalize_name(r["target"])} & kept]
+        full["entities"] = [e for e in full["entities"] if normalize_name(e["name"]) in kept]
+        return json.dumps(full)
+    else:
+        return derived_extraction_responder(messages, purpose)
+    full["entities"] = [e for e in full["entities"] if normalize_name(e["name"]) in kept]
+    full["relations"] = [r for r in full["relations"]
+                         if {normalize_name(r["source"]), normalize_name(r["target"])} <= kept]
+    return json.dumps(full)
+
+
+def test_compact_gleaning_recovers_every_missed_entity_with_a_smaller_prompt() -> None:
+    """Recall after gleaning is what the model can add from the chunk and the list of names
+    found: here every entity the first answer missed. The glean prompt does not carry the
+    first answer's descriptions, so it is shorter than the extraction prompt."""
+    chat = ScriptedChatModel(forgetful_responder)
+    chunks = make_chunks(TEXTS)
+    results = asyncio.run(LLMExtractor(chat, Settings(gleaning=1)).extract(chunks))
+    for chunk in chunks:
+        full = derive_extraction(chunk.text)
+        got = results[chunk.id]
+        assert isinstance(got, Extraction)
+        assert {normalize_name(e.name) for e in got.entities} == {normalize_name(e["name"]) for e in full["entities"]}
+    by_purpose = chat.usage.by_purpose
+    assert by_purpose["glean"].prompt_tokens < by_purpose["extract"].prompt_tokens
 
 
 def test_rerun_with_the_same_cache_sends_no_request() -> None:

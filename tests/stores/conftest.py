@@ -23,6 +23,7 @@ import pytest
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 from graphrag.stores.lancedb_vectors import LanceDBVectorStore
 from graphrag.stores.networkx_graph import NetworkXGraphStore
+from graphrag.stores.sqlite_graph import SQLiteGraphStore
 from graphrag.stores.sqlite_state import SQLiteStateStore
 
 S = TypeVar("S")
@@ -56,7 +57,13 @@ class Backend(Generic[S]):
 # --- graph stores
 
 def _networkx_graph(tmp: Path) -> Backend[GraphStore]:
-    return Backend("networkx", lambda: NetworkXGraphStore(tmp / "graph.json"))
+    """The default embedded store: NetworkX in memory, SQLite tables on disk."""
+    return Backend("networkx", lambda: SQLiteGraphStore(tmp / "graph.sqlite"))
+
+
+def _networkx_json_graph(tmp: Path) -> Backend[GraphStore]:
+    """The in-memory graph alone, saved whole to a JSON file (what the SQLite store builds on)."""
+    return Backend("networkx-json", lambda: NetworkXGraphStore(tmp / "graph.json"))
 
 
 def _neo4j_graph(tmp: Path) -> Backend[GraphStore]:
@@ -78,9 +85,10 @@ def _neo4j_graph(tmp: Path) -> Backend[GraphStore]:
     return Backend("neo4j", lambda: Neo4jGraphStore(uri, namespace=namespace, batch_size=2), teardown=teardown)
 
 
-GRAPH_BACKENDS: list[Any] = ["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)]
+GRAPH_BACKENDS: list[Any] = ["networkx", "networkx-json", pytest.param("neo4j", marks=pytest.mark.neo4j)]
 GRAPH_FACTORIES: dict[str, Callable[[Path], Backend[GraphStore]]] = {
     "networkx": _networkx_graph,
+    "networkx-json": _networkx_json_graph,
     "neo4j": _neo4j_graph,
 }
 

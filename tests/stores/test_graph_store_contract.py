@@ -236,3 +236,16 @@ def test_graph_export_accessor(graph_store: GraphStore) -> None:
     assert sorted(g.nodes) == ["a", "b", "c"]
     assert g.edges["a", "b"]["weight"] == 3.0
     assert g.nodes["b"]["type"] == "ORG"
+
+
+def test_stats_follow_type_changes_and_deletes(graph_backend: Backend[GraphStore]) -> None:
+    store = graph_backend.open()
+    load_triangle(store)
+    store.upsert_entities([ent("a", "ORG"), ent("d", "EVENT")])
+    assert store.stats().entity_types == {"EVENT": 1, "ORG": 3}
+    store.delete_entities(["b", "d", "nope"])
+    stats = store.stats()
+    assert (stats.entities, stats.relations, stats.entity_types) == (2, 1, {"ORG": 2})
+    if graph_backend.persistent:
+        store.flush()
+        assert graph_backend.reopen().stats() == stats

@@ -261,3 +261,30 @@ def test_safe_from_several_threads(state_store: StateStore) -> None:
     assert errors == []
     assert len(state_store.list_documents()) == 200
     assert state_store.count_chunks() == 400
+
+
+def test_a_replaced_extraction_record_is_read_fresh(state_backend) -> None:
+    """Records are served from a per-process cache: replacing one (here or from another
+    handle on the same workspace) must never leave the old one visible."""
+    from graphrag.models import ExtractedEntity, Extraction
+
+    first = state_backend.open()
+    second = state_backend.open()
+    old = Extraction(entities=[ExtractedEntity(name="Old", type="PERSON", description="d")])
+    new = Extraction(entities=[ExtractedEntity(name="New", type="PERSON", description="d")])
+    first.put_extractions({"h1": old, "h2": old}, "x")
+    assert first.get_extractions(["h1", "h2"], "x")["h1"] == old
+    assert second.get_extractions(["h1"], "x")["h1"] == old
+    second.put_extractions({"h1": new}, "x")
+    assert first.get_extractions(["h1", "h2"], "x") == {"h1": new, "h2": old}
+    first.put_extractions({"h2": new}, "x")
+    assert second.get_extractions(["h1", "h2"], "x") == {"h1": new, "h2": new}
+
+
+def test_documents_under_a_prefix(state_store: StateStore) -> None:
+    for i, source in enumerate(["/d/a.txt", "/d/sub/b.txt", "/d/x.jsonl#3", "/db.txt", "/e/c.txt", "/d"]):
+        state_store.upsert_document(doc(f"doc-{i}", source))
+    assert [d.source for d in state_store.documents_under("/d/")] == ["/d/a.txt", "/d/sub/b.txt", "/d/x.jsonl#3"]
+    assert [d.source for d in state_store.documents_under("/d")] == [
+        "/d", "/d/a.txt", "/d/sub/b.txt", "/d/x.jsonl#3", "/db.txt"]
+    assert state_store.documents_under("/zzz") == []
