@@ -37,17 +37,16 @@ class _BlasLimit:
         self.threads = threads
         self._lock = threading.Lock()
         self._active = 0
-        self._controller: Any = None  # threadpoolctl's view of the loaded BLAS, found once
         self._context: Any = None
 
     def __enter__(self) -> None:
         with self._lock:
             if self._active == 0:
-                if self._controller is None:
-                    from threadpoolctl import ThreadpoolController
+                from threadpoolctl import ThreadpoolController
 
-                    self._controller = ThreadpoolController()
-                self._context = self._controller.limit(limits=self.threads, user_api="blas")
+                # Looked up each time (~0.1 ms): a BLAS loaded after the first search (spaCy's
+                # BLIS, say) would otherwise keep its own thread count.
+                self._context = ThreadpoolController().limit(limits=self.threads, user_api="blas")
             self._active += 1
 
     def __exit__(self, *exc: object) -> None:
