@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         default=200_000,
         ge=0,
         description="rows from which a vector table gets an ANN index (IVF_HNSW_SQ, cosine; built by the write "
-        "that passes it, about a minute per 100k rows on 2 cores); the query engine searches smaller tables "
+        "that passes it, a minute or more per 100k rows on 2 cores); the query engine searches smaller tables "
         "exactly in memory (query_vector_cache_rows), so keep the two equal (0: never build one)",
     )
     neo4j_uri: str | None = Field(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -97,6 +98,10 @@ class LanceDBVectorStore:
         self.dim = dim
         self.index_threshold = index_threshold
         self.optimize_every = optimize_every
+        # The ANN upkeep reads index statistics on writes; without this Lance adds the index's
+        # centroids to them (megabytes) and warns once that it will stop doing so. The user's
+        # own setting wins.
+        os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
         self._lock = threading.Lock()
         self._tables: dict[str, Table] = {}
         self._writes: dict[str, int] = {}
@@ -325,7 +330,7 @@ class LanceDBVectorStore:
 
     def _build_ann_index(self, name: str, table: Table, rows: int) -> None:
         log.info(
-            "building the ANN index of %r in %s (%d rows; about a minute per 100k rows on 2 cores)",
+            "building the ANN index of %r in %s (%d rows; a minute or more per 100k rows on 2 cores)",
             name,
             self.uri,
             rows,
