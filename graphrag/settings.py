@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     vector_uri: str | None = Field(
         default=None, description="LanceDB URI (path or object store); default <workspace>/vectors"
     )
+    vector_ann_min_rows: int = Field(
+        default=200_000,
+        ge=0,
+        description="rows from which a vector table gets an ANN index (IVF_HNSW_SQ, cosine; built by the write "
+        "that passes it, a minute or more per 100k rows on 2 cores); the query engine searches smaller tables "
+        "exactly in memory (query_vector_cache_rows), so keep the two equal (0: never build one)",
+    )
     neo4j_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("GRAPHRAG_NEO4J_URI", "NEO4J_URI", "neo4j_uri")
     )

@@ -3,11 +3,13 @@
 A table small enough (`max_cached_rows`) is read from the `VectorStore` once and searched in
 memory: one matrix product answers every query vector of a question in well under a
 millisecond per thousand rows, where a round trip per vector costs tens. Larger tables are
-searched through the store, one call per vector.
+searched through the store, one call per vector, on the store's ANN index: loading such a
+table asks the store to build the index if it has none yet (`ensure_ann_index`), since an
+exact scan of a few hundred thousand rows costs a hundred milliseconds or more per vector.
 
-The hits of each query vector are remembered (a bounded LRU, per table): the modes of one
-question ask about the same vectors more than once (mix: local's and ppr's entity searches
-share the keyword vectors), and `prefetch` lets a mode ask for all of a question's vectors of
+The hits of each query vector are remembered (a bounded LRU, per table, whichever way the
+table was searched): the modes of one question ask about the same vectors more than once
+(mix: local's and ppr's entity searches share the keyword vectors), and `prefetch` lets a mode ask for all of a question's vectors of
 a table in one pass over its matrix, which costs about as much as one vector does: the time
 goes into reading the matrix (on the MuSiQue dev workspace, 30 MB of relation vectors).
 """
@@ -99,7 +101,7 @@ class VectorSearcher:
     def prefetch(self, table: str, queries: np.ndarray, k: int) -> None:
         """Searches every row of `queries` at once, so that later searches of any of them
         with up to `k` hits are answered from memory (tables searched through the store
-        are left alone: their hits are not remembered)."""
+        are left alone: one call per vector either way, and a search remembers its hits)."""
         if self._cached(table) is not None:
             self.search(table, queries, k)
 
@@ -111,14 +113,10 @@ class VectorSearcher:
             return [[] for _ in range(len(queries))]
         generation = self._generation
         cached = self._cached(table)
-        if cached is None:
-            return [
-                [VectorHit(h.id, h.score, "", h.metadata) for h in self.store.search(table, q, k)]
-                for q in queries
-            ]
-        if not cached.ids:
+        if cached is not None and not cached.ids:
             return [[] for _ in range(len(queries))]
-        k = min(k, len(cached.ids))
+        if cached is not None:
+            k = min(k, len(cached.ids))
         keys = [(table, q.tobytes()) for q in queries]
         results: list[list[VectorHit] | None] = []
         with self._hits_lock:
@@ -131,14 +129,14 @@ class VectorSearcher:
                     results.append(None)
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
-            with self._blas_limit():
-                sims = queries[missing] @ cached.matrix.T
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            found = (
+                self._search_store(table, queries[missing], k)
+                if cached is None
+                else self._search_matrix(cached, queries[missing], k)
+            )
             with self._hits_lock:
                 current = generation == self._generation
-                for i, row, candidates in zip(missing, sims, top):
-                    ranked = candidates[np.argsort(-row[candidates], kind="stable")]
-                    hits = [VectorHit(cached.ids[j], float(row[j]), "", cached.metadata[j]) for j in ranked]
+                for i, hits in zip(missing, found):
                     results[i] = hits
                     if current:
                         self._hits[keys[i]] = hits
@@ -146,6 +144,19 @@ class VectorSearcher:
                 while len(self._hits) > REMEMBERED_ROWS:
                     self._hits.popitem(last=False)
         return [r or [] for r in results]
+
+    def _search_store(self, table: str, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
+        return [[VectorHit(h.id, h.score, "", h.metadata) for h in self.store.search(table, q, k)] for q in queries]
+
+    def _search_matrix(self, cached: _Table, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
+        with self._blas_limit():
+            sims = queries @ cached.matrix.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        found: list[list[VectorHit]] = []
+        for row, candidates in zip(sims, top):
+            ranked = candidates[np.argsort(-row[candidates], kind="stable")]
+            found.append([VectorHit(cached.ids[j], float(row[j]), "", cached.metadata[j]) for j in ranked])
+        return found
 
     def _blas_limit(self) -> contextlib.AbstractContextManager[Any]:
         """The BLAS thread limit around a search's matrix product. A product of a few query
@@ -166,6 +177,11 @@ class VectorSearcher:
 
     def _load(self, table: str) -> _Table | None:
         if self.max_cached_rows <= 0 or self.store.count(table) > self.max_cached_rows:
+            ensure_index = getattr(self.store, "ensure_ann_index", None)
+            if ensure_index is not None:
+                # Normally built by the write that passed the store's threshold; a workspace
+                # written by an older version, or with a higher threshold, gets it here once.
+                ensure_index(table)
             return None
         rows = self.store.get(table, sorted(self.store.ids(table)))
         if not rows:

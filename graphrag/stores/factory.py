@@ -17,7 +17,7 @@ def build_state_store(settings: Settings) -> StateStore:
 def build_vector_store(settings: Settings, dim: int) -> VectorStore:
     from graphrag.stores.lancedb_vectors import LanceDBVectorStore
 
-    return LanceDBVectorStore(settings.resolved_vector_uri, dim)
+    return LanceDBVectorStore(settings.resolved_vector_uri, dim, index_threshold=settings.vector_ann_min_rows or None)
 
 
 def build_graph_store(settings: Settings) -> GraphStore:

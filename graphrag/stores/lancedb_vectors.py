@@ -3,13 +3,16 @@
 Each named table holds (id, vector, text, metadata-as-JSON) plus a few plain columns copied
 out of the metadata so that `search(where=...)` can filter on them in SQL. Below about
 100k rows a brute-force scan answers in tens of milliseconds, so tables get an ANN index
-only once they grow past `index_threshold`.
+(IVF_HNSW_SQ, cosine) only once they grow past `index_threshold`; the write that takes a table
+past it builds the index, and rows written since are folded in once they pass
+`_UNINDEXED_SHARE` of the table (until then a search scans them exactly, besides the index).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -41,6 +44,11 @@ _ID_BATCH = 1000
 # With an ANN index, distances come from compressed vectors (and on a different scale);
 # re-ranking this many candidates per result on the full vectors makes scores exact cosine.
 _REFINE_FACTOR = 10
+
+# Rows written after the ANN index was built are scanned exactly by every search until
+# `optimize` folds them into the index; past this share of the table that scan costs more
+# than the fold, which the next write then runs.
+_UNINDEXED_SHARE = 0.1
 
 
 def sql_string(value: str) -> str:
@@ -90,10 +98,15 @@ class LanceDBVectorStore:
         self.dim = dim
         self.index_threshold = index_threshold
         self.optimize_every = optimize_every
+        # The ANN upkeep reads index statistics on writes; without this Lance adds the index's
+        # centroids to them (megabytes) and warns once that it will stop doing so. The user's
+        # own setting wins.
+        os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
         self._lock = threading.Lock()
         self._tables: dict[str, Table] = {}
         self._writes: dict[str, int] = {}
         self._text_indexed: set[str] = set()  # tables known to have a full-text index
+        self._vector_indexed: set[str] = set()  # tables known to have the ANN index
         try:
             self._db = lancedb.connect(
                 self.uri,
@@ -245,12 +258,14 @@ class LanceDBVectorStore:
             due = self._writes[name] >= self.optimize_every
             if due:
                 self._writes[name] = 0
-        if due:
-            try:
+        try:
+            if due:
                 self._optimize_table(name, table)
-            except StoreError as e:
-                # The write itself succeeded; maintenance is retried at the next round.
-                log.warning("%s", e)
+            else:
+                self._maintain_ann_index(name, table)
+        except StoreError as e:
+            # The write itself succeeded; maintenance is retried at the next write.
+            log.warning("%s", e)
 
     # --- maintenance
 
@@ -270,22 +285,63 @@ class LanceDBVectorStore:
             return  # LanceDB Cloud/Enterprise maintain their tables server-side.
         except Exception as e:
             raise StoreError(f"optimizing {name!r} in {self.uri} failed: {e}") from e
+        # table.optimize() above folded new rows into an existing index; this builds a missing one.
+        self._maintain_ann_index(name, table)
+
+    def ensure_ann_index(self, table: str) -> bool:
+        """Builds the ANN index of `table` if it has grown past `index_threshold` and has
+        none (a workspace written before the threshold was lowered, or by another process),
+        and folds rows written since into it. True when the table has the index."""
+        tbl = self._table(table)
+        if tbl is None:
+            return False
+        self._maintain_ann_index(table, tbl)
+        return table in self._vector_indexed
+
+    def has_ann_index(self, table: str) -> bool:
+        tbl = self._table(table)
+        return tbl is not None and _vector_index(tbl) is not None
+
+    def _maintain_ann_index(self, name: str, table: Table) -> None:
         if self.index_threshold is None:
             return
-        rows = table.count_rows()
-        if rows < self.index_threshold:
-            return
-        indexed = {column for index in table.list_indices() for column in index.columns}
-        if "vector" in indexed:
-            return  # table.optimize() above already folded new rows into it
-        log.info("building the ANN index of %r in %s (%d rows)", name, self.uri, rows)
         try:
-            if "id" not in indexed:
+            rows = table.count_rows()
+            if rows < self.index_threshold:
+                return
+            index = _vector_index(table)
+            if index is None:
+                self._build_ann_index(name, table, rows)
+            else:
+                stats = table.index_stats(index)
+                if stats is not None and stats.num_unindexed_rows > _UNINDEXED_SHARE * rows:
+                    log.info(
+                        "folding %d new rows of %r into its ANN index", stats.num_unindexed_rows, name
+                    )
+                    table.optimize()
+        except NotImplementedError:
+            return  # LanceDB Cloud/Enterprise index server-side.
+        except StoreError:
+            raise
+        except Exception as e:
+            raise StoreError(f"maintaining the ANN index of {name!r} in {self.uri} failed: {e}") from e
+        with self._lock:
+            self._vector_indexed.add(name)
+
+    def _build_ann_index(self, name: str, table: Table, rows: int) -> None:
+        log.info(
+            "building the ANN index of %r in %s (%d rows; a minute or more per 100k rows on 2 cores)",
+            name,
+            self.uri,
+            rows,
+        )
+        try:
+            if not any("id" in index.columns for index in table.list_indices()):
                 # Speeds up the join merge_insert and get() do on id.
                 table.create_index("id", config=BTree())
             table.create_index("vector", config=HnswSq(distance_type="cosine"))
         except Exception as e:
-            raise StoreError(f"building the index of {name!r} in {self.uri} failed: {e}") from e
+            raise StoreError(f"building the ANN index of {name!r} in {self.uri} failed: {e}") from e
 
     # --- reads
 
@@ -387,6 +443,11 @@ class LanceDBVectorStore:
     def close(self) -> None:
         with self._lock:
             self._tables.clear()
+
+
+def _vector_index(table: Table) -> str | None:
+    """The name of the table's index on `vector`, if it has one."""
+    return next((index.name for index in table.list_indices() if "vector" in index.columns), None)
 
 
 def _matrix(column: pa.ChunkedArray, dim: int) -> np.ndarray:
