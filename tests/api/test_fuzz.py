@@ -54,4 +54,4 @@ def test_no_server_errors_on_generated_requests(graph_backend: str, indexed_clie
     failed_jobs = [j.to_dict() for j in ctx.jobs.list() if wait_job(indexed_client, j.track_id)["status"] != "done"]
     assert statuses[2] >= 50 and statuses[4] >= 50, statuses  # both valid and refused requests were made
     assert not failures, "\n".join(failures[:20])
-    assert not failed_jobs, failed_jobs
+    assert not failed_jobs, [(j["kind"], j["error"], j["result"]) for j in failed_jobs]
