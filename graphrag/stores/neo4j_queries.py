@@ -13,6 +13,7 @@ SET d = row
 WITH d
 CALL (d) {
   MATCH (c:Chunk {workspace: $ws, document_id: d.id})
+  USING INDEX SEEK c:Chunk(workspace, document_id)
   MERGE (d)-[:HAS_CHUNK]->(c)
 }
 """
@@ -23,12 +24,13 @@ MERGE (c:Chunk {workspace: $ws, id: row.id})
 SET c = row
 WITH c, row
 CALL (c, row) {
-  MATCH (other:Document)-[h:HAS_CHUNK]->(c)
+  MATCH (c)<-[h:HAS_CHUNK]-(other)
   WHERE other.id <> row.document_id
   DELETE h
 }
 CALL (c, row) {
   MATCH (d:Document {workspace: $ws, id: row.document_id})
+  USING INDEX SEEK d:Document(workspace, id)
   MERGE (d)-[:HAS_CHUNK]->(c)
 }
 """
@@ -37,10 +39,12 @@ DELETE_DOCUMENTS = """
 UNWIND $rows AS doc_id
 CALL (doc_id) {
   MATCH (c:Chunk {workspace: $ws, document_id: doc_id})
+  USING INDEX SEEK c:Chunk(workspace, document_id)
   DETACH DELETE c
 }
 CALL (doc_id) {
   MATCH (d:Document {workspace: $ws, id: doc_id})
+  USING INDEX SEEK d:Document(workspace, id)
   DETACH DELETE d
 }
 """
@@ -59,13 +63,14 @@ REMOVE e:$(stale)
 SET e:$(row.label)
 WITH e, row
 CALL (e, row) {
-  MATCH (c:Chunk)-[m:MENTIONS]->(e)
+  MATCH (e)<-[m:MENTIONS]-(c)
   WHERE NOT c.id IN row.source_ids
   DELETE m
 }
 CALL (e, row) {
   UNWIND row.source_ids AS chunk_id
   MATCH (c:Chunk {workspace: $ws, id: chunk_id})
+  USING INDEX SEEK c:Chunk(workspace, id)
   MERGE (c)-[:MENTIONS]->(e)
 }
 """
@@ -77,15 +82,15 @@ VALIDATE_RELATIONS = """
 CALL () {
   UNWIND $keys AS k
   OPTIONAL MATCH (e:Entity {workspace: $ws, key: k})
-  USING INDEX e:Entity(workspace, key)
+  USING INDEX SEEK e:Entity(workspace, key)
   WITH k, e WHERE e IS NULL
   RETURN collect(k) AS missing
 }
 CALL () {
   UNWIND $rows AS row
   MATCH (s:Entity {workspace: $ws, key: row.source})-[r:RELATED]-(t:Entity {workspace: $ws, key: row.target})
-  USING INDEX s:Entity(workspace, key)
-  USING INDEX t:Entity(workspace, key)
+  USING INDEX SEEK s:Entity(workspace, key)
+  USING INDEX SEEK t:Entity(workspace, key)
   WHERE r.key <> row.key
   RETURN collect([row.key, r.key])[..1] AS conflicts
 }
@@ -103,9 +108,9 @@ RETURN missing, conflicts
 UPSERT_RELATIONS = """
 UNWIND $rows AS row
 MATCH (s:Entity {workspace: $ws, key: row.source})
-USING INDEX s:Entity(workspace, key)
+USING INDEX SEEK s:Entity(workspace, key)
 MATCH (t:Entity {workspace: $ws, key: row.target})
-USING INDEX t:Entity(workspace, key)
+USING INDEX SEEK t:Entity(workspace, key)
 CALL (row, s, t) {
   MATCH (t)-[old:RELATED]->(s)
   WHERE old.key = row.key
@@ -123,6 +128,7 @@ SET e.degree = COUNT { (e)-[:RELATED]-() }
 DELETE_RELATIONS = """
 UNWIND $rows AS k
 MATCH (a)-[r:RELATED {workspace: $ws, key: k}]->(b)
+USING INDEX SEEK r:RELATED(workspace, key)
 DELETE r
 WITH collect(DISTINCT a) + collect(DISTINCT b) AS touched
 UNWIND touched AS e
@@ -133,6 +139,7 @@ SET e.degree = COUNT { (e)-[:RELATED]-() }
 DELETE_ENTITIES = """
 UNWIND $rows AS k
 MATCH (e:Entity {workspace: $ws, key: k})
+USING INDEX SEEK e:Entity(workspace, key)
 OPTIONAL MATCH (e)-[:RELATED]-(o)
 WITH e, collect(o.key) AS others
 DETACH DELETE e
@@ -141,6 +148,7 @@ UNWIND groups AS others
 UNWIND others AS other
 WITH DISTINCT other
 MATCH (o:Entity {workspace: $ws, key: other})
+USING INDEX SEEK o:Entity(workspace, key)
 SET o.degree = COUNT { (o)-[:RELATED]-() }
 """
 
@@ -163,6 +171,7 @@ _RELATION_FIELDS = """r.key AS key, s.key AS source, t.key AS target, r.descript
 GET_ENTITIES = """
 UNWIND $keys AS k
 MATCH (e:Entity {workspace: $ws, key: k})
+USING INDEX SEEK e:Entity(workspace, key)
 RETURN e.key AS key, e.name AS name, e.type AS type, e.description AS description,
        e.source_ids AS source_ids, e.aliases AS aliases, e.alias_sources AS alias_sources
 """
@@ -178,18 +187,21 @@ RETURN row.name AS lookup, e.key AS key, e.name AS name, e.type AS type, e.descr
 GET_RELATIONS = f"""
 UNWIND $keys AS k
 MATCH (s)-[r:RELATED {{workspace: $ws, key: k}}]->(t)
+USING INDEX SEEK r:RELATED(workspace, key)
 RETURN {_RELATION_FIELDS}
 """
 
 DEGREES = """
 UNWIND $keys AS k
 MATCH (e:Entity {workspace: $ws, key: k})
+USING INDEX SEEK e:Entity(workspace, key)
 RETURN k AS key, COUNT { (e)-[:RELATED]-() } AS degree
 """
 
 NEIGHBORS = f"""
 UNWIND $keys AS k
 MATCH (e:Entity {{workspace: $ws, key: k}})
+USING INDEX SEEK e:Entity(workspace, key)
 OPTIONAL MATCH (e)-[r:RELATED]-()
 WITH k, r, startNode(r) AS s, endNode(r) AS t
 RETURN k AS entity, {_RELATION_FIELDS}
@@ -198,6 +210,7 @@ RETURN k AS entity, {_RELATION_FIELDS}
 RELATIONS_AMONG = f"""
 UNWIND $keys AS k
 MATCH (s:Entity {{workspace: $ws, key: k}})-[r:RELATED]->(t:Entity)
+USING INDEX SEEK s:Entity(workspace, key)
 WHERE t.key IN $keys
 RETURN {_RELATION_FIELDS}
 """
