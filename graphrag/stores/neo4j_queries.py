@@ -1,6 +1,14 @@
 """The Cypher of Neo4jGraphStore. Every value is a parameter: `$ws` is the workspace,
 `$rows` a batch of row maps, `$keys` a list of ids. Nothing here is ever formatted with
-data (labels come from `$(row.label)`, Neo4j 5.26 dynamic labels)."""
+data (labels come from `$(row.label)`, Neo4j 5.26 dynamic labels).
+
+Every lookup by key or id pins its index seek (`USING INDEX SEEK`), so no plan depends on the
+statistics. Neo4j caches a plan until the statistics drift; planned on statistics sampled
+while a workspace was empty (a fresh server, the first batch of a run), it looked keys up
+through the workspace-only index, or satisfied a plain `USING INDEX` hint with a scan of the
+whole (workspace, key) index: a scan per row (a first write of 4k relations took 6-25 s
+instead of 1.5 s). tests/stores/test_neo4j_plans.py checks every query here on such
+statistics."""
 
 from __future__ import annotations
 
@@ -75,9 +83,6 @@ CALL (e, row) {
 }
 """
 
-# Hints, as in UPSERT_RELATIONS below: planned on a small database, Neo4j may otherwise pick
-# the workspace-only index and filter by key, a scan of the workspace per row (60 s instead
-# of 1.4 s for 4k relations, measured).
 VALIDATE_RELATIONS = """
 CALL () {
   UNWIND $keys AS k
@@ -98,13 +103,9 @@ RETURN missing, conflicts
 """
 
 # A relation written in the other direction replaces the old one (it keeps the direction of
-# its latest write); the endpoints' `degree` is refreshed in the same transaction.
-# The plan must not depend on statistics: planned while a workspace is still small (the first
-# batch, cached for later ones), Neo4j looked endpoints up through the workspace-only index and
-# the reversed relation through RELATED(workspace), then filtered by key: a scan of the
-# workspace per row, quadratic in the batch (13 s instead of 1.4 s for 4k relations). Hence
-# the hints, and the reversed relation is found between the two endpoints (its key is their
-# sorted pair, so it can only be t->s).
+# its latest write); the endpoints' `degree` is refreshed in the same transaction. The
+# reversed relation is found between the two endpoints (its key is their sorted pair, so it can
+# only be t->s), not through RELATED(workspace), which a plan on small statistics scanned.
 UPSERT_RELATIONS = """
 UNWIND $rows AS row
 MATCH (s:Entity {workspace: $ws, key: row.source})
