@@ -50,18 +50,23 @@ class Neo4jGraphReads:
     def _read(self, query: str, action: str, **params: Any) -> list[neo4j.Record]:
         raise NotImplementedError
 
+    def _rows(self, query: str, action: str, **params: Any) -> list[dict[str, Any]]:
+        """The rows of a read that returns them as one list (see neo4j_queries)."""
+        (record,) = self._read(query, action, **params)
+        return record["rows"]
+
     def get_entities(self, keys: Iterable[str]) -> dict[str, Entity]:
         keys = _unique(keys)
         if not keys:
             return {}
-        found = {r["key"]: _entity(r) for r in self._read(Q.GET_ENTITIES, "reading entities", keys=keys)}
+        found = {r["key"]: _entity(r) for r in self._rows(Q.GET_ENTITIES, "reading entities", keys=keys)}
         return {k: found[k] for k in keys if k in found}
 
     def get_relations(self, keys: Iterable[str]) -> dict[str, Relation]:
         keys = _unique(keys)
         if not keys:
             return {}
-        found = {r["key"]: _relation(r) for r in self._read(Q.GET_RELATIONS, "reading relations", keys=keys)}
+        found = {r["key"]: _relation(r) for r in self._rows(Q.GET_RELATIONS, "reading relations", keys=keys)}
         return {k: found[k] for k in keys if k in found}
 
     def degrees(self, keys: Iterable[str]) -> dict[str, int]:
@@ -69,7 +74,7 @@ class Neo4jGraphReads:
         keys = _unique(keys)
         if not keys:
             return {}
-        found = {r["key"]: r["degree"] for r in self._read(Q.DEGREES, "reading degrees", keys=keys)}
+        found = {r["key"]: r["degree"] for r in self._rows(Q.DEGREES, "reading degrees", keys=keys)}
         return {k: found[k] for k in keys if k in found}
 
     def neighbors(self, keys: Iterable[str]) -> dict[str, list[Relation]]:
@@ -78,10 +83,10 @@ class Neo4jGraphReads:
         if not keys:
             return {}
         incident: dict[str, list[Relation]] = {}
-        for r in self._read(Q.NEIGHBORS, "reading neighbours", keys=keys):
+        for r in self._rows(Q.NEIGHBORS, "reading neighbours", keys=keys):
             relations = incident.setdefault(r["entity"], [])
-            if r["key"] is not None:
-                relations.append(_relation(r))
+            if r["relation"] is not None:
+                relations.append(_relation(r["relation"]))
         for relations in incident.values():
             relations.sort(key=_by_weight)
         return {k: incident[k] for k in keys if k in incident}
@@ -118,19 +123,21 @@ class Neo4jGraphReads:
             return [], []
         found = self.get_entities(seen)
         entities = [found[k] for k in seen if k in found]
-        relations = [_relation(r) for r in self._read(Q.RELATIONS_AMONG, "reading a subgraph", keys=list(seen))]
+        relations = [_relation(r) for r in self._rows(Q.RELATIONS_AMONG, "reading a subgraph", keys=list(seen))]
         relations.sort(key=_by_weight)
         return entities, relations
 
     def iter_entities(self) -> Iterator[Entity]:
         """Key order (Python's), fetched in pages; entities deleted meanwhile are skipped."""
-        keys = sorted(r["key"] for r in self._read(Q.ENTITY_KEYS, "listing entities"))
+        (record,) = self._read(Q.ENTITY_KEYS, "listing entities")
+        keys = sorted(record["keys"])
         for page in _batches(keys, self.batch_size):
             found = self.get_entities(page)
             yield from (found[k] for k in page if k in found)
 
     def iter_relations(self) -> Iterator[Relation]:
-        keys = sorted(r["key"] for r in self._read(Q.RELATION_KEYS, "listing relations"))
+        (record,) = self._read(Q.RELATION_KEYS, "listing relations")
+        keys = sorted(record["keys"])
         for page in _batches(keys, self.batch_size):
             found = self.get_relations(page)
             yield from (found[k] for k in page if k in found)
@@ -155,6 +162,6 @@ class Neo4jGraphReads:
         rest = [n for n in names if n not in found and n.strip()]
         if rest:
             phrases = [{"name": n, "query": '"' + n.replace("\\", " ").replace('"', " ") + '"'} for n in rest]
-            for r in self._read(Q.FIND_BY_ALIAS, "finding entities by alias", rows=phrases):
+            for r in self._rows(Q.FIND_BY_ALIAS, "finding entities by alias", rows=phrases):
                 found.setdefault(r["lookup"], _entity(r))
         return {n: found[n] for n in names if n in found}
