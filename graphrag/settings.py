@@ -229,6 +229,12 @@ class Settings(BaseSettings):
     ppr_passage_prior: float = Field(
         default=0.5, ge=0, lt=1, description="share of the reset mass on dense chunk scores of the question"
     )
+    ppr_bridge_mass: float = Field(
+        default=0.5,
+        ge=0,
+        description="a second walk restarts also at the bridge entities of the first walk's best chunks (entities "
+        "related to the question's own), with this share of the seeds' mass; 0: one walk",
+    )
     ppr_full_graph_entities: int = Field(
         default=100_000, ge=0, description="larger graphs run PPR on the seeds' neighbourhood only"
     )
