@@ -217,6 +217,11 @@ class Settings(BaseSettings):
         default="none", description="multi: rewordings by the chat model, fused (RAG-fusion); hyde: search with an imagined answer"
     )
     query_expansion_count: int = Field(default=3, ge=1, le=10, description="rewordings of multi-query expansion")
+    query_decompose: bool = Field(
+        default=True,
+        description="split a nested question by its parse (spaCy, no model): the inner question's closest chunks "
+        "join the question's own in the walk's dense prior",
+    )
     query_rerank: Literal["none", "llm"] = Field(default="none", description="llm: the chat model reorders the best chunks")
     query_rerank_candidates: int = Field(default=20, ge=2, le=100, description="chunks the reranker reads")
     ppr_damping: float = Field(

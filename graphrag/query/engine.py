@@ -22,6 +22,7 @@ from graphrag.errors import ConfigError
 from graphrag.llm.base import ChatModel, Embedder
 from graphrag.query.answer import NOT_FOUND, Answer, extractive_answer, generate_answer, stream_answer
 from graphrag.query.context import Context, ContextBudgets, build_context
+from graphrag.query.decompose import inner_question
 from graphrag.query.keywords import KeywordExtractor
 from graphrag.query.result import QUERY_MODES, Keywords, QueryResult, Retrieval
 from graphrag.query.conversation import Turn, condense, with_carried
@@ -130,8 +131,12 @@ class QueryEngine:
                 variants = await rewordings(chat_expansion, searched, s.query_expansion_count, usage)
             elif chat_expansion is not None and s.query_expansion == "hyde":
                 variants = [await hypothetical_passage(chat_expansion, searched, usage)]
+        inner = None
+        if s.query_decompose:
+            with timer("decompose"):
+                inner = inner_question(self.keyword_extractor.nlp(condensed.question))
         with timer("embed"):
-            qv = self._embed(condensed.question, keywords, variants)
+            qv = self._embed(condensed.question, keywords, variants, inner)
         if s.query_expansion == "hyde" and variants:
             # The dense channel searches with the passage the model imagined, and the
             # question, averaged; BM25 keeps the question's own words.
@@ -169,8 +174,10 @@ class QueryEngine:
             raise ConfigError(f"unknown query mode {mode!r}; use one of {', '.join(QUERY_MODES)}")
         return mode
 
-    def _embed(self, question: str, keywords: Keywords, extra: Sequence[str] = ()) -> QueryVectors:
-        texts = [question, *keywords.low_level, *keywords.high_level, *extra]
+    def _embed(
+        self, question: str, keywords: Keywords, extra: Sequence[str] = (), inner: str | None = None
+    ) -> QueryVectors:
+        texts = [question, *keywords.low_level, *keywords.high_level, *extra, *([inner] if inner else [])]
         with self._vectors_lock:  # API requests query from several threads
             found = {t: self._vectors[t] for t in texts if t in self._vectors}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
@@ -183,13 +190,15 @@ class QueryEngine:
             while len(self._vectors) > VECTOR_CACHE_SIZE:
                 self._vectors.popitem(last=False)
         matrix = np.stack([found[t] for t in texts])
-        n_low, n_high = len(keywords.low_level), len(keywords.high_level)
+        n_low, n_high, n_extra = len(keywords.low_level), len(keywords.high_level), len(extra)
+        start = 1 + n_low + n_high
         return QueryVectors(
             question=matrix[0],
             low=matrix[1 : 1 + n_low],
-            high=matrix[1 + n_low : 1 + n_low + n_high],
+            high=matrix[1 + n_low : start],
             text=question,
-            extra=matrix[1 + n_low + n_high :],
+            extra=matrix[start : start + n_extra],
+            inner=matrix[start + n_extra] if inner else None,
         )
 
     def _run_mode(self, mode: str, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
