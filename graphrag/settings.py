@@ -222,6 +222,11 @@ class Settings(BaseSettings):
         description="split a nested question by its parse (spaCy, no model): the inner question's closest chunks "
         "join the question's own in the walk's dense prior",
     )
+    query_bridge_rewrite: bool = Field(
+        default=True,
+        description="bridge feedback also asks the question again with its inner question replaced by the "
+        "best bridges' names (one more embedding call per walk that finds bridges); needs query_decompose",
+    )
     query_rerank: Literal["none", "llm"] = Field(default="none", description="llm: the chat model reorders the best chunks")
     query_rerank_candidates: int = Field(default=20, ge=2, le=100, description="chunks the reranker reads")
     ppr_damping: float = Field(

@@ -68,7 +68,7 @@ class QueryEngine:
         self.chat = chat
         self.searcher = VectorSearcher(vectors, settings.query_vector_cache_rows, settings.query_blas_threads)
         self.retriever = Retriever(settings, graph=graph, state=state, searcher=self.searcher)
-        self.ppr_retriever = PPRRetriever(self.retriever)
+        self.ppr_retriever = PPRRetriever(self.retriever, self._embed_texts)
         self.modes = ModeRunner(self.retriever, self.ppr_retriever, LexicalSearcher(vectors))
         self.keyword_extractor = KeywordExtractor(chat, language=settings.language)
 
@@ -178,18 +178,8 @@ class QueryEngine:
         self, question: str, keywords: Keywords, extra: Sequence[str] = (), inner: str | None = None
     ) -> QueryVectors:
         texts = [question, *keywords.low_level, *keywords.high_level, *extra, *([inner] if inner else [])]
-        with self._vectors_lock:  # API requests query from several threads
-            found = {t: self._vectors[t] for t in texts if t in self._vectors}
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:  # one batch for the question, every keyword and expansion
-            found.update(zip(missing, np.asarray(self.embedder.embed(missing), dtype=np.float32)))
-        with self._vectors_lock:
-            for text in texts:
-                self._vectors[text] = found[text]
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > VECTOR_CACHE_SIZE:
-                self._vectors.popitem(last=False)
-        matrix = np.stack([found[t] for t in texts])
+        # One batch for the question, every keyword, expansion and the inner question.
+        matrix = self._embed_texts(texts)
         n_low, n_high, n_extra = len(keywords.low_level), len(keywords.high_level), len(extra)
         start = 1 + n_low + n_high
         return QueryVectors(
@@ -199,7 +189,23 @@ class QueryEngine:
             text=question,
             extra=matrix[start : start + n_extra],
             inner=matrix[start + n_extra] if inner else None,
+            inner_text=inner or "",
         )
+
+    def _embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of `texts` (one row each), embedding in one batch those not in the LRU."""
+        with self._vectors_lock:  # API requests query from several threads
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            found.update(zip(missing, np.asarray(self.embedder.embed(missing), dtype=np.float32)))
+        with self._vectors_lock:
+            for text in texts:
+                self._vectors[text] = found[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > VECTOR_CACHE_SIZE:
+                self._vectors.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
     def _run_mode(self, mode: str, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
         return self.modes.mode(mode)(keywords, qv, top_k, timer)

@@ -164,10 +164,10 @@ def test_walks_from_diffuse_seeds_keep_more_of_the_dense_prior(open_sample, monk
     bridges: list[float | None] = []
     walk = walker.walk
 
-    def recording(seeds, qv, top_k, timer, prior_share=None, bridge=None):
+    def recording(seeds, qv, top_k, timer, prior_share=None, bridge=None, rewrite=None):
         shares.append(prior_share)
         bridges.append(bridge)
-        return walk(seeds, qv, top_k, timer, prior_share, bridge)
+        return walk(seeds, qv, top_k, timer, prior_share, bridge, rewrite)
 
     monkeypatch.setattr(walker, "walk", recording)
     found = {}

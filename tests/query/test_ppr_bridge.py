@@ -82,3 +82,39 @@ def test_the_second_walk_ranks_the_next_hop_above_more_of_the_first() -> None:
     without = walk(0.0)
     assert without[:3] == ["c_first", "c_q1", "c_answer"]
     assert walk(0.5)[:3] == ["c_first", "c_answer", "c_q1"]
+
+
+def test_the_second_walk_also_asks_the_question_about_the_bridges() -> None:
+    """With the inner question known, the rewritten questions replace it by the best bridges'
+    names; their closest chunks join the second walk's prior (and only the second's)."""
+    asked: list[str] = []
+    question, rewritten = np.array([1, 0], np.float32), np.array([0, 1], np.float32)
+
+    def embed(texts):
+        asked.extend(texts)
+        return np.stack([rewritten for _ in texts])
+
+    def chunk_hits(vector, k, timer):
+        return {"c_first": 0.9, "c_distractor": 0.75} if vector[0] else {"c_answer": 0.9}
+
+    def scores(rewrite: bool | None, **settings) -> dict[str, float]:
+        base = SimpleNamespace(settings=Settings(**settings), graph=_GraphWithRecords(), chunk_hits=chunk_hits)
+        empty = np.zeros((0, 2), np.float32)
+        qv = QueryVectors(
+            question=question, low=empty, high=empty, text="Who founded the firm that owns Q1?",
+            inner=rewritten, inner_text="the firm that owns Q1",
+        )
+        walker = PPRRetriever(base, embed)  # type: ignore[arg-type]
+        return dict(walker.walk({"q1": 1.0}, qv, 5, Timer(), rewrite=rewrite).chunks)
+
+    plain = scores(False)
+    assert asked == []
+    assert scores(None, query_bridge_rewrite=False) == plain and asked == []
+    fed = scores(None)
+    assert asked == ["Who founded Bridge?", "Who founded Hub?"]  # the best bridge first
+    assert fed["c_answer"] > plain["c_answer"]
+
+
+class _GraphWithRecords(_Graph):
+    def get_entities(self, keys):
+        return {e.key: e for e in ENTITIES if e.key in set(keys)}
