@@ -22,7 +22,6 @@ from graphrag.errors import ConfigError
 from graphrag.llm.base import ChatModel, Embedder
 from graphrag.query.answer import NOT_FOUND, Answer, extractive_answer, generate_answer, stream_answer
 from graphrag.query.context import Context, ContextBudgets, build_context
-from graphrag.query.decompose import inner_question
 from graphrag.query.keywords import KeywordExtractor
 from graphrag.query.result import QUERY_MODES, Keywords, QueryResult, Retrieval
 from graphrag.query.conversation import Turn, condense, with_carried
@@ -132,9 +131,9 @@ class QueryEngine:
             elif chat_expansion is not None and s.query_expansion == "hyde":
                 variants = [await hypothetical_passage(chat_expansion, searched, usage)]
         inner = None
-        if s.query_decompose:
+        if s.query_decompose and mode != "naive":  # only the walks use it
             with timer("decompose"):
-                inner = inner_question(self.keyword_extractor.nlp(condensed.question))
+                inner = self.keyword_extractor.inner_question(condensed.question)
         with timer("embed"):
             qv = self._embed(condensed.question, keywords, variants, inner)
         if s.query_expansion == "hyde" and variants:

@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from graphrag.indexer import ENTITIES_TABLE, RELATIONS_TABLE
+from graphrag.indexer import CHUNKS_TABLE, ENTITIES_TABLE, RELATIONS_TABLE
 from graphrag.models import normalize_name
 from graphrag.query.ppr import EntityChunkGraph, bridge_entities, rank_chunks_ppr
 from graphrag.query.result import Keywords
@@ -138,13 +138,22 @@ class PPRRetriever:
         """The chunks closest to the question, weighted like the seeds (a softmax over
         similarity), so the prior is as sharp as dense retrieval's own ranking; and those
         closest to its inner question, if it nests one (`INNER_PRIOR_WEIGHT`)."""
-        prior = _sharpened(self.base.chunk_hits(qv.question, max(PRIOR_CHUNKS, top_k), timer))
+        depth = max(PRIOR_CHUNKS, top_k)
+        if qv.inner is not None:
+            self._prefetch_chunks(np.stack([qv.question, qv.inner]), depth, timer)
+        prior = _sharpened(self.base.chunk_hits(qv.question, depth, timer))
         if qv.inner is not None and prior:
-            inner = _sharpened(self.base.chunk_hits(qv.inner, max(PRIOR_CHUNKS, top_k), timer))
+            inner = _sharpened(self.base.chunk_hits(qv.inner, depth, timer))
             scale = INNER_PRIOR_WEIGHT * sum(prior.values()) / (sum(inner.values()) or 1.0)
             for key, weight in inner.items():
                 prior[key] = prior.get(key, 0.0) + scale * weight
         return prior
+
+    def _prefetch_chunks(self, vectors: np.ndarray, k: int, timer: Timer) -> None:
+        """One pass over the chunk vectors for several query vectors (they are searched one by
+        one next, from memory)."""
+        with timer("search"):
+            self.base.searcher.prefetch(CHUNKS_TABLE, vectors, k)
 
     def entity_chunk_graph(self, seeds: dict[str, float], timer: Timer) -> EntityChunkGraph:
         graph = self.base.graph
@@ -222,8 +231,10 @@ class PPRRetriever:
             vectors = self.embed(texts)
         rewritten = dict(prior)
         share = REWRITE_PRIOR_WEIGHT / REWRITE_BRIDGES * sum(prior.values())
+        depth = max(PRIOR_CHUNKS, top_k)
+        self._prefetch_chunks(vectors, depth, timer)
         for vector in vectors:
-            hits = _sharpened(self.base.chunk_hits(vector, max(PRIOR_CHUNKS, top_k), timer))
+            hits = _sharpened(self.base.chunk_hits(vector, depth, timer))
             total = sum(hits.values()) or 1.0
             for key, weight in hits.items():
                 rewritten[key] = rewritten.get(key, 0.0) + share * weight / total

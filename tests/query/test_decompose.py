@@ -46,7 +46,9 @@ def _vectors(inner: np.ndarray | None) -> QueryVectors:
 
 def test_the_inner_questions_closest_chunks_join_the_prior() -> None:
     hits = {(1.0, 0.0): {"c_question": 0.9, "c_both": 0.8}, (0.0, 1.0): {"c_inner": 0.9, "c_both": 0.85}}
-    base = SimpleNamespace(settings=Settings(), chunk_hits=lambda v, k, timer: hits[tuple(float(x) for x in v)])
+    base = SimpleNamespace(
+        settings=Settings(), chunk_hits=lambda v, k, timer: hits[tuple(float(x) for x in v)], searcher=_NoPrefetch()
+    )
     walker = PPRRetriever(base)  # type: ignore[arg-type]
     alone = walker.chunk_prior(_vectors(None), 10, Timer())
     assert set(alone) == {"c_question", "c_both"}
@@ -79,3 +81,19 @@ def test_the_engine_embeds_the_inner_question_with_the_rest(open_sample) -> None
     finally:
         rag.settings.query_decompose = True
         del engine.ppr_retriever.chunk_prior
+
+
+class _NoPrefetch:
+    def prefetch(self, table, vectors, k) -> None:
+        pass
+
+
+def test_the_keywords_and_the_inner_question_share_one_parse(nlp) -> None:
+    parsed: list[str] = []
+    extractor = KeywordExtractor(None)
+    extractor.__dict__["nlp"] = lambda text: parsed.append(text) or nlp(text)
+    question = "In what county is the city where Harris W. Fawell was born?"
+    extractor.offline(question)
+    assert extractor.inner_question(question) == "the city where Harris W. Fawell was born"
+    assert extractor.inner_question(question) == "the city where Harris W. Fawell was born"
+    assert parsed == [question]

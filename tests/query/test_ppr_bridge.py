@@ -98,7 +98,9 @@ def test_the_second_walk_also_asks_the_question_about_the_bridges() -> None:
         return {"c_first": 0.9, "c_distractor": 0.75} if vector[0] else {"c_answer": 0.9}
 
     def scores(rewrite: bool | None, **settings) -> dict[str, float]:
-        base = SimpleNamespace(settings=Settings(**settings), graph=_GraphWithRecords(), chunk_hits=chunk_hits)
+        base = SimpleNamespace(
+            settings=Settings(**settings), graph=_GraphWithRecords(), chunk_hits=chunk_hits, searcher=_NoPrefetch()
+        )
         empty = np.zeros((0, 2), np.float32)
         qv = QueryVectors(
             question=question, low=empty, high=empty, text="Who founded the firm that owns Q1?",
@@ -118,3 +120,8 @@ def test_the_second_walk_also_asks_the_question_about_the_bridges() -> None:
 class _GraphWithRecords(_Graph):
     def get_entities(self, keys):
         return {e.key: e for e in ENTITIES if e.key in set(keys)}
+
+
+class _NoPrefetch:
+    def prefetch(self, table, vectors, k) -> None:
+        pass
