@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from graphrag.errors import LLMOutputError
 from graphrag.llm.base import ChatModel, ChatResult, Message
 from graphrag.models import normalize_name
-from graphrag.query.decompose import inner_question
 from graphrag.prompts import PROMPTS_DIR, render_prompt
+from graphrag.query.decompose import inner_question
 from graphrag.query.result import Keywords
 from graphrag.query.usage import QueryUsage
 

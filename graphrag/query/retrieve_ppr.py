@@ -7,7 +7,12 @@ Seeds are the entities the question matches, weighted by similarity:
   query-to-triple matching.
 The chunks closest to the question are a prior on the reset vector (HippoRAG 2 mixes dense
 passage scores in the same way), so a question with no good seed still ranks like dense
-retrieval, and a good seed pulls up the chunks its neighbourhood connects.
+retrieval, and a good seed pulls up the chunks its neighbourhood connects; the chunks
+closest to the question's inner question (decompose.py) join that prior.
+A second walk follows the chain one hop further: it restarts also at the bridge entities of
+the first walk's best chunks (`ppr.bridge_entities`), and its prior also has the chunks
+closest to the question asked about those bridges (the inner question replaced by their
+names).
 
 Small graphs are loaded once per process; large ones run on the seeds' neighbourhood.
 """
