@@ -146,7 +146,7 @@ def show(figures: dict) -> None:
         breakdown = "  ".join(
             f"{stage} {value * 1000:.1f}"
             for stage, value in m["stages"].items()
-            if stage in ("embed", "search", "lexical", "graph", "ppr", "chunks", "context")
+            if stage in ("embed", "decompose", "search", "lexical", "graph", "ppr", "chunks", "context")
         )
         cpu = f"{m['cpu_median'] * 1000:7.1f}" if "cpu_median" in m else f"{'':7}"
         print(f"{mode:8} {m['first'] * 1000:7.1f} {m['median'] * 1000:7.1f} {m['p95'] * 1000:7.1f} {cpu}   {breakdown}")

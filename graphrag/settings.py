@@ -217,6 +217,16 @@ class Settings(BaseSettings):
         default="none", description="multi: rewordings by the chat model, fused (RAG-fusion); hyde: search with an imagined answer"
     )
     query_expansion_count: int = Field(default=3, ge=1, le=10, description="rewordings of multi-query expansion")
+    query_decompose: bool = Field(
+        default=True,
+        description="split a nested question by its parse (spaCy, no model): the inner question's closest chunks "
+        "join the question's own in the walk's dense prior",
+    )
+    query_bridge_rewrite: bool = Field(
+        default=True,
+        description="bridge feedback also asks the question again with its inner question replaced by the "
+        "best bridges' names (one more embedding call per walk that finds bridges); needs query_decompose",
+    )
     query_rerank: Literal["none", "llm"] = Field(default="none", description="llm: the chat model reorders the best chunks")
     query_rerank_candidates: int = Field(default=20, ge=2, le=100, description="chunks the reranker reads")
     ppr_damping: float = Field(
@@ -228,6 +238,12 @@ class Settings(BaseSettings):
     )
     ppr_passage_prior: float = Field(
         default=0.5, ge=0, lt=1, description="share of the reset mass on dense chunk scores of the question"
+    )
+    ppr_bridge_mass: float = Field(
+        default=0.5,
+        ge=0,
+        description="a second walk restarts also at the bridge entities of the first walk's best chunks (entities "
+        "related to the question's own), with this share of the seeds' mass; 0: one walk",
     )
     ppr_full_graph_entities: int = Field(
         default=100_000, ge=0, description="larger graphs run PPR on the seeds' neighbourhood only"

@@ -92,7 +92,7 @@ def markdown_report(result: dict[str, Any]) -> str:
             picked = ", ".join(f"{m} {n}" for m, n in sorted(g["picked"].items()))
             best = f"{g['best_mode']} {_pct(g['best'])}" if "best_mode" in g else "–"
             parts.append(f"| {t} | {g['n']} | {kinds} | {picked} | {_pct(g['auto'])} | {best} |")
-    settings = [f"{k} {c[k]}" for k in ("lexical", "graph_weight", "mix_fusion", "expansion", "rerank") if k in c]
+    settings = [f"{k} {c[k]}" for k in ("lexical", "graph_weight", "mix_fusion", "expansion", "rerank", "decompose", "bridge_mass", "bridge_rewrite") if k in c]
     if settings:
         parts += ["", "Query settings: " + ", ".join(settings) + "."]
     return "\n".join(parts) + "\n"

@@ -67,7 +67,7 @@ class QueryEngine:
         self.chat = chat
         self.searcher = VectorSearcher(vectors, settings.query_vector_cache_rows, settings.query_blas_threads)
         self.retriever = Retriever(settings, graph=graph, state=state, searcher=self.searcher)
-        self.ppr_retriever = PPRRetriever(self.retriever)
+        self.ppr_retriever = PPRRetriever(self.retriever, self._embed_texts)
         self.modes = ModeRunner(self.retriever, self.ppr_retriever, LexicalSearcher(vectors))
         self.keyword_extractor = KeywordExtractor(chat, language=settings.language)
 
@@ -130,8 +130,12 @@ class QueryEngine:
                 variants = await rewordings(chat_expansion, searched, s.query_expansion_count, usage)
             elif chat_expansion is not None and s.query_expansion == "hyde":
                 variants = [await hypothetical_passage(chat_expansion, searched, usage)]
+        inner = None
+        if s.query_decompose and mode != "naive":  # only the walks use it
+            with timer("decompose"):
+                inner = self.keyword_extractor.inner_question(condensed.question)
         with timer("embed"):
-            qv = self._embed(condensed.question, keywords, variants)
+            qv = self._embed(condensed.question, keywords, variants, inner)
         if s.query_expansion == "hyde" and variants:
             # The dense channel searches with the passage the model imagined, and the
             # question, averaged; BM25 keeps the question's own words.
@@ -169,12 +173,30 @@ class QueryEngine:
             raise ConfigError(f"unknown query mode {mode!r}; use one of {', '.join(QUERY_MODES)}")
         return mode
 
-    def _embed(self, question: str, keywords: Keywords, extra: Sequence[str] = ()) -> QueryVectors:
-        texts = [question, *keywords.low_level, *keywords.high_level, *extra]
+    def _embed(
+        self, question: str, keywords: Keywords, extra: Sequence[str] = (), inner: str | None = None
+    ) -> QueryVectors:
+        texts = [question, *keywords.low_level, *keywords.high_level, *extra, *([inner] if inner else [])]
+        # One batch for the question, every keyword, expansion and the inner question.
+        matrix = self._embed_texts(texts)
+        n_low, n_high, n_extra = len(keywords.low_level), len(keywords.high_level), len(extra)
+        start = 1 + n_low + n_high
+        return QueryVectors(
+            question=matrix[0],
+            low=matrix[1 : 1 + n_low],
+            high=matrix[1 + n_low : start],
+            text=question,
+            extra=matrix[start : start + n_extra],
+            inner=matrix[start + n_extra] if inner else None,
+            inner_text=inner or "",
+        )
+
+    def _embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of `texts` (one row each), embedding in one batch those not in the LRU."""
         with self._vectors_lock:  # API requests query from several threads
             found = {t: self._vectors[t] for t in texts if t in self._vectors}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:  # one batch for the question, every keyword and expansion
+        if missing:
             found.update(zip(missing, np.asarray(self.embedder.embed(missing), dtype=np.float32)))
         with self._vectors_lock:
             for text in texts:
@@ -182,15 +204,7 @@ class QueryEngine:
                 self._vectors.move_to_end(text)
             while len(self._vectors) > VECTOR_CACHE_SIZE:
                 self._vectors.popitem(last=False)
-        matrix = np.stack([found[t] for t in texts])
-        n_low, n_high = len(keywords.low_level), len(keywords.high_level)
-        return QueryVectors(
-            question=matrix[0],
-            low=matrix[1 : 1 + n_low],
-            high=matrix[1 + n_low : 1 + n_low + n_high],
-            text=question,
-            extra=matrix[1 + n_low + n_high :],
-        )
+        return np.stack([found[t] for t in texts])
 
     def _run_mode(self, mode: str, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
         return self.modes.mode(mode)(keywords, qv, top_k, timer)

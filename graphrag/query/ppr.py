@@ -298,3 +298,52 @@ def _best(ids: list[str], scores: np.ndarray, limit: int | None) -> list[tuple[s
     else:
         candidates = np.argsort(-scores, kind="stable")
     return [(ids[i], float(scores[i])) for i in candidates if scores[i] > 0]
+
+
+def bridge_entities(
+    graph: EntityChunkGraph,
+    entity_seeds: Mapping[str, float],
+    ranked_chunks: list[tuple[str, float]],
+    *,
+    seed_share: float = 0.3,
+) -> dict[str, float]:
+    """The bridge entities of a first walk's best chunks: entity key -> weight (summing to 1).
+
+    The question's own entities are its seeds that hold at least `seed_share` of the best
+    seed's weight. In a chunk that ranks well, an entity related to one of them (an edge
+    between the two) but not one itself is the likely bridge of a multi-hop chain ("the
+    director of X": the director, named in X's passage); its other chunks hold the next
+    hop. Each chunk hands out its share of the chunks' summed score, spread over its bridge
+    candidates by specificity, so a hub named in the passage gets little. Unlike vector
+    pseudo-relevance feedback, this follows graph edges: a passage that matched the words
+    of the question but names nothing related to its entities adds nothing.
+    """
+    n_entities = len(graph.entity_keys)
+    if not n_entities or not ranked_chunks:
+        return {}
+    weights = {graph.entity_index[k]: w for k, w in entity_seeds.items() if k in graph.entity_index and w > 0}
+    if not weights:
+        return {}
+    best = max(weights.values())
+    own = np.zeros(n_entities, dtype=bool)
+    own[[e for e, w in weights.items() if w >= seed_share * best]] = True
+    spec = _idf(graph.entity_chunk_counts, len(graph.chunk_ids))
+    total = sum(score for _, score in ranked_chunks) or 1.0
+    found: dict[int, float] = {}
+    for chunk_id, score in ranked_chunks:
+        c = graph.chunk_index.get(chunk_id)
+        if c is None:  # a prior chunk outside the graph names no entity
+            continue
+        node = n_entities + c
+        candidates = []
+        for e in graph.csr_dst[graph.indptr[node] : graph.indptr[node + 1]]:  # a chunk's edges go to entities
+            if own[e]:
+                continue
+            neighbours = graph.csr_dst[graph.indptr[e] : graph.indptr[e + 1]]
+            if own[neighbours[neighbours < n_entities]].any():
+                candidates.append(int(e))
+        spread = sum(spec[e] for e in candidates)
+        for e in candidates:
+            found[e] = found.get(e, 0.0) + (score / total) * spec[e] / spread
+    mass = sum(found.values())
+    return {graph.entity_keys[e]: w / mass for e, w in found.items()} if mass > 0 else {}

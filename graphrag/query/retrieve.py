@@ -38,6 +38,8 @@ class QueryVectors:
     high: np.ndarray  # (n_high, dim)
     text: str = ""  # the question as the lexical channel searches it
     extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # expansions' vectors
+    inner: np.ndarray | None = None  # the inner question's vector (decompose.py), if it nests one
+    inner_text: str = ""  # the inner question, a part of `text`
 
 
 @dataclass

@@ -17,6 +17,7 @@ goes into reading the matrix (on the MuSiQue dev workspace, 30 MB of relation ve
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -44,11 +45,7 @@ class _BlasLimit:
     def __enter__(self) -> None:
         with self._lock:
             if self._active == 0:
-                from threadpoolctl import ThreadpoolController
-
-                # Looked up each time (~0.1 ms): a BLAS loaded after the first search (spaCy's
-                # BLIS, say) would otherwise keep its own thread count.
-                self._context = ThreadpoolController().limit(limits=self.threads, user_api="blas")
+                self._context = _controller().limit(limits=self.threads, user_api="blas")
             self._active += 1
 
     def __exit__(self, *exc: object) -> None:
@@ -57,6 +54,23 @@ class _BlasLimit:
             if self._active == 0 and self._context is not None:
                 self._context.restore_original_limits()
                 self._context = None
+
+
+_controller_cache: tuple[int, Any] | None = None
+
+
+def _controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries. Scanning them costs ~1 ms on a busy
+    machine, as much as a search of a few thousand rows, so the scan is kept until a module is
+    imported: a BLAS loaded after the first search (spaCy's BLIS, say) comes with an import,
+    and would otherwise keep its own thread count. Called under a `_BlasLimit`'s lock."""
+    global _controller_cache
+    from threadpoolctl import ThreadpoolController
+
+    n_modules = len(sys.modules)
+    if _controller_cache is None or _controller_cache[0] != n_modules:
+        _controller_cache = (n_modules, ThreadpoolController())
+    return _controller_cache[1]
 
 
 _blas_limits: dict[int, _BlasLimit] = {}

@@ -156,6 +156,9 @@ def test_auto_reports_the_mode_it_picked_per_question_type(tiny_dataset, make_se
         assert row["modes"]["auto"]["route"]["kind"] in ("lookup", "bridge", "comparison", "theme")
     assert "Mode auto by question type" in markdown_report(result)
     assert result["config"]["lexical"] is False  # the default: off (see settings.query_lexical)
+    # The multi-hop settings a run used are in its results and its report.
+    assert (result["config"]["decompose"], result["config"]["bridge_mass"], result["config"]["bridge_rewrite"]) == (True, 0.5, True)
+    assert "decompose True, bridge_mass 0.5, bridge_rewrite True" in markdown_report(result)
 
 
 def test_the_llm_rerank_runs_inside_the_eval_with_the_scripted_model(tiny_dataset, tiny_openie, make_settings):

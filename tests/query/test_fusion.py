@@ -161,16 +161,22 @@ def test_walks_from_diffuse_seeds_keep_more_of_the_dense_prior(open_sample, monk
     rag = open_sample(chat=None)
     walker = rag.query_engine.ppr_retriever
     shares: list[float | None] = []
+    bridges: list[float | None] = []
     walk = walker.walk
 
-    def recording(seeds, qv, top_k, timer, prior_share=None):
+    def recording(seeds, qv, top_k, timer, prior_share=None, bridge=None, rewrite=None):
         shares.append(prior_share)
-        return walk(seeds, qv, top_k, timer, prior_share)
+        bridges.append(bridge)
+        return walk(seeds, qv, top_k, timer, prior_share, bridge, rewrite)
 
     monkeypatch.setattr(walker, "walk", recording)
     found = {}
+    fed = {}
     for mode in ("local", "global", "hybrid"):
         shares.clear()
         rag.retrieve("Who is Scrooge's clerk?", mode, 5)
         found[mode] = shares[-1] if shares[-1] is not None else rag.settings.ppr_passage_prior
+        fed[mode] = bridges[-1] if bridges[-1] is not None else rag.settings.ppr_bridge_mass
     assert found["global"] > found["local"] and found["hybrid"] > found["local"]
+    # Bridge feedback needs sharp seeds: hybrid's many diffuse ones walk once.
+    assert fed["local"] > 0 and fed["global"] > 0 and fed["hybrid"] == 0

@@ -143,3 +143,16 @@ def test_hits_of_a_table_replaced_meanwhile_are_not_remembered(searcher, monkeyp
     monkeypatch.setattr(searcher, "_blas_limit", contextlib.nullcontext)
     searcher.search("t", query, 3)
     assert searcher._hits  # a search on the current table is remembered
+
+
+def test_the_blas_libraries_are_scanned_again_only_after_an_import(monkeypatch) -> None:
+    """Scanning the loaded libraries costs as much as a small search: it is kept until a
+    module is imported (a BLAS loaded later, spaCy's BLIS say, comes with one)."""
+    import types
+
+    from graphrag.query import vector_search
+
+    first = vector_search._controller()
+    assert vector_search._controller() is first
+    monkeypatch.setitem(sys.modules, "graphrag_test_newly_imported", types.ModuleType("graphrag_test_newly_imported"))
+    assert vector_search._controller() is not first
