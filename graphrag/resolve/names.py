@@ -85,6 +85,12 @@ def genders_conflict(a: NameForm, b: NameForm) -> bool:
     return a.titled and b.titled and (a.gender == "f") != (b.gender == "f")
 
 
+def wife_or_self(a: NameForm, b: NameForm) -> bool:
+    """One name has a woman's title and the other no title at all ("Mrs. Fezziwig" /
+    "Fezziwig": as often his wife as herself)."""
+    return (a.gender == "f" and not b.titled) or (b.gender == "f" and not a.titled)
+
+
 def extends(short: NameForm, long: NameForm) -> bool:
     """`long` is `short` with more identifying words ("Ebenezer Scrooge" extends "Scrooge"),
     not a name about something else ("Scrooge's nephew", "Scrooge and Marley"). The short

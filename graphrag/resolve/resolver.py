@@ -40,6 +40,7 @@ from graphrag.resolve.names import (
     extends,
     genders_conflict,
     parse_name,
+    wife_or_self,
 )
 from graphrag.resolve.store import NameRecord, PairRecord, SQLiteResolutionStore
 
@@ -118,11 +119,6 @@ def near_identical(a: NameForm, b: NameForm) -> bool:
         if x != y and (any(ch.isdigit() for ch in x + y) or fuzz.ratio(x, y) < NEAR_IDENTICAL_WORD):
             return False
     return fuzz.ratio(" ".join(a.core), " ".join(b.core)) >= NEAR_IDENTICAL_RATIO
-
-
-def wife_or_self(a: NameForm, b: NameForm) -> bool:
-    """One name has a woman's title and the other no title at all."""
-    return (a.gender == "f" and not b.titled) or (b.gender == "f" and not a.titled)
 
 
 def clash(a: NameForm, b: NameForm) -> bool:
