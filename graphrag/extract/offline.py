@@ -77,6 +77,7 @@ _NAME_PUNCT = frozenset({".", "-", "'", "\u2019", "&"})
 _RANGE_WORDS = frozenset({"and", "to", "between", "until", "till", "through", "or"})
 _DASHES = frozenset({"-", "\u2013", "\u2014", "/"})
 _WS = re.compile(r"\s+")
+_DESCRIBING = ("man", "woman", "men", "women")  # Welshman, Congresswoman, Countrymen
 _YEAR = re.compile(r"^\d{3,4}s?$")
 _MONTHS = frozenset(
     "january february march april may june july august september october november december "
@@ -177,6 +178,9 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
     tokens = list(span)
     # Capitalised openers of a sentence that are no names ("Yes", "Well, Scrooge").
     while tokens and (tokens[0].lower_ in INTERJECTIONS or tokens[0].pos_ in ("INTJ", "DET", "PRON", "PUNCT")):
+        tokens = tokens[1:]
+    # "Welshman David Jones", "Congressman John Smith": who someone is, before their full name.
+    while span.label_ == "PERSON" and len(tokens) > 2 and tokens[0].is_title and tokens[0].lower_.endswith(_DESCRIBING):
         tokens = tokens[1:]
     # A date's modifiers are no part of the date: "early December 1941", "late last Christmas Day".
     while span.label_ == "DATE" and len(tokens) > 1 and tokens[0].is_alpha and tokens[0].is_lower:

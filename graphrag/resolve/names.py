@@ -67,6 +67,7 @@ def parse_name(key: str, family: str = UNKNOWN_FAMILY) -> NameForm:
     words = key.split()
     if len(words) > 1 and words[-1] == "s":  # "scrooge s" (a possessive left by the extractor)
         words = words[:-1]
+    words = _initials_joined(words)
     gender = ""
     titled = False
     if family in ("person", UNKNOWN_FAMILY):
@@ -75,6 +76,22 @@ def parse_name(key: str, family: str = UNKNOWN_FAMILY) -> NameForm:
             words = words[1:]
             titled = True
     return NameForm(key=key, core=tuple(words), gender=gender, titled=titled)
+
+
+def _initials_joined(words: list[str]) -> list[str]:
+    """Initials are one word however they were punctuated: "U.S. Congress" ("u s congress")
+    is "US Congress", "J. R. R. Tolkien" is "JRR Tolkien". A lone initial stays ("John F Kennedy")."""
+    out: list[str] = []
+    run: list[str] = []
+    for w in [*words, ""]:
+        if len(w) == 1 and w.isalpha():
+            run.append(w)
+            continue
+        out.extend(["".join(run)] if len(run) > 1 else run)
+        run = []
+        if w:
+            out.append(w)
+    return out
 
 
 def genders_conflict(a: NameForm, b: NameForm) -> bool:

@@ -66,3 +66,9 @@ def test_a_date_is_named_without_its_modifiers_and_never_without_its_year():
     dates = {normalize_name(e.name) for e in extraction.entities if e.type == "DATE"}
     assert "december 1941" in dates
     assert not dates & {"early december 1941", "1 august", "march"}
+
+
+def test_who_someone_is_is_no_part_of_their_name():
+    extraction = _extract("Thomas Bevan was, with fellow Welshman David Jones, the first missionary in Madagascar.")
+    keys = {normalize_name(e.name) for e in extraction.entities if e.type == "PERSON"}
+    assert "david jones" in keys and "welshman david jones" not in keys

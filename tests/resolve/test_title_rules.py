@@ -49,3 +49,17 @@ def test_a_name_inside_another_is_a_part_not_a_short_form(tmp_path):
     assert ("african american", "northwest african american museum") not in pairs
     assert canonical["african american"] == canonical["african americans"]
     assert canonical["peter bonetti"] == canonical["peter phillip bonetti"]
+
+
+def test_initials_are_one_word_however_they_were_punctuated(tmp_path):
+    resolver = EntityResolver(SQLiteResolutionStore(tmp_path / "resolution.sqlite"))
+    live = {
+        "u s congress": NameRecord("u s congress", "U.S. Congress", ("organization",), 2),
+        "us congress": NameRecord("us congress", "US Congress", ("organization",), 3),
+        "john f kennedy": NameRecord("john f kennedy", "John F. Kennedy", ("person",), 2),
+        "john kennedy": NameRecord("john kennedy", "John Kennedy", ("person",), 2),
+    }
+    canonical = asyncio.run(resolver.aupdate(live, ())).canonical
+    resolver.store.close()
+    assert canonical["u s congress"] == canonical["us congress"] == "us congress"
+    assert canonical["john f kennedy"] == canonical["john kennedy"]  # a lone initial is still a word
