@@ -61,6 +61,13 @@ PLACE_HEADS = frozenset({
     "strait", "creek", "reef", "river", "island", "islands", "peninsula", "sea", "ocean", "desert",
     "plateau", "basin", "county", "township", "city", "valley", "mountains", "coast", "land", "sound",
 })
+# "San Francisco State University" is no place, "Air Namibia Airways" no country.
+ORGANIZATION_HEADS = frozenset({
+    "university", "college", "school", "academy", "institute", "company", "corporation", "corp", "inc",
+    "ltd", "llc", "airways", "airlines", "bank", "club", "party", "council", "committee", "association",
+    "society", "federation", "ministry", "department", "agency", "commission", "foundation", "regiment",
+    "broadcasters", "records", "studios", "fc",
+})
 _NOT_SURNAMES = FACILITY_HEADS - {"lane", "castle", "tower", "street", "road", "station"}
 # Every type this extractor writes (the Neo4j Browser style sheet has a colour for each).
 KEPT_LABELS = frozenset(TYPE_OF_LABEL.values()) | {CONCEPT}
@@ -292,6 +299,8 @@ def type_of_mention(label: str, key: str) -> str:
         return "FACILITY"
     if entity_type == "PERSON" and head in PLACE_HEADS:
         return "LOCATION"
+    if head in ORGANIZATION_HEADS and entity_type in ("LOCATION", "PERSON", "PRODUCT", "WORK"):
+        return "ORGANIZATION"
     return entity_type
 
 

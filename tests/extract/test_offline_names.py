@@ -57,6 +57,8 @@ def test_structures_are_typed_apart_from_the_places_they_are_in():
     assert type_of_mention("PERSON", "cook strait") == "LOCATION"  # no person is called "... Strait"
     assert type_of_mention("PERSON", "nathan lane") == "PERSON"  # a surname that is also a structure word
     assert type_of_mention("PERSON", "airport") == "PERSON"  # one word: no head to go by
+    assert type_of_mention("GPE", "san francisco state university") == "ORGANIZATION"
+    assert type_of_mention("GPE", "british united airways") == "ORGANIZATION"
 
 
 def test_a_date_is_named_without_its_modifiers_and_never_without_its_year():
