@@ -29,12 +29,14 @@ LINKING_WORDS = frozenset({"of", "the", "and", "s", "for", "in", "on", "at", "to
 TYPE_FAMILIES: dict[str, str] = {
     "PERSON": "person", "PER": "person", "CHARACTER": "person", "PEOPLE": "person", "HUMAN": "person",
     "ORGANIZATION": "organization", "ORG": "organization", "COMPANY": "organization",
-    "INSTITUTION": "organization", "GROUP": "organization",
+    "INSTITUTION": "organization",
     "LOCATION": "location", "LOC": "location", "GPE": "location", "FAC": "location", "PLACE": "location",
     "GEO": "location", "CITY": "location", "COUNTRY": "location", "FACILITY": "location",
     "EVENT": "event", "DATE": "date", "TIME": "date",
     "WORK": "work", "WORK_OF_ART": "work", "PRODUCT": "product", "TECHNOLOGY": "product",
-    "CONCEPT": "concept", "NORP": "group",
+    # The offline extractor's GROUP is spaCy's NORP (nationalities, religious and political
+    # groups): "American" is no short form of "American Airlines".
+    "CONCEPT": "concept", "NORP": "group", "GROUP": "group",
 }
 # Names of these families are often shortened to a part ("Scrooge" for "Ebenezer Scrooge",
 # "Microsoft" for "Microsoft Corporation"); "Christmas" is not short for "Christmas Eve".
