@@ -107,7 +107,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v6".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v7".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
