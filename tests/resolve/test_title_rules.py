@@ -79,3 +79,8 @@ def test_a_group_of_people_is_no_short_form_of_an_organisation_named_after_it(tm
     resolver.store.close()
     assert canonical["native americans"] == canonical["native american"] == "native american"
     assert canonical["native american law center"] == "native american law center"
+
+
+def test_opposite_directions_are_no_spelling_variants(tmp_path):
+    canonical, pairs = resolve(tmp_path, "eastern europeans", "western europeans", "northeastern pennsylvania", "northwestern pennsylvania")
+    assert len(set(canonical.values())) == 4 and not pairs
