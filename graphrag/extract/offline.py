@@ -84,7 +84,14 @@ _NAME_PUNCT = frozenset({".", "-", "'", "\u2019", "&"})
 _RANGE_WORDS = frozenset({"and", "to", "between", "until", "till", "through", "or"})
 _DASHES = frozenset({"-", "\u2013", "\u2014", "/"})
 _WS = re.compile(r"\s+")
-_DESCRIBING = ("man", "woman", "men", "women")  # Welshman, Congresswoman, Countrymen
+_DESCRIBING = re.compile(r"^[a-z]{5,}(man|woman|men|women)$")  # Welshman, Congresswoman, Countrymen
+
+
+def _describing(word: str) -> bool:
+    """"Welshman", "Congressman", "Chairwoman"; not the given names "Norman", "Herman",
+    "Sherman", "Freeman" (the word before "man" is too short to be a nation or an office)."""
+    return bool(_DESCRIBING.match(word))
+
 _YEAR = re.compile(r"^\d{3,4}s?$")
 _MONTHS = frozenset(
     "january february march april may june july august september october november december "
@@ -107,7 +114,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v7".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v8".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
@@ -187,7 +194,7 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
     while tokens and (tokens[0].lower_ in INTERJECTIONS or tokens[0].pos_ in ("INTJ", "DET", "PRON", "PUNCT")):
         tokens = tokens[1:]
     # "Welshman David Jones", "Congressman John Smith": who someone is, before their full name.
-    while span.label_ == "PERSON" and len(tokens) > 2 and tokens[0].is_title and tokens[0].lower_.endswith(_DESCRIBING):
+    while span.label_ == "PERSON" and len(tokens) > 2 and tokens[0].is_title and _describing(tokens[0].lower_):
         tokens = tokens[1:]
     # A date's modifiers are no part of the date: "early December 1941", "late last Christmas Day".
     while span.label_ == "DATE" and len(tokens) > 1 and tokens[0].is_alpha and tokens[0].is_lower:

@@ -74,3 +74,9 @@ def test_who_someone_is_is_no_part_of_their_name():
     extraction = _extract("Thomas Bevan was, with fellow Welshman David Jones, the first missionary in Madagascar.")
     keys = {normalize_name(e.name) for e in extraction.entities if e.type == "PERSON"}
     assert "david jones" in keys and "welshman david jones" not in keys
+
+
+def test_a_given_name_that_ends_in_man_is_kept():
+    extraction = _extract("The sermon was given by Norman Vincent Peale in New York.")
+    keys = {normalize_name(e.name) for e in extraction.entities if e.type == "PERSON"}
+    assert "norman vincent peale" in keys
