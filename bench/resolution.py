@@ -164,6 +164,8 @@ def main() -> None:
           f"indexed in {out['index_seconds']} s")
     d = out["duplicates"]
     print(f"duplicate share {d['share']:.1%} ({d['duplicates']} of {d['entities']}); e.g. {d['examples'][:5]}")
+    print(f"  without the {d['number_only']} that differ only by a number (distinct dates, numbered series): "
+          f"{d['share_without_numbers']:.1%}")
     n = out["duplicates_named"]
     print(f"  among named entities (not CONCEPT) {n['share']:.1%} ({n['duplicates']} of {n['entities']}); "
           f"aliases {out['aliases_total']}")

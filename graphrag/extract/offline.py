@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from graphrag.extract.coref import short_name_targets
 from graphrag.models import Chunk, ExtractedEntity, ExtractedRelation, Extraction, normalize_name
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ TYPE_OF_LABEL = {
     "ORG": "ORGANIZATION",
     "GPE": "LOCATION",
     "LOC": "LOCATION",
-    "FAC": "LOCATION",
+    "FAC": "FACILITY",
     "NORP": "GROUP",
     "EVENT": "EVENT",
     "WORK_OF_ART": "WORK",
@@ -47,6 +48,27 @@ TYPE_OF_LABEL = {
     "DATE": "DATE",
 }
 CONCEPT = "CONCEPT"
+# What a name's last word says it is, whatever the small model's label: a structure is no
+# place ("Brooklyn Bridge" is not in the way "Brooklyn" is; "Munich Airport" is not Munich),
+# and "Cook Strait" or "Tom Creek" is no person. Words that are also surnames ("Lane",
+# "Hall", "Bay", "Castle") retype no person.
+FACILITY_HEADS = frozenset({
+    "airport", "bridge", "highway", "motorway", "freeway", "expressway", "road", "street", "avenue",
+    "boulevard", "lane", "castle", "fort", "fortress", "tower", "station", "stadium", "arena", "courthouse",
+    "palace", "observatory", "dam", "tunnel", "lighthouse", "monument", "memorial", "fairgrounds",
+})
+PLACE_HEADS = frozenset({
+    "strait", "creek", "reef", "river", "island", "islands", "peninsula", "sea", "ocean", "desert",
+    "plateau", "basin", "county", "township", "city", "valley", "mountains", "coast", "land", "sound",
+})
+# "San Francisco State University" is no place, "Air Namibia Airways" no country.
+ORGANIZATION_HEADS = frozenset({
+    "university", "college", "school", "academy", "institute", "company", "corporation", "corp", "inc",
+    "ltd", "llc", "airways", "airlines", "bank", "club", "party", "council", "committee", "association",
+    "society", "federation", "ministry", "department", "agency", "commission", "foundation", "regiment",
+    "broadcasters", "records", "studios", "fc",
+})
+_NOT_SURNAMES = FACILITY_HEADS - {"lane", "castle", "tower", "street", "road", "station"}
 # Every type this extractor writes (the Neo4j Browser style sheet has a colour for each).
 KEPT_LABELS = frozenset(TYPE_OF_LABEL.values()) | {CONCEPT}
 MAX_NAME_TOKENS = 8
@@ -62,6 +84,19 @@ _NAME_PUNCT = frozenset({".", "-", "'", "\u2019", "&"})
 _RANGE_WORDS = frozenset({"and", "to", "between", "until", "till", "through", "or"})
 _DASHES = frozenset({"-", "\u2013", "\u2014", "/"})
 _WS = re.compile(r"\s+")
+_DESCRIBING = re.compile(r"^[a-z]{5,}(man|woman|men|women)$")  # Welshman, Congresswoman, Countrymen
+
+
+def _describing(word: str) -> bool:
+    """"Welshman", "Congressman", "Chairwoman"; not the given names "Norman", "Herman",
+    "Sherman", "Freeman" (the word before "man" is too short to be a nation or an office)."""
+    return bool(_DESCRIBING.match(word))
+
+_YEAR = re.compile(r"^\d{3,4}s?$")
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
 _STRIP = " \t\n'\"\u2018\u2019\u201c\u201d-_.,;:!?()[]*"
 _SENTENCE_FINAL = tuple(".!?:;\"'\u201d\u2019)]")
 # Verbs that connect almost anything; as relation keywords they only add noise.
@@ -79,7 +114,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v5".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v8".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
@@ -158,6 +193,12 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
     # Capitalised openers of a sentence that are no names ("Yes", "Well, Scrooge").
     while tokens and (tokens[0].lower_ in INTERJECTIONS or tokens[0].pos_ in ("INTJ", "DET", "PRON", "PUNCT")):
         tokens = tokens[1:]
+    # "Welshman David Jones", "Congressman John Smith": who someone is, before their full name.
+    while span.label_ == "PERSON" and len(tokens) > 2 and tokens[0].is_title and _describing(tokens[0].lower_):
+        tokens = tokens[1:]
+    # A date's modifiers are no part of the date: "early December 1941", "late last Christmas Day".
+    while span.label_ == "DATE" and len(tokens) > 1 and tokens[0].is_alpha and tokens[0].is_lower:
+        tokens = tokens[1:]
     if not tokens or len(tokens) > MAX_NAME_TOKENS:
         return None
     # Punctuation inside a span ("Dick ! Chirrup") means spaCy ran two things together.
@@ -173,6 +214,13 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
     label = span.label_
     # A DATE is an entity only when it names something ("Christmas Eve", "1843"), not "the year".
     if label == "DATE" and not (any(t.is_digit for t in tokens) or any(t.pos_ == "PROPN" for t in tokens)):
+        return None
+    # A day of a month without its year ("1 August", "August 6") or a month alone is a part
+    # of a date: its year is elsewhere in the passage, and as an entity it would tie together
+    # every passage that names that day of any year.
+    if label == "DATE" and any(t.lower_.rstrip(".") in _MONTHS for t in tokens) and not any(
+        _YEAR.match(t.text) for t in tokens
+    ):
         return None
     # A span of two dates ("6 and 9 August", "29 June 1870 - 17 September 1958", "May to
     # September 2010") is no one date: as a name it fuses into a string nothing else matches.
@@ -247,6 +295,22 @@ def _noun_phrases(sent: "Span") -> Iterator[tuple["Span", str]]:
         yield np.doc[tokens[0].i : tokens[-1].i + 1], " ".join(words)
 
 
+def type_of_mention(label: str, key: str) -> str:
+    """The type of a mention of `key` that spaCy labelled `label`."""
+    words = key.split()
+    head = words[-1] if len(words) > 1 else ""
+    entity_type = TYPE_OF_LABEL[label]
+    if head in FACILITY_HEADS and entity_type in ("LOCATION", "ORGANIZATION", "PRODUCT", "WORK"):
+        return "FACILITY"
+    if entity_type == "PERSON" and head in _NOT_SURNAMES:
+        return "FACILITY"
+    if entity_type == "PERSON" and head in PLACE_HEADS:
+        return "LOCATION"
+    if head in ORGANIZATION_HEADS and entity_type in ("LOCATION", "PERSON", "PRODUCT", "WORK"):
+        return "ORGANIZATION"
+    return entity_type
+
+
 _RETYPABLE = frozenset({"ORGANIZATION", "LOCATION", "PRODUCT", "WORK"})
 
 
@@ -275,9 +339,6 @@ def _sentences(doc: "Doc", starts: set[int]) -> Iterator["Span"]:
 
 
 def extraction_from_doc(doc: "Doc") -> Extraction:
-    entities: dict[str, ExtractedEntity] = {}
-    contexts: dict[str, list[str]] = {}
-    relations: dict[tuple[str, str], ExtractedRelation] = {}
     common_words = _lowercase_words(doc)
     starts = line_break_starts(doc)
     # A name never runs across a line break that ends a title or a sentence.
@@ -285,32 +346,42 @@ def extraction_from_doc(doc: "Doc") -> Extraction:
     repeated = {key for key, n in phrase_counts.items() if n > 1}
     mentions = [piece for span in doc.ents if span.label_ in TYPE_OF_LABEL for piece in _split(span, starts)]
 
-    def add(key: str, name: str, entity_type: str, sent: "Span", span: "Span") -> None:
-        entities.setdefault(key, ExtractedEntity(name=name, type=entity_type))
-        ctx = contexts.setdefault(key, [])
-        sentence = _shortened(sent, span)
-        # A sentence that is only the name (a title line) describes nothing.
-        informative = normalize_name(sentence) != key
-        if informative and len(ctx) < MAX_SENTENCES_PER_DESCRIPTION and sentence not in ctx:
-            ctx.append(sentence)
-
+    # First the passage's names and their types, then what each name stands for in this
+    # passage (a short name for the one full name it shortens), then entities and relations.
+    entities: dict[str, ExtractedEntity] = {}
+    sentences: list[tuple["Span", list[tuple[str, "Span"]]]] = []
     for sent in _sentences(doc, starts):
         found: list[tuple[str, "Span"]] = []
         for span in (m for m in mentions if sent.start <= m.start and m.end <= sent.end):
-            entity_type = TYPE_OF_LABEL[span.label_]
             name = clean_entity_name(span, common_words)
             key = normalize_name(name) if name else ""
             if not key:
                 continue
-            add(key, name, entity_type, sent, span)  # type: ignore[arg-type]
-            if all(k != key for k, _ in found):
-                found.append((key, span))
+            entities.setdefault(key, ExtractedEntity(name=name, type=type_of_mention(span.label_, key)))  # type: ignore[arg-type]
+            found.append((key, span))
         if not found:
             for key, np in itertools.islice(noun_phrase_concepts(sent, repeated), MAX_CONCEPTS_PER_SENTENCE):
                 if key and all(k != key for k, _ in found):
-                    add(key, key, CONCEPT, sent, np)
+                    entities.setdefault(key, ExtractedEntity(name=key, type=CONCEPT))
                     found.append((key, np))
-        for (ka, sa), (kb, sb) in itertools.combinations(found[:MAX_ENTITIES_PER_SENTENCE], 2):
+        sentences.append((sent, found))
+    _person_by_family_name(entities)
+    target = short_name_targets({k: e.type for k, e in entities.items()})
+
+    contexts: dict[str, list[str]] = {}
+    relations: dict[tuple[str, str], ExtractedRelation] = {}
+    for sent, found in sentences:
+        named: list[tuple[str, "Span"]] = []
+        for key, span in found:
+            key = target.get(key, key)
+            ctx = contexts.setdefault(key, [])
+            sentence = _shortened(sent, span)
+            # A sentence that is only the name (a title line) describes nothing.
+            if normalize_name(sentence) != key and len(ctx) < MAX_SENTENCES_PER_DESCRIPTION and sentence not in ctx:
+                ctx.append(sentence)
+            if all(k != key for k, _ in named):
+                named.append((key, span))
+        for (ka, sa), (kb, sb) in itertools.combinations(named[:MAX_ENTITIES_PER_SENTENCE], 2):
             pair = tuple(sorted((ka, kb)))
             if pair in relations:
                 relations[pair].weight += 1.0
@@ -323,7 +394,7 @@ def extraction_from_doc(doc: "Doc") -> Extraction:
                 description=_shortened(sent),
                 weight=1.0,
             )
-    for key, ent in entities.items():
-        ent.description = " ".join(contexts.get(key, []))
-    _person_by_family_name(entities)
-    return Extraction(entities=list(entities.values()), relations=list(relations.values()))
+    kept = [entities[k] for k in contexts]
+    for key, ent in zip(contexts, kept):
+        ent.description = " ".join(contexts[key])
+    return Extraction(entities=kept, relations=list(relations.values()))

@@ -29,12 +29,14 @@ LINKING_WORDS = frozenset({"of", "the", "and", "s", "for", "in", "on", "at", "to
 TYPE_FAMILIES: dict[str, str] = {
     "PERSON": "person", "PER": "person", "CHARACTER": "person", "PEOPLE": "person", "HUMAN": "person",
     "ORGANIZATION": "organization", "ORG": "organization", "COMPANY": "organization",
-    "INSTITUTION": "organization", "GROUP": "organization",
+    "INSTITUTION": "organization",
     "LOCATION": "location", "LOC": "location", "GPE": "location", "FAC": "location", "PLACE": "location",
     "GEO": "location", "CITY": "location", "COUNTRY": "location", "FACILITY": "location",
     "EVENT": "event", "DATE": "date", "TIME": "date",
     "WORK": "work", "WORK_OF_ART": "work", "PRODUCT": "product", "TECHNOLOGY": "product",
-    "CONCEPT": "concept", "NORP": "group",
+    # The offline extractor's GROUP is spaCy's NORP (nationalities, religious and political
+    # groups): "American" is no short form of "American Airlines".
+    "CONCEPT": "concept", "NORP": "group", "GROUP": "group",
 }
 # Names of these families are often shortened to a part ("Scrooge" for "Ebenezer Scrooge",
 # "Microsoft" for "Microsoft Corporation"); "Christmas" is not short for "Christmas Eve".
@@ -67,6 +69,7 @@ def parse_name(key: str, family: str = UNKNOWN_FAMILY) -> NameForm:
     words = key.split()
     if len(words) > 1 and words[-1] == "s":  # "scrooge s" (a possessive left by the extractor)
         words = words[:-1]
+    words = _initials_joined(words)
     gender = ""
     titled = False
     if family in ("person", UNKNOWN_FAMILY):
@@ -77,12 +80,34 @@ def parse_name(key: str, family: str = UNKNOWN_FAMILY) -> NameForm:
     return NameForm(key=key, core=tuple(words), gender=gender, titled=titled)
 
 
+def _initials_joined(words: list[str]) -> list[str]:
+    """Initials are one word however they were punctuated: "U.S. Congress" ("u s congress")
+    is "US Congress", "J. R. R. Tolkien" is "JRR Tolkien". A lone initial stays ("John F Kennedy")."""
+    out: list[str] = []
+    run: list[str] = []
+    for w in [*words, ""]:
+        if len(w) == 1 and w.isalpha():
+            run.append(w)
+            continue
+        out.extend(["".join(run)] if len(run) > 1 else run)
+        run = []
+        if w:
+            out.append(w)
+    return out
+
+
 def genders_conflict(a: NameForm, b: NameForm) -> bool:
     """Gendered titles that differ ("Mr." / "Mrs."), or a woman's title beside another title
     ("Mrs. Fezziwig" / "Old Fezziwig": a wife and her husband far more often than one person)."""
     if a.gender and b.gender and a.gender != b.gender:
         return True
     return a.titled and b.titled and (a.gender == "f") != (b.gender == "f")
+
+
+def wife_or_self(a: NameForm, b: NameForm) -> bool:
+    """One name has a woman's title and the other no title at all ("Mrs. Fezziwig" /
+    "Fezziwig": as often his wife as herself)."""
+    return (a.gender == "f" and not b.titled) or (b.gender == "f" and not a.titled)
 
 
 def extends(short: NameForm, long: NameForm) -> bool:

@@ -40,6 +40,7 @@ from graphrag.resolve.names import (
     extends,
     genders_conflict,
     parse_name,
+    wife_or_self,
 )
 from graphrag.resolve.store import NameRecord, PairRecord, SQLiteResolutionStore
 
@@ -48,6 +49,11 @@ UNCERTAIN_FLOOR = AMBIGUOUS - 0.1  # pairs from here up to the threshold are unc
 MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart unasked
 NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
 NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
+# Words a letter or two apart that name opposite things.
+DIRECTIONS = frozenset({
+    "north", "south", "east", "west", "northern", "southern", "eastern", "western", "northeast", "northwest",
+    "southeast", "southwest", "northeastern", "northwestern", "southeastern", "southwestern", "upper", "lower",
+})
 _PREFIX = "~"  # terms of the prefix index are "~" + a word's first 4 characters
 
 
@@ -111,18 +117,17 @@ def _shortenable(a: NameRecord, b: NameRecord) -> bool:
 
 def near_identical(a: NameForm, b: NameForm) -> bool:
     """Spelling variants ("Fezziwigs", "Cratchet"): same number of words, each close to its
-    counterpart, numbers identical ("26th" is not "36th")."""
+    counterpart, numbers identical ("26th" is not "36th"), directions too ("Eastern Europe"
+    is not "Western Europe")."""
     if a.core == b.core or len(a.core) != len(b.core) or len(" ".join(a.core)) < 5:
         return False
     for x, y in zip(a.core, b.core):
-        if x != y and (any(ch.isdigit() for ch in x + y) or fuzz.ratio(x, y) < NEAR_IDENTICAL_WORD):
+        if x != y and (
+            any(ch.isdigit() for ch in x + y) or fuzz.ratio(x, y) < NEAR_IDENTICAL_WORD
+            or (x.rstrip("s") in DIRECTIONS and y.rstrip("s") in DIRECTIONS)
+        ):
             return False
     return fuzz.ratio(" ".join(a.core), " ".join(b.core)) >= NEAR_IDENTICAL_RATIO
-
-
-def wife_or_self(a: NameForm, b: NameForm) -> bool:
-    """One name has a woman's title and the other no title at all."""
-    return (a.gender == "f" and not b.titled) or (b.gender == "f" and not a.titled)
 
 
 def clash(a: NameForm, b: NameForm) -> bool:

@@ -49,3 +49,38 @@ def test_a_name_inside_another_is_a_part_not_a_short_form(tmp_path):
     assert ("african american", "northwest african american museum") not in pairs
     assert canonical["african american"] == canonical["african americans"]
     assert canonical["peter bonetti"] == canonical["peter phillip bonetti"]
+
+
+def test_initials_are_one_word_however_they_were_punctuated(tmp_path):
+    resolver = EntityResolver(SQLiteResolutionStore(tmp_path / "resolution.sqlite"))
+    live = {
+        "u s congress": NameRecord("u s congress", "U.S. Congress", ("organization",), 2),
+        "us congress": NameRecord("us congress", "US Congress", ("organization",), 3),
+        "john f kennedy": NameRecord("john f kennedy", "John F. Kennedy", ("person",), 2),
+        "john kennedy": NameRecord("john kennedy", "John Kennedy", ("person",), 2),
+    }
+    canonical = asyncio.run(resolver.aupdate(live, ())).canonical
+    resolver.store.close()
+    assert canonical["u s congress"] == canonical["us congress"] == "us congress"
+    assert canonical["john f kennedy"] == canonical["john kennedy"]  # a lone initial is still a word
+
+
+def test_a_group_of_people_is_no_short_form_of_an_organisation_named_after_it(tmp_path):
+    from graphrag.resolve.names import type_family
+
+    resolver = EntityResolver(SQLiteResolutionStore(tmp_path / "resolution.sqlite"))
+    group, org = (type_family("GROUP"),), (type_family("ORGANIZATION"),)
+    live = {
+        "native american": NameRecord("native american", "Native American", group, 8),
+        "native americans": NameRecord("native americans", "Native Americans", group, 2),
+        "native american law center": NameRecord("native american law center", "Native American Law Center", org, 1),
+    }
+    canonical = asyncio.run(resolver.aupdate(live, ())).canonical
+    resolver.store.close()
+    assert canonical["native americans"] == canonical["native american"] == "native american"
+    assert canonical["native american law center"] == "native american law center"
+
+
+def test_opposite_directions_are_no_spelling_variants(tmp_path):
+    canonical, pairs = resolve(tmp_path, "eastern europeans", "western europeans", "northeastern pennsylvania", "northwestern pennsylvania")
+    assert len(set(canonical.values())) == 4 and not pairs

@@ -1,0 +1,82 @@
+"""The offline extractor's names: short names inside one passage, structures, dates."""
+
+from graphrag.extract.coref import short_name_targets
+from graphrag.extract.offline import SpacyExtractor, type_of_mention
+from graphrag.models import Chunk, chunk_id, normalize_name
+
+
+def _extract(text: str):
+    chunk = Chunk(id=chunk_id("doc", text), document_id="doc", text=text, order=0, n_tokens=0)
+    return SpacyExtractor().extract_sync([chunk])[chunk.id]
+
+
+def test_a_short_name_is_the_one_full_name_of_its_passage():
+    targets = short_name_targets(
+        {"jones": "PERSON", "david jones": "PERSON", "david hugh jones": "PERSON", "wales": "LOCATION"}
+    )
+    assert targets == {"jones": "david hugh jones", "david jones": "david hugh jones"}
+    assert short_name_targets({"braves": "ORGANIZATION", "atlanta braves": "ORGANIZATION"}) == {
+        "braves": "atlanta braves"
+    }
+
+
+def test_a_short_name_several_full_names_extend_stays_apart():
+    assert short_name_targets({"cratchit": "PERSON", "bob cratchit": "PERSON", "martha cratchit": "PERSON"}) == {}
+
+
+def test_titles_places_and_longer_names_about_something_else_never_fold():
+    # "Mrs. Cratchit" beside "Bob Cratchit" is as often his wife.
+    assert short_name_targets({"mrs cratchit": "PERSON", "bob cratchit": "PERSON"}) == {}
+    # A place inside a place is another place.
+    assert short_name_targets({"utah": "LOCATION", "utah county": "LOCATION"}) == {}
+    # "Scrooge's nephew" and "Bank of England" are no longer forms of "Scrooge" and "England".
+    assert short_name_targets({"scrooge": "PERSON", "scrooge s nephew": "PERSON"}) == {}
+    assert short_name_targets({"england": "ORGANIZATION", "bank of england": "ORGANIZATION"}) == {}
+    # Another type family: the person "Jordan" is not short for the organisation "Jordan Grand Prix".
+    assert short_name_targets({"jordan": "PERSON", "jordan grand prix": "ORGANIZATION"}) == {}
+
+
+def test_the_extractor_folds_a_short_name_into_its_passages_full_name():
+    extraction = _extract(
+        "Nelson Mandela became president of South Africa in 1994. Mandela then met Bill Clinton in Washington."
+    )
+    keys = {normalize_name(e.name) for e in extraction.entities}
+    assert "nelson mandela" in keys and "mandela" not in keys
+    ends = {frozenset((normalize_name(r.source), normalize_name(r.target))) for r in extraction.relations}
+    assert frozenset(("nelson mandela", "bill clinton")) in ends  # the short name's relations too
+    assert all("mandela" not in e for e in ends)
+    mandela = next(e for e in extraction.entities if normalize_name(e.name) == "nelson mandela")
+    assert "met Bill Clinton" in mandela.description
+
+
+def test_structures_are_typed_apart_from_the_places_they_are_in():
+    assert type_of_mention("GPE", "munich airport") == "FACILITY"
+    assert type_of_mention("ORG", "penticton regional airport") == "FACILITY"
+    assert type_of_mention("FAC", "golden gate") == "FACILITY"
+    assert type_of_mention("GPE", "munich") == "LOCATION"
+    assert type_of_mention("PERSON", "cook strait") == "LOCATION"  # no person is called "... Strait"
+    assert type_of_mention("PERSON", "nathan lane") == "PERSON"  # a surname that is also a structure word
+    assert type_of_mention("PERSON", "airport") == "PERSON"  # one word: no head to go by
+    assert type_of_mention("GPE", "san francisco state university") == "ORGANIZATION"
+    assert type_of_mention("GPE", "british united airways") == "ORGANIZATION"
+
+
+def test_a_date_is_named_without_its_modifiers_and_never_without_its_year():
+    extraction = _extract(
+        "The base opened in early December 1941. It was closed on 1 August and sold in March."
+    )
+    dates = {normalize_name(e.name) for e in extraction.entities if e.type == "DATE"}
+    assert "december 1941" in dates
+    assert not dates & {"early december 1941", "1 august", "march"}
+
+
+def test_who_someone_is_is_no_part_of_their_name():
+    extraction = _extract("Thomas Bevan was, with fellow Welshman David Jones, the first missionary in Madagascar.")
+    keys = {normalize_name(e.name) for e in extraction.entities if e.type == "PERSON"}
+    assert "david jones" in keys and "welshman david jones" not in keys
+
+
+def test_a_given_name_that_ends_in_man_is_kept():
+    extraction = _extract("The sermon was given by Norman Vincent Peale in New York.")
+    keys = {normalize_name(e.name) for e in extraction.entities if e.type == "PERSON"}
+    assert "norman vincent peale" in keys
