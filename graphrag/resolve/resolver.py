@@ -167,9 +167,19 @@ class EntityResolver:
         if not changed:
             return ResolutionChange()
         previous = self.store.names(changed)
+        # A name that only gained or lost chunks (same spelling, same type families) keeps its
+        # candidates and scores, so adding a document that names a hub does not score the
+        # hub's word-neighbours again; only its entity's head may change (re-clustered below).
+        # Not where a chat model's verdict may hang on its passages (which the chunks change).
+        counted = {k for k, r in live.items()
+                   if k in previous and (previous[k].name, previous[k].families) == (r.name, r.families)}
+        if counted and self.adjudicator is not None:
+            counted -= {k for p in self.store.pairs_of(counted) if self.uncertain(p) or p.method.startswith("llm-")
+                        or "adjudication" in p.evidence for k in (p.a, p.b)}
         # Read before the gone names' rows go: their old entity must be rebuilt without them.
         old_of_changed = self.store.canonical_of(changed)
-        forms_changed = [form_of(r) for r in previous.values()] + [form_of(r) for r in live.values()]
+        forms_changed = [form_of(r) for k, r in previous.items() if k not in counted]
+        forms_changed += [form_of(r) for k, r in live.items() if k not in counted]
         self.store.drop_names(gone)
         self.store.put_names(live.values(), {k: index_terms(form_of(r)) for k, r in live.items()})
 
@@ -177,7 +187,7 @@ class EntityResolver:
         # (looked up by the signature of each subset of the changed names' words).
         signatures = set().union(*(subset_terms(f) for f in forms_changed)) if forms_changed else set()
         by_term = self.store.keys_with_terms(signatures)
-        affected = set(live) | (set().union(*by_term.values()) if by_term else set())
+        affected = (set(live) - counted) | (set().union(*by_term.values()) if by_term else set())
         pairs = self._score(affected)
         unsettled: set[str] = set()
         if self.adjudicator is not None:
@@ -189,7 +199,7 @@ class EntityResolver:
         self.store.replace_pairs(affected | gone, pairs)
 
         # Old clusters of the affected names, then the components they now belong to.
-        start = affected | gone
+        start = affected | gone | counted
         old_canonical = self.store.canonical_of(start) | old_of_changed
         old_members = self.store.members_of(set(old_canonical.values()))
         start |= set(old_canonical.values())
