@@ -44,7 +44,7 @@ NAMES, PAIRS, ENTITIES = "n", "p", "e"
 class LedgerStats:
     folded: int = 0  # aggregates brought up to date from the new chunks' records alone
     rebuilt: int = 0  # aggregates rebuilt from all their chunks' records
-    records_read: int = 0  # chunk records read for either
+    records_read: int = 0  # distinct chunks whose records were read
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class MergeLedger:
         self._pairs: _Kind[PairAggregate] = _Kind(PAIRS, PairAggregate.from_json, pair_aggregates)
         self._dirty: dict[tuple[str, str], str | None] = {}
         self._snapshots: dict[str, str | None] = {}
+        self._read: set[str] = set()
 
     # ------------------------------------------------------------------ aggregates
     def names(self, support: Mapping[str, set[str]]) -> dict[str, NameAggregate]:
@@ -85,6 +86,13 @@ class MergeLedger:
     def pairs(self, support: Mapping[str, set[str]]) -> dict[str, PairAggregate]:
         """Aggregates of the name pairs in `support` (relation key -> live chunk ids) that have chunks."""
         return self._current(self._pairs, support)
+
+    def records(self, chunk_ids: set[str]) -> dict[str, Extraction]:
+        """The stored records of these chunks (counted in `stats`)."""
+        records = self.load_records(chunk_ids) if chunk_ids else {}
+        self._read |= records.keys()
+        self.stats.records_read = len(self._read)
+        return records
 
     def rebuilt_pairs(self, records: Mapping[str, Extraction], touching: Iterable[str]) -> dict[str, PairAggregate]:
         """Every pair with a name in `touching`, from `records`, which must hold all the
@@ -113,9 +121,8 @@ class MergeLedger:
             else:
                 todo[key] = set(live)
         chunk_ids = set().union(*todo.values()) if todo else set()
-        records = self.load_records(chunk_ids) if chunk_ids else {}
+        records = self.records(chunk_ids)
         hashes = self._text_hashes(chunk_ids)
-        self.stats.records_read += len(records)
         for key, chunks in todo.items():
             if key in base and not chunks:
                 kind.held[key] = base[key]  # unchanged: nothing to write

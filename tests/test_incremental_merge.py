@@ -184,3 +184,27 @@ def test_reextract_after_folds_rebuilds_what_the_new_records_say(graph_backend, 
     expected_model.revised = False
     fresh.index([str(b)])
     assert snapshot(rag) == snapshot(fresh)
+
+
+def test_an_add_reads_the_records_of_the_new_chunks_only(make_rag, write_docs, monkeypatch):
+    """Cost grows with the change: adding a document that names the hubs reads no record of
+    the hubs' other chunks (before, each add rebuilt them from all their chunks' records)."""
+    stats = []
+    original = MergeLedger.save
+
+    def recording(self):
+        stats.append(self.stats)
+        original(self)
+
+    docs = documents(21, 9)
+    *old, new = write_docs(docs)
+    rag = make_rag("ws", summary_policy="rebuild")
+    rag.index([str(p) for p in old])
+    monkeypatch.setattr(MergeLedger, "save", recording)
+    rag.index([str(new)])
+    hubs = rag.graph.get_entities(["ada marsh", "bram quill"])
+    assert min(len(e.source_ids) for e in hubs.values()) > 5
+    (added,) = [d for d in rag.status() if d.source == str(new.resolve())]
+    chunks = len(rag.state.chunks_of(added.id))
+    assert sum(s.folded for s in stats) > 0
+    assert 0 < sum(s.records_read for s in stats) <= chunks

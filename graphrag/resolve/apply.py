@@ -145,7 +145,7 @@ def _relations_of_reformed(
         return {}
     surfaces = set().union(*(members[k] for k in reformed))
     chunks = set().union(*(member_support.get(s, set()) for s in surfaces))
-    pairs = ledger.rebuilt_pairs(ledger.load_records(chunks), surfaces)
+    pairs = ledger.rebuilt_pairs(ledger.records(chunks), surfaces)
     others = {n for p in pairs for n in p.split("|", 1)} - surfaces
     mapping = resolver.canonical_of(others)
     owner = {s: c for c in reformed for s in members[c]}
