@@ -20,13 +20,17 @@ It prints one table and the ratios of each size to the smallest, measured in one
     .venv/bin/python bench/scale.py --backends networkx neo4j --neo4j-uri bolt://127.0.0.1:7687
     .venv/bin/python bench/scale.py --corpus ../shared/data/eval/musique-dev/corpus.jsonl  # a real corpus,
                                                                    # 3 passages held out and added
+    .venv/bin/python bench/scale.py --sizes 10000 --profile 40        # where an add's time goes (the profiled
+                                                                   # add is slower: not for the figures)
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import random
 import resource
 import statistics
@@ -176,7 +180,7 @@ def _retrieval_p50(rag: Any, qs: list[str], repeat: int) -> dict[str, float]:
 
 def measure(
     n_entities: int, backend: str, neo4j_uri: str | None, repeat: int, corpus_file: Path | None = None,
-    n_probes: int = 3,
+    n_probes: int = 3, profile: int = 0,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="graphrag-scale-") as tmp:
         root = Path(tmp)
@@ -206,10 +210,16 @@ def measure(
             report = rag.index([str(root / "corpus")])
             index_seconds = time.perf_counter() - started
             full_adds = []
-            for probe in probes:
+            for k, probe in enumerate(probes):
+                profiler = cProfile.Profile() if profile and k == len(probes) - 1 else None
                 started = time.perf_counter()
+                if profiler is not None:
+                    profiler.enable()
                 rag.index([str(probe)])
                 full_adds.append(time.perf_counter() - started)
+                if profiler is not None:  # the last add, warm: where its time goes
+                    profiler.disable()
+                    pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(profile)
             stats = rag.graph.stats()  # not rag.stats(): its duplicate report is not what this measures
             p50 = _retrieval_p50(rag, qs, repeat)
         finally:
@@ -265,12 +275,14 @@ def main() -> None:
                         '{"id", "title", "text"} passages (e.g. the MuSiQue dev corpus); --probes passages are held '
                         "out and added one at a time")
     parser.add_argument("--probes", type=int, default=3, help="documents added one at a time (the median counts)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="profile the last add into the full workspace and print its top N functions")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:  # a child: one size on one backend, figures as JSON on the last line
         print(json.dumps(measure(int(args.one[0]), args.one[1], args.neo4j_uri, args.repeat, args.corpus,
-                                 args.probes)))
+                                 args.probes, args.profile)))
         return
     if args.corpus is not None:
         args.sizes = [0]  # one run: the corpus is its own size
@@ -284,9 +296,12 @@ def main() -> None:
             started = time.perf_counter()
             child = subprocess.run(
                 [sys.executable, __file__, "--one", str(size), backend, "--neo4j-uri", args.neo4j_uri,
-                 "--repeat", str(args.repeat), "--probes", str(args.probes), *(["--corpus", str(args.corpus)] if args.corpus else [])],
+                 "--repeat", str(args.repeat), "--probes", str(args.probes), "--profile", str(args.profile),
+                 *(["--corpus", str(args.corpus)] if args.corpus else [])],
                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
             )
+            if args.profile:
+                print(child.stderr, file=sys.stderr)
             if child.returncode != 0:
                 sys.exit(f"{backend} {size} failed:\n{child.stderr[-3000:]}")
             rows.append(json.loads(child.stdout.strip().splitlines()[-1]))

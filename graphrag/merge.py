@@ -1,27 +1,42 @@
-"""Merge per-chunk extraction records into entities and relations (a polars group-by).
+"""Merge per-chunk extraction records into entities and relations.
 
 The result depends only on the *set* of (chunk id, extraction) records and the resolution
 mapping (name key -> entity key), never on their order: that is what makes "delete ==
-never indexed" and "any order == same graph" hold. Names, types and keywords are cleaned
-of control and bidi characters here, whatever the extractor let through.
+never indexed" and "any order == same graph" hold. It is computed in two steps: counts per
+name key and per pair of name keys (`graphrag.merge_aggregates`, which fold: the stored
+counts plus a new chunk's equal the counts over all chunks), then entities and relations
+from those counts (`combine_entities`, `combine_relations`). Names, types and keywords are
+cleaned of control and bidi characters, whatever the extractor let through.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
-import polars as pl
+from graphrag.merge_aggregates import (
+    UNKNOWN_TYPE,
+    NameAggregate,
+    PairAggregate,
+    name_aggregates,
+    normalize_type,
+    pair_aggregates,
+    ranked,
+)
+from graphrag.models import Alias, Extraction, normalize_name, relation_key
 
-from graphrag.models import Alias, Extraction, clean_text, normalize_name, relation_key
+__all__ = [
+    "UNKNOWN_TYPE", "Canonical", "MergedEntity", "MergedRelation", "combine_entities", "combine_relations",
+    "merge_entities", "merge_relations", "normalize_type", "record_keys",
+]
 
 Canonical = Callable[[str], str]  # name key -> the key of the entity it resolved to
 
 
 def _identity(key: str) -> str:
     return key
-
-UNKNOWN_TYPE = "UNKNOWN"
 
 
 @dataclass(frozen=True)
@@ -45,11 +60,6 @@ class MergedRelation:
     source_ids: tuple[str, ...]
 
 
-def normalize_type(raw: str) -> str:
-    cleaned = "_".join(clean_text(raw).upper().replace("-", " ").split())
-    return cleaned or UNKNOWN_TYPE
-
-
 def record_keys(extraction: Extraction) -> tuple[set[str], set[str]]:
     """Entity and relation keys one chunk's extraction supports (relation endpoints included)."""
     entity_keys = {k for k in (normalize_name(e.name) for e in extraction.entities) if k}
@@ -62,36 +72,84 @@ def record_keys(extraction: Extraction) -> tuple[set[str], set[str]]:
     return entity_keys, relation_keys
 
 
-def _entity_frame(records: Mapping[str, Extraction], canonical: Canonical, keys: set[str] | None) -> pl.DataFrame:
-    # Rows of other entities are dropped before cleaning: a hub's chunks name thousands.
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    for chunk_id, ext in records.items():
-        for e in ext.entities:
-            surface = normalize_name(e.name)
-            if surface and (keys is None or canonical(surface) in keys):
-                name = clean_text(e.name)
-                description = clean_text(e.description, single_line=False).strip()
-                rows.append((canonical(surface), surface, chunk_id, name, normalize_type(e.type), description))
-        # An endpoint the extractor forgot to list is still an entity, with no type or description.
-        for r in ext.relations:
-            for name in (r.source, r.target):
-                surface = normalize_name(name)
-                if surface and (keys is None or canonical(surface) in keys):
-                    rows.append((canonical(surface), surface, chunk_id, clean_text(name), UNKNOWN_TYPE, ""))
-    return pl.DataFrame(
-        rows, schema=["key", "surface", "chunk_id", "name", "type", "description"], orient="row"
-    )
+def combine_entities(
+    names: Mapping[str, NameAggregate], canonical: Canonical | None = None, keys: Iterable[str] | None = None
+) -> dict[str, MergedEntity]:
+    """Entities by key from the aggregates of their names (each name into the entity it
+    resolved to): the canonical name's most frequent spelling (another name's only if it
+    has none), the most frequent real type (UNKNOWN only when no row gave one), the
+    descriptions by frequency, and every other name as an alias with its chunks."""
+    canon = canonical or _identity
+    wanted = None if keys is None else set(keys)
+    groups: dict[str, list[str]] = {}
+    for surface in sorted(names):
+        key = canon(surface)
+        if wanted is None or key in wanted:
+            groups.setdefault(key, []).append(surface)
+    merged: dict[str, MergedEntity] = {}
+    for key in sorted(groups):
+        members = groups[key]
+        own = names[key].spellings if key in names and key in members else Counter()
+        spellings = own if own else sum((names[s].spellings for s in members if s != key), Counter())
+        types: Counter[str] = Counter()
+        descriptions: Counter[str] = Counter()
+        chunks: set[str] = set()
+        for s in members:
+            types.update(names[s].types)
+            descriptions.update(names[s].descriptions)
+            chunks.update(names[s].chunks)
+        types.pop(UNKNOWN_TYPE, None)
+        aliases = [
+            Alias(name=ranked(names[s].spellings)[0], source_ids=tuple(sorted(names[s].chunks)))
+            for s in members if s != key
+        ]
+        merged[key] = MergedEntity(
+            key=key,
+            name=ranked(spellings)[0],
+            type=(ranked(types) or (UNKNOWN_TYPE,))[0],
+            fragments=ranked(descriptions),
+            source_ids=tuple(sorted(chunks)),
+            aliases=tuple(sorted(aliases, key=lambda a: (a.name.casefold(), a.name))),
+        )
+    return merged
 
 
-def _ranked(df: pl.DataFrame, group: str, column: str) -> pl.DataFrame:
-    """Per group, the distinct values of `column` by frequency desc, then value asc."""
-    return (
-        df.group_by([group, column])
-        .agg(pl.len().alias("n"))
-        .sort([group, "n", column], descending=[False, True, False])
-        .group_by(group, maintain_order=True)
-        .agg(pl.col(column))
-    )
+def combine_relations(
+    pairs: Mapping[str, PairAggregate], canonical: Canonical | None = None, keys: Iterable[str] | None = None,
+    endpoints: Iterable[str] | None = None,
+) -> dict[str, MergedRelation]:
+    """Relations by key from the aggregates of name pairs, between the entities their names
+    resolved to (a pair of two names of one entity is no relation); `keys` or `endpoints`
+    (entity keys) select."""
+    canon = canonical or _identity
+    wanted_keys = None if keys is None else set(keys)
+    wanted_ends = None if endpoints is None else set(endpoints)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for pair in sorted(pairs):
+        s, t = pair.split("|", 1)
+        a, b = sorted((canon(s), canon(t)))
+        if a == b or (wanted_ends is not None and a not in wanted_ends and b not in wanted_ends):
+            continue
+        if wanted_keys is not None and relation_key(a, b) not in wanted_keys:
+            continue
+        groups.setdefault((a, b), []).append(pair)
+    merged: dict[str, MergedRelation] = {}
+    for (a, b), members in sorted(groups.items()):
+        weight = Fraction(0)
+        keywords: Counter[str] = Counter()
+        descriptions: Counter[str] = Counter()
+        chunks: set[str] = set()
+        for p in members:
+            weight += pairs[p].weight
+            keywords.update(pairs[p].keywords)
+            descriptions.update(pairs[p].descriptions)
+            chunks.update(pairs[p].chunks)
+        key = relation_key(a, b)
+        merged[key] = MergedRelation(
+            key=key, source=a, target=b, keywords=ranked(keywords), fragments=ranked(descriptions),
+            weight=round(float(weight), 6), source_ids=tuple(sorted(chunks)),
+        )
+    return merged
 
 
 def merge_entities(
@@ -99,58 +157,14 @@ def merge_entities(
     keys: Iterable[str] | None = None,
     canonical: Canonical | None = None,
 ) -> dict[str, MergedEntity]:
-    """Entities by key; with `canonical`, every name is merged into the entity it resolved
-    to, whose name is the canonical name's most frequent spelling and whose aliases are the
-    other names (each with its chunks)."""
+    """Entities by key from the records; with `canonical`, every name is merged into the
+    entity it resolved to (see `combine_entities`)."""
+    canon = canonical or _identity
     wanted = None if keys is None else set(keys)
-    df = _entity_frame(records, canonical or _identity, wanted)
-    if df.is_empty():
-        return {}
-    # The canonical name's own spellings rank first; other names only if it has none.
-    df = df.with_columns((pl.col("surface") != pl.col("key")).cast(pl.Int8).alias("alias_rank"))
-    names = (
-        df.group_by(["key", "alias_rank", "name"])
-        .agg(pl.len().alias("n"))
-        .sort(["key", "alias_rank", "n", "name"], descending=[False, False, True, False])
-        .group_by("key", maintain_order=True)
-        .agg(pl.col("name"))
-    )
-    # UNKNOWN only wins when no extraction gave a real type.
-    typed = df.with_columns(
-        pl.when(pl.col("type") == UNKNOWN_TYPE).then(pl.lit(None)).otherwise(pl.col("type")).alias("type")
-    ).drop_nulls("type")
-    types = _ranked(typed, "key", "type")
-    descriptions = _ranked(df.filter(pl.col("description") != ""), "key", "description")
-    sources = df.group_by("key").agg(pl.col("chunk_id").unique().sort())
-    table = (
-        sources.join(names, on="key", how="left")
-        .join(types, on="key", how="left")
-        .join(descriptions, on="key", how="left")
-    )
-    aliases = _aliases(df.filter(pl.col("surface") != pl.col("key")))
-    merged: dict[str, MergedEntity] = {}
-    for row in table.sort("key").iter_rows(named=True):
-        merged[row["key"]] = MergedEntity(
-            key=row["key"],
-            name=row["name"][0],
-            type=(row["type"] or [UNKNOWN_TYPE])[0],
-            fragments=tuple(row["description"] or ()),
-            source_ids=tuple(row["chunk_id"]),
-            aliases=aliases.get(row["key"], ()),
-        )
-    return merged
-
-
-def _aliases(df: pl.DataFrame) -> dict[str, tuple[Alias, ...]]:
-    """Per entity, one alias per other name key: its most frequent spelling and its chunks."""
-    if df.is_empty():
-        return {}
-    spelled = _ranked(df, "surface", "name")
-    sources = df.group_by(["key", "surface"]).agg(pl.col("chunk_id").unique().sort())
-    out: dict[str, list[Alias]] = {}
-    for row in sources.join(spelled, on="surface").sort(["key", "surface"]).iter_rows(named=True):
-        out.setdefault(row["key"], []).append(Alias(name=row["name"][0], source_ids=tuple(row["chunk_id"])))
-    return {k: tuple(sorted(v, key=lambda a: (a.name.casefold(), a.name))) for k, v in out.items()}
+    names = name_aggregates(records)
+    if wanted is not None:
+        names = {s: agg for s, agg in names.items() if canon(s) in wanted}
+    return combine_entities(names, canon, wanted)
 
 
 def merge_relations(
@@ -159,63 +173,6 @@ def merge_relations(
     canonical: Canonical | None = None,
     endpoints: Iterable[str] | None = None,
 ) -> dict[str, MergedRelation]:
-    """Relations by key, between the entities their endpoints resolved to (a relation
-    between two names of one entity disappears); `keys` or `endpoints` (entity keys) select."""
-    canon = canonical or _identity
-    wanted_keys = None if keys is None else set(keys)
-    wanted_ends = None if endpoints is None else set(endpoints)
-    rows: list[tuple[str, str, str, str, list[str], str, float]] = []
-    for chunk_id, ext in records.items():
-        for r in ext.relations:
-            s, t = normalize_name(r.source), normalize_name(r.target)
-            if not s or not t:
-                continue
-            s, t = canon(s), canon(t)
-            if s == t:
-                continue
-            # Relations not asked for are dropped before cleaning (a hub's chunks hold many).
-            if wanted_ends is not None and s not in wanted_ends and t not in wanted_ends:
-                continue
-            a, b = sorted((s, t))
-            if wanted_keys is not None and relation_key(a, b) not in wanted_keys:
-                continue
-            keywords = sorted({k for k in (clean_text(k).lower() for k in r.keywords) if k})
-            description = clean_text(r.description, single_line=False).strip()
-            rows.append((relation_key(a, b), chunk_id, a, b, keywords, description, float(r.weight)))
-    df = pl.DataFrame(
-        rows,
-        schema={
-            "key": pl.String,
-            "chunk_id": pl.String,
-            "source": pl.String,
-            "target": pl.String,
-            "keywords": pl.List(pl.String),
-            "description": pl.String,
-            "weight": pl.Float64,
-        },
-        orient="row",
-    )
-    if df.is_empty():
-        return {}
-    base = df.group_by("key").agg(
-        pl.col("source").first(),
-        pl.col("target").first(),
-        pl.col("weight").sum(),
-        pl.col("chunk_id").unique().sort(),
-    )
-    keywords = _ranked(df.explode("keywords").drop_nulls("keywords"), "key", "keywords")
-    descriptions = _ranked(df.filter(pl.col("description") != ""), "key", "description")
-    table = base.join(keywords, on="key", how="left").join(descriptions, on="key", how="left")
-    merged: dict[str, MergedRelation] = {}
-    for row in table.sort("key").iter_rows(named=True):
-        merged[row["key"]] = MergedRelation(
-            key=row["key"],
-            source=row["source"],
-            target=row["target"],
-            keywords=tuple(row["keywords"] or ()),
-            fragments=tuple(row["description"] or ()),
-            # Rounded so float summation order cannot make two equal graphs differ.
-            weight=round(row["weight"], 6),
-            source_ids=tuple(row["chunk_id"]),
-        )
-    return merged
+    """Relations by key from the records, between the entities their endpoints resolved
+    to; `keys` or `endpoints` (entity keys) select."""
+    return combine_relations(pair_aggregates(records), canonical, keys, endpoints)

@@ -82,6 +82,7 @@ class Reconciler:
             load_records=self._records_for,
             entity_keys=entity_keys,
             relation_keys=relation_keys,
+            extractor_id=self.extractor_id,
             budget=budget,
         )
         merged_entities, merged_relations = changes.entities, changes.relations
@@ -172,6 +173,8 @@ class Reconciler:
         )
         self.progress("embed", n_write, n_write)
         self.graph.flush()
+        if changes.ledger is not None:  # after the graph and vectors: see graphrag.merge_ledger
+            changes.ledger.save()
 
         self.state.clear_pending("relation", relation_keys)
         self.state.clear_pending("entity", entity_keys | changes.journaled)

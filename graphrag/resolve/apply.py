@@ -1,9 +1,12 @@
 """Resolution inside reconcile: from the journaled name keys to the entities and relations
 the graph must hold, the ones it must drop, and the names added to the journal.
 
-The graph is keyed by entity (canonical) key; the state's chunk index by name key. A name
-whose entity changed (merged, split, or a new canonical) makes its whole entity and every
-relation of it be rebuilt from the stored records: never an extractor call.
+The graph is keyed by entity (canonical) key; the state's chunk index by name key.
+Entities and relations are combined from the aggregates of their names and name pairs,
+which the merge ledger brings up to date (folding in the new chunks' records, or
+rebuilding from all the stored ones): never an extractor call. An entity that resolution
+re-formed (its names changed) or whose name changed has every relation of it rebuilt;
+otherwise only the relations of the journaled name pairs change.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from graphrag.merge import MergedEntity, MergedRelation, merge_entities, merge_relations, normalize_type
-from graphrag.models import Extraction, normalize_name
+from graphrag.merge import MergedEntity, MergedRelation, combine_entities, combine_relations
+from graphrag.merge_aggregates import NameAggregate, ranked
+from graphrag.merge_ledger import EntitySnapshot, MergeLedger
+from graphrag.models import Extraction, normalize_name, relation_key
 from graphrag.resolve.adjudicate import Budget
 from graphrag.resolve.names import PERSONAL_TITLES, type_family
 from graphrag.resolve.resolver import EntityResolver
@@ -31,29 +36,19 @@ class GraphChanges:
     gone_relations: set[str] = field(default_factory=set)
     journaled: set[str] = field(default_factory=set)  # name keys this step added to the journal
     unsettled: set[str] = field(default_factory=set)  # name keys to resolve again next run (model failed)
+    ledger: MergeLedger | None = None  # its save() goes after the graph and vector writes
 
 
-def name_records(records: Mapping[str, Extraction], support: Mapping[str, set[str]]) -> dict[str, NameRecord]:
-    """What resolution compares of each name key in `support` (key -> its live chunks)."""
-    spellings: dict[str, Counter[str]] = defaultdict(Counter)
-    families: dict[str, set[str]] = defaultdict(set)
-    for ext in records.values():
-        for e in ext.entities:
-            key = normalize_name(e.name)
-            if key in support:
-                spellings[key][e.name.strip()] += 1
-                families[key].add(type_family(normalize_type(e.type)))
-        for r in ext.relations:
-            for name in (r.source, r.target):
-                key = normalize_name(name)
-                if key in support:
-                    spellings[key][name.strip()] += 0  # a spelling, but no vote
+def name_records_of(aggregates: Mapping[str, NameAggregate], support: Mapping[str, set[str]]) -> dict[str, NameRecord]:
+    """What resolution compares of each name key (key -> its live chunks in `support`): its
+    most voted spelling, the type families its chunks gave it, how many chunks name it."""
     out = {}
-    for key, chunks in support.items():
+    for key, agg in aggregates.items():
+        families = {type_family(t) for t in agg.types}
         if key.split()[0] in PERSONAL_TITLES and len(key.split()) > 1:
-            families[key].add("person")  # "Old Marley", whatever the tagger thought
-        ranked = sorted(spellings[key].items(), key=lambda kv: (-kv[1], kv[0])) or [(key, 0)]
-        out[key] = NameRecord(key=key, name=ranked[0][0], families=tuple(sorted(families[key])), n_sources=len(chunks))
+            families.add("person")
+        name = (ranked(agg.votes) or (key,))[0]
+        out[key] = NameRecord(key=key, name=name, families=tuple(sorted(families)), n_sources=len(support[key]))
     return out
 
 
@@ -85,22 +80,22 @@ async def plan_graph_changes(
     load_records: LoadRecords,
     entity_keys: set[str],
     relation_keys: set[str],
+    extractor_id: str,
     budget: Budget | None = None,
 ) -> GraphChanges:
-    changes = GraphChanges()
+    ledger = MergeLedger(state, load_records, extractor_id)
+    changes = GraphChanges(ledger=ledger)
     if resolver is None:  # resolution off: every name key is its own entity
-        support = state.chunks_for_entities(entity_keys)
-        relation_support = state.chunks_for_relations(relation_keys)
-        records = load_records(set().union(*support.values(), *relation_support.values()))
-        changes.entities = merge_entities(records, keys=entity_keys)
-        changes.relations = merge_relations(records, keys=relation_keys)
+        names = ledger.names(state.chunks_for_entities(entity_keys))
+        pairs = ledger.pairs(state.chunks_for_relations(relation_keys))
+        changes.entities = combine_entities(names)
+        changes.relations = combine_relations(pairs)
         changes.gone_entities = entity_keys - changes.entities.keys()
         changes.gone_relations = relation_keys - changes.relations.keys()
         return changes
 
     support = {k: c for k, c in state.chunks_for_entities(entity_keys).items() if c}
-    records = load_records(set().union(*support.values()))
-    live = name_records(records, support)
+    live = name_records_of(ledger.names(support), support)
 
     def journal(keys: set[str]) -> None:
         extra = keys - entity_keys - changes.journaled
@@ -116,25 +111,69 @@ async def plan_graph_changes(
     affected = decided.affected | entity_keys
     canonicals = set(decided.canonical.values())
     members = resolver.members_of(canonicals)
-    all_members = set().union(*members.values()) if members else set()
-
-    member_support = state.chunks_for_entities(all_members)
-    relation_support = state.chunks_for_relations(relation_keys)
-    records = load_records(set().union(*member_support.values(), *relation_support.values()))
-    surfaces = {normalize_name(n) for ext in records.values() for n in _names(ext)} - {""}
-    mapping = resolver.canonical_of(surfaces)
-
-    def canonical(key: str) -> str:
-        return mapping.get(key, key)
-
-    changes.entities = merge_entities(records, keys=canonicals, canonical=canonical)
-    changes.relations = merge_relations(records, canonical=canonical, endpoints=canonicals)
+    member_support = state.chunks_for_entities(set().union(*members.values()) if members else set())
+    names = ledger.names(member_support)
+    owner = {m: c for c, ms in members.items() for m in ms}
+    changes.entities = combine_entities(names, lambda k: owner.get(k, k), canonicals)
     changes.gone_entities = affected - changes.entities.keys()
-    touched = canonicals | changes.gone_entities
-    existing = {r.key for rels in graph.neighbors(touched).values() for r in rels}
-    changes.gone_relations = (existing | relation_keys) - changes.relations.keys()
+
+    # Entities whose names or name changed: every relation of them is re-keyed or re-described.
+    formed = {k: EntitySnapshot(tuple(sorted(m for m in members[k] if m in names)), e.name)
+              for k, e in changes.entities.items()}
+    held = ledger.snapshots(formed)
+    reformed = {k for k, snap in formed.items() if held.get(k) != snap}
+    for key in reformed:
+        ledger.record_snapshot(key, formed[key])
+    for key in changes.gone_entities:
+        ledger.record_snapshot(key, None)
+
+    changes.relations = _relations_of_reformed(resolver, ledger, reformed, members, member_support)
+    more, considered = _relations_of_pairs(state, resolver, ledger, relation_keys, reformed)
+    changes.relations.update(more)
+    touched = reformed | changes.gone_entities
+    existing = {r.key for rels in graph.neighbors(touched).values() for r in rels} if touched else set()
+    changes.gone_relations = (existing | relation_keys | considered) - changes.relations.keys()
     return changes
 
 
-def _names(ext: Extraction) -> list[str]:
-    return [e.name for e in ext.entities] + [n for r in ext.relations for n in (r.source, r.target)]
+def _relations_of_reformed(
+    resolver: EntityResolver, ledger: MergeLedger, reformed: set[str],
+    members: Mapping[str, set[str]], member_support: Mapping[str, set[str]],
+) -> dict[str, MergedRelation]:
+    """Every relation of the `reformed` entities, from the records of all their names' chunks."""
+    if not reformed:
+        return {}
+    surfaces = set().union(*(members[k] for k in reformed))
+    chunks = set().union(*(member_support.get(s, set()) for s in surfaces))
+    pairs = ledger.rebuilt_pairs(ledger.records(chunks), surfaces)
+    others = {n for p in pairs for n in p.split("|", 1)} - surfaces
+    mapping = resolver.canonical_of(others)
+    owner = {s: c for c in reformed for s in members[c]}
+
+    def canonical(key: str) -> str:
+        return owner.get(key) or mapping.get(key, key)
+
+    return combine_relations(pairs, canonical, endpoints=reformed)
+
+
+def _relations_of_pairs(
+    state: StateStore, resolver: EntityResolver, ledger: MergeLedger, pair_keys: set[str], reformed: set[str],
+) -> tuple[dict[str, MergedRelation], set[str]]:
+    """The relations the journaled name pairs belong to, between entities not re-formed:
+    each combined from the aggregates of every name pair between the two entities."""
+    ends = {n for p in pair_keys for n in p.split("|", 1)}
+    mapping = resolver.canonical_of(ends)
+    wanted: set[tuple[str, str]] = set()
+    for p in pair_keys:
+        s, t = p.split("|", 1)
+        a, b = sorted((mapping.get(s, s), mapping.get(t, t)))
+        if a != b and a not in reformed and b not in reformed:
+            wanted.add((a, b))
+    if not wanted:
+        return {}, set()
+    members = resolver.members_of({x for ab in wanted for x in ab})
+    candidates = {relation_key(s, t) for a, b in wanted for s in members[a] for t in members[b] if s != t}
+    pairs = ledger.pairs(state.chunks_for_relations(candidates))
+    owner = {m: c for c, ms in members.items() for m in ms}
+    keys = {relation_key(a, b) for a, b in wanted}
+    return combine_relations(pairs, lambda k: owner.get(k, k), keys=keys), keys

@@ -23,7 +23,7 @@ from graphrag.errors import DocumentNotFoundError, StoreError
 from graphrag.models import Chunk, DocumentRecord, DocumentStatus, Extraction
 from graphrag.stores.sqlite_common import select_in as _select_in
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Parsed extraction records kept in memory per process (a few KB each).
 EXTRACTION_CACHE_RECORDS = 20_000
@@ -95,6 +95,16 @@ _MIGRATIONS: list[str] = [
         vector    BLOB NOT NULL,
         PRIMARY KEY (model, text_hash)
     );
+    """,
+    # v2: merge aggregates per name key ('n') and per pair of name keys ('p'), and what
+    # each entity ('e') was last written with (graphrag.merge_ledger); derived data.
+    """
+    CREATE TABLE merge_aggregates (
+        kind  TEXT NOT NULL,
+        key   TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
     """,
 ]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -420,6 +430,27 @@ class SQLiteStateStore:
     def _check_kind(kind: str) -> None:
         if kind not in _PENDING_KINDS:
             raise StoreError(f"unknown pending kind {kind!r}; use one of {sorted(_PENDING_KINDS)}")
+
+    # --- merge aggregates (derived: a missing or stale one is rebuilt from the records)
+
+    def get_aggregates(self, kind: str, keys: Iterable[str]) -> dict[str, str]:
+        sql = "SELECT key, value FROM merge_aggregates WHERE kind = ? AND key {in_}"
+        with self._read() as db:
+            return dict(_select_in(db, sql, keys, kind))
+
+    def put_aggregates(self, rows: Mapping[tuple[str, str], str | None]) -> None:
+        """Writes the (kind, key) rows (None deletes one) in one transaction."""
+        if not rows:
+            return
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM merge_aggregates WHERE kind = ? AND key = ?",
+                [(kind, k) for (kind, k), v in rows.items() if v is None],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO merge_aggregates (kind, key, value) VALUES (?, ?, ?)",
+                [(kind, k, v) for (kind, k), v in rows.items() if v is not None],
+            )
 
     # --- caches
 

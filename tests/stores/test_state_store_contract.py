@@ -155,6 +155,15 @@ def test_set_chunk_keys_replaces_the_previous_set(state_store: StateStore) -> No
     assert state_store.chunks_for_entities(["alice"]) == {"alice": set()}
 
 
+def test_merge_aggregates_by_kind_written_together_and_deleted(state_store: StateStore) -> None:
+    state_store.put_aggregates({("n", "ann"): "x\t{}", ("p", "ann|bob"): "x\t[1]", ("n", "bob"): "y"})
+    assert state_store.get_aggregates("n", ["ann", "bob", "zed"]) == {"ann": "x\t{}", "bob": "y"}
+    assert state_store.get_aggregates("p", ["ann|bob", "ann"]) == {"ann|bob": "x\t[1]"}
+    state_store.put_aggregates({("n", "ann"): None, ("n", "bob"): "z", ("e", "gone"): None})
+    assert state_store.get_aggregates("n", ["ann", "bob"]) == {"bob": "z"}
+    assert state_store.get_aggregates("n", []) == {}
+
+
 def test_more_ids_than_sqlite_binds_in_one_call(state_store: StateStore) -> None:
     n = 2500
     chunks = chunks_for("big", n)
