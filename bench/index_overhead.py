@@ -14,17 +14,21 @@ Three operations (`--mode`): `insert` indexes the whole corpus into an empty wor
 adding the last one; `delete` indexes all of them at zero latency, then measures deleting
 the last one (whose changed entities and relations are summarized again). Only the measured
 step's calls count towards its ideal. `--timeline` prints the calls in flight per second of
-the measured step, to see where the endpoint waits.
+the measured step, to see where the endpoint waits. `--jitter J` draws each call's latency
+uniformly from latency x (1 - J) to latency x (1 + J), as a real endpoint varies (seeded);
+the ideal is then the sum of the drawn latencies / concurrency.
 
     .venv/bin/python bench/index_overhead.py                          # 0.1 s per call, 4 at a time
     .venv/bin/python bench/index_overhead.py --latency 0.5 --concurrency 8
     .venv/bin/python bench/index_overhead.py --latency 1 --mode all   # insert, add and delete
+    .venv/bin/python bench/index_overhead.py --latency 1 --jitter 0.5 --mode insert
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import shutil
 import sys
 import tempfile
@@ -49,8 +53,12 @@ class BoundedChat:
     """The scripted model behind a per-event-loop semaphore, as the HTTP client bounds its
     requests; counts characters by purpose."""
 
-    def __init__(self, inner: ScriptedChatModel, concurrency: int) -> None:
+    def __init__(self, inner: ScriptedChatModel, concurrency: int, jitter: float = 0.0, seed: int = 14) -> None:
         self.inner = inner
+        self.latency = 0.0  # mean seconds per call; each call draws within +-jitter of it
+        self.jitter = jitter
+        self.rng = random.Random(seed)
+        self.drawn = 0.0  # sum of the latencies drawn since `reset`
         self.model = inner.model
         self.usage = inner.usage
         self.concurrency = concurrency
@@ -65,6 +73,7 @@ class BoundedChat:
         self.chars.clear()
         self.peak = 0
         self.spans.clear()
+        self.drawn = 0.0
 
     async def complete(self, messages: Sequence[Message], *, purpose: str, json_mode: bool = False, **params: Any) -> ChatResult:
         loop = id(asyncio.get_running_loop())
@@ -75,6 +84,10 @@ class BoundedChat:
             started = time.perf_counter()
             try:
                 result = await self.inner.complete(messages, purpose=purpose, json_mode=json_mode, **params)
+                if self.latency and not result.cached:
+                    delay = self.latency * self.rng.uniform(1 - self.jitter, 1 + self.jitter)
+                    self.drawn += delay
+                    await asyncio.sleep(delay)
             finally:
                 self.in_flight -= 1
                 self.spans.append((started, time.perf_counter()))
@@ -118,15 +131,18 @@ def _documents(corpus: Path) -> list[Path]:
     return docs
 
 
-def run(corpus: Path, latency: float, concurrency: int, chunk_size: int, mode: str = "insert") -> dict[str, Any]:
+def run(
+    corpus: Path, latency: float, concurrency: int, chunk_size: int, mode: str = "insert", jitter: float = 0.0
+) -> dict[str, Any]:
     """Runs `mode` and measures its last step (see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="graphrag-bench-") as tmp:
         settings = Settings(
             workspace=Path(tmp) / "ws", extractor="llm", embedder="hashing", llm_concurrency=concurrency,
             chunk_size=chunk_size, chat_base_url=None,
         )
-        scripted = ScriptedChatModel(derived_extraction_responder, latency=0.0 if mode != "insert" else latency)
-        chat = BoundedChat(scripted, concurrency)
+        scripted = ScriptedChatModel(derived_extraction_responder)
+        chat = BoundedChat(scripted, concurrency, jitter)
+        chat.latency = 0.0 if mode != "insert" else latency
         measured_docs = [corpus]
         if mode in ("add", "delete"):
             docs = _documents(corpus)
@@ -140,7 +156,7 @@ def run(corpus: Path, latency: float, concurrency: int, chunk_size: int, mode: s
                 rag.index([folder])  # the workspace the measured step starts from, at zero latency
                 if mode == "add":
                     shutil.copy(docs[-1], folder / docs[-1].name)
-                scripted.latency = latency
+                chat.latency = latency
             before = chat.usage.snapshot()["by_purpose"]
             chat.reset()
             started = time.perf_counter()
@@ -157,6 +173,7 @@ def run(corpus: Path, latency: float, concurrency: int, chunk_size: int, mode: s
                 "calls": _by_purpose_delta(chat.usage.snapshot()["by_purpose"], before),
                 "chars": dict(chat.chars),
                 "peak": chat.peak,
+                "drawn": chat.drawn,
                 "spans": [(a - started, b - started) for a, b in chat.spans],
                 "chars_in": corpus_chars(corpus, settings),
                 "tokens_in": corpus_tokens(corpus, settings),
@@ -201,8 +218,9 @@ def show(title: str, r: dict[str, Any], latency: float, concurrency: int, show_t
           "tokens; " + ", ".join(f"{p} {u.get('prompt_tokens', 0) / r['tokens_in']:.2f}"
                                  for p, u in sorted(r["calls"].items())) + ")")
     if latency > 0:
-        ideal = calls * latency / concurrency
-        print(f"  ideal            {calls} calls x {latency:g} s / {concurrency} = {ideal:.2f} s; peak in flight {r['peak']}")
+        ideal = r["drawn"] / concurrency
+        print(f"  ideal            {calls} calls, {r['drawn']:.1f} s of latency / {concurrency} = {ideal:.2f} s; "
+              f"peak in flight {r['peak']}")
         print(f"  wall / ideal     {r['wall'] / ideal:.2f}")
         busy = sum(b - a for a, b in r["spans"])
         print(f"  endpoint idle    {r['wall'] * concurrency - busy:.2f} slot-seconds of {r['wall'] * concurrency:.2f}")
@@ -218,6 +236,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=REPO / "data" / "sample")
     parser.add_argument("--mode", choices=["insert", "add", "delete", "all"], default="insert")
     parser.add_argument("--timeline", action="store_true", help="calls in flight per second of each measured step")
+    parser.add_argument("--jitter", type=float, default=0.0, help="each call's latency within latency x (1 +- J)")
     args = parser.parse_args()
 
     print(f"corpus {args.corpus}, chunk size {args.chunk_size}, scripted chat model, hashing embedder")
@@ -227,12 +246,13 @@ def main() -> None:
     for mode in ("insert", "add", "delete") if args.mode == "all" else (args.mode,):
         zero = run(args.corpus, 0.0, args.concurrency, args.chunk_size, mode)
         show(f"{mode}, zero latency: the pipeline's own time", zero, 0.0, args.concurrency)
-        slow = run(args.corpus, args.latency, args.concurrency, args.chunk_size, mode)
-        show(f"{mode}, latency {args.latency:g} s per call, concurrency {args.concurrency}", slow, args.latency,
+        slow = run(args.corpus, args.latency, args.concurrency, args.chunk_size, mode, args.jitter)
+        jitter = f" +-{args.jitter:.0%}" if args.jitter else ""
+        show(f"{mode}, latency {args.latency:g} s{jitter} per call, concurrency {args.concurrency}", slow, args.latency,
              args.concurrency, args.timeline)
         calls = sum(u["calls"] for u in slow["calls"].values())
         if args.latency > 0 and calls:
-            ideal = calls * args.latency / args.concurrency
+            ideal = slow["drawn"] / args.concurrency
             ratios[mode] = slow["wall"] / ideal
             print(f"\n  waiting on the LLM beyond the ideal: {slow['wall'] - zero['wall'] - ideal:+.2f} s "
                   f"(wall with latency - wall without - ideal)")

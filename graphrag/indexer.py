@@ -256,9 +256,9 @@ class Indexer:
         by_hash: dict[str, Extraction | Exception] = dict(stored)
         if on_batch is not None:
             on_batch(by_hash)
-        for start in range(0, len(todo), batch):
-            part = todo[start : start + batch]
-            out = await self.extractor.extract(part)
+
+        def settle(part: list[Chunk], out: dict[str, Extraction | Exception]) -> None:
+            nonlocal done
             fresh = {c.text_hash: out[c.id] for c in part if isinstance(out.get(c.id), Extraction)}
             # Durable as soon as they exist: a crash later never pays for them again.
             self.state.put_extractions(fresh, extractor_id)  # type: ignore[arg-type]
@@ -269,6 +269,33 @@ class Indexer:
             self.progress("extract", done, len(todo))
             if on_batch is not None:
                 on_batch(by_hash)
+
+        async def extract(part: list[Chunk]) -> tuple[list[Chunk], dict[str, Extraction | Exception]]:
+            return part, await self.extractor.extract(part)
+
+        # With a model, the next batch is queued while one drains, so the slots its slowest
+        # calls leave free are used; offline, one batch at a time (no endpoint, less memory).
+        window = 2 if self.extractor.extractor_id.startswith("llm:") else 1
+        running: set[asyncio.Task[tuple[list[Chunk], dict[str, Extraction | Exception]]]] = set()
+
+        async def settle_first() -> None:
+            nonlocal running
+            finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                settle(*task.result())
+
+        try:
+            for start in range(0, len(todo), batch):
+                running.add(asyncio.create_task(extract(todo[start : start + batch])))
+                if len(running) >= window:
+                    await settle_first()
+            while running:
+                await settle_first()
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
         for c in chunks:
             if c.id not in results:
                 results[c.id] = by_hash[c.text_hash]

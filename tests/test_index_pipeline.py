@@ -41,19 +41,23 @@ def _chunks(rag) -> int:
     return rag.stats()["chunks"]
 
 
-def local_texts() -> dict[str, str]:
-    """Three documents whose people appear in no other document (like independent news
-    items or encyclopedia passages), each person in every sentence of its document."""
-    people = {"A": ("Marta Quill", "Oren Vale"), "B": ("Pia Strand", "Tomas Reed"), "C": ("Ilse Marr", "Uwe Lind")}
+FIRST = ["Marta", "Oren", "Pia", "Tomas", "Ilse", "Uwe", "Greta", "Anselm", "Lotte", "Bruno", "Vera", "Kasimir"]
+LAST = ["Quill", "Vale", "Strand", "Reed", "Marr", "Lind", "Holm", "Brandt", "Falk", "Wendt", "Rask", "Sommer"]
+
+
+def local_texts(n: int = 3) -> dict[str, str]:
+    """`n` documents whose people appear in no other document (like independent news items
+    or encyclopedia passages), each person in every sentence of its document."""
     places = ["harbour", "market", "mill", "library", "orchard", "chapel", "bridge", "school", "quay", "farm"]
-    return {
-        name: "\n\n".join(
+    texts = {}
+    for i in range(n):
+        x, y = f"{FIRST[2 * i]} {LAST[2 * i]}", f"{FIRST[2 * i + 1]} {LAST[2 * i + 1]}"
+        texts[f"D{i}"] = "\n\n".join(
             f"{x} met {y} near the old {places[k % 10]} in week {k}, and they talked about the "
             f"{places[(k * 3) % 10]} for {k + 2} hours."
             for k in range(40)
         )
-        for name, (x, y) in people.items()
-    }
+    return texts
 
 
 def _summaries(rag) -> int:
@@ -147,18 +151,16 @@ def test_a_crash_in_any_round_converges_on_rerun(make_rag, write_docs, sample_te
     assert {r.status for r in crashed.status()} == {"processed"}
 
 
-def test_a_failed_reconcile_round_stops_extraction(make_rag, write_docs, sample_texts, monkeypatch):
+def test_a_failed_reconcile_round_stops_extraction(make_rag, write_docs, monkeypatch):
     """A round that fails ends the run with its error at the next batch instead of
     extracting everything for a run that cannot finish."""
     from graphrag.indexer import Indexer
 
-    texts = {f"{name}{i}": text for name, text in sample_texts.items() for i in range(3)}
-    texts = {name: f"{name}\n{text}" for name, text in texts.items()}  # nine documents
-    paths = write_docs(texts)
+    paths = write_docs(local_texts(6))
     whole = OrderedChat()
     make_rag("whole", chat=whole, **SERIAL).index(paths)
     needed = whole.started.count("extract")
-    assert needed > 16, "the corpus must need three extraction batches"
+    assert needed > 40, "the corpus must need six extraction batches"
 
     chat = OrderedChat()
     rag = make_rag(chat=chat, **SERIAL)
@@ -186,3 +188,15 @@ def test_a_document_whose_extraction_failed_is_recorded_while_the_others_settle(
     assert report.documents_failed == sum(1 for s in statuses.values() if s == "failed")
     assert "processed" in statuses.values()
     assert rag.state.pending("document") == set()
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_the_next_extraction_batch_is_queued_while_one_drains(make_rag, write_docs, pipelined):
+    """Two batches of chunks in flight: the calls the slowest chunks of one batch leave
+    free go to the next batch instead of idling until the whole batch is done."""
+    paths = write_docs(local_texts(3))
+    chat = OrderedChat()
+    rag = make_rag(chat=chat, **{**SERIAL, "pipeline_summaries": pipelined})
+    rag.index(paths)
+    assert _chunks(rag) > 8 * 2
+    assert chat.started[:16] == ["extract"] * 16  # both batches' first calls before any glean
