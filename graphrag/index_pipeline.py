@@ -4,17 +4,23 @@ chunks are still being extracted, so summary calls share the chat model's concur
 extraction calls instead of waiting for a phase of their own after the last chunk.
 
 One settling task does the commits and reconciles, one round at a time: a round takes every
-document that became ready since the last one, commits them (which journals the keys they
+document that became ready since the last one (once they hold an extraction batch's worth
+of chunks, or a tenth of the run's, whichever is more), commits them (which journals the keys they
 touch) and reconciles the journal. Commits never interleave with a reconcile, so a
 reconcile clears exactly the journal entries it rebuilt; a crash anywhere leaves the rest
 journaled (or unextracted, with every extracted text stored), and the next run converges
-as it does without pipelining.
+as it does without pipelining. That run reconciles the journal it finds in its own rounds
+(`GraphRAG.index` does not settle it first), so the deferral below applies to it too and
+it converges to what an uninterrupted run gives, word for word.
 
-The price: an entity that documents of a later round touch again is merged again in that
-round. Its summary follows the summary policy: with `fold`, fewer than
-`summary_fold_min_new` new fragments are appended without a call; with `rebuild`, it is
-summarized again (a fragment set seen before is served by the LLM cache). A run whose
-extraction fits in one batch makes exactly one round, as without pipelining.
+An entity or relation that needs a summary while a chunk not yet extracted still mentions
+one of its names keeps its offline description in that round and stays journaled; the
+round where no waiting chunk mentions it any more summarizes it from all of this run's
+fragments. So a summary is made once per run, from the fragments a phase-by-phase run
+would use, and the graph is the same word for word (`tests/test_index_pipeline.py`); only
+an entity the extractor names without the text spelling it out can be summarized early and
+then folded or rebuilt again. The price: each round is a reconcile (merge, writes, vectors)
+of its own, and the uncertain name pairs of each round are judged in calls of their own.
 """
 
 from __future__ import annotations
@@ -36,11 +42,17 @@ log = logging.getLogger(__name__)
 OnExtracted = Callable[[dict[str, "Extraction | Exception"]], None]
 
 
+# At most about this many rounds before the last one: each costs a reconcile's own work
+# and may cost a call judging name pairs that one round at the end would have batched.
+MAX_EARLY_ROUNDS = 10
+
+
 class _Rounds:
     """Documents waiting for the settling task, and whether extraction is over."""
 
-    def __init__(self, docs: Sequence[Document], chunks_by_doc: dict[str, list[Chunk]]) -> None:
+    def __init__(self, docs: Sequence[Document], chunks_by_doc: dict[str, list[Chunk]], min_chunks: int) -> None:
         self.chunks_by_doc = chunks_by_doc
+        self.min_chunks = min_chunks  # an early round waits until its documents hold this many chunks
         self.waiting = {doc.id: doc for doc in docs}
         self.ready: list[Document] = []
         self.results: dict[str, Extraction | Exception] = {}  # by chunk id, of ready documents
@@ -74,6 +86,10 @@ class _Rounds:
         self.wake.set()
 
     def take(self) -> list[Document]:
+        """The ready documents, once they make a round: all of them at the end, else at
+        least `min_chunks` chunks' worth (nothing yet otherwise)."""
+        if not self.extraction_over and sum(len(self.chunks_by_doc[d.id]) for d in self.ready) < self.min_chunks:
+            return []
         taken, self.ready = self.ready, []
         return taken
 
@@ -84,7 +100,7 @@ async def process_pipelined(indexer: "Indexer", docs: Sequence[Document], report
     document is committed (or recorded failed) and the journal is reconciled."""
     chunks_by_doc = indexer.chunk_documents(docs, report)
     all_chunks = [c for cs in chunks_by_doc.values() for c in cs]
-    rounds = _Rounds(docs, chunks_by_doc)
+    rounds = _Rounds(docs, chunks_by_doc, max(indexer.extraction_batch, -(-len(all_chunks) // MAX_EARLY_ROUNDS)))
 
     async def settle() -> None:
         while True:

@@ -143,6 +143,11 @@ class Indexer:
         to keep busy and one reconcile at the end does the least work)."""
         return self.settings.pipeline_summaries and self.chat is not None
 
+    @property
+    def extraction_batch(self) -> int:
+        """Chunks per extraction batch: enough to keep the endpoint's slots busy."""
+        return max(8, 4 * self.settings.llm_concurrency)
+
     def plan(self, paths: Sequence[str]) -> IndexPlan:
         """Loads the sources and sorts their documents into new-or-changed and unchanged."""
         return plan_sources(paths, self.settings, self.state, self.progress)
@@ -250,7 +255,7 @@ class Indexer:
                 missing.setdefault(c.text_hash, c)
         report.chunks_reused += len(chunks) - len([c for c in chunks if c.text_hash in missing])
         todo = list(missing.values())
-        batch = max(8, 4 * self.settings.llm_concurrency)
+        batch = self.extraction_batch
         done = 0
         self.progress("extract", 0, len(todo))
         by_hash: dict[str, Extraction | Exception] = dict(stored)
