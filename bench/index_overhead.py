@@ -10,9 +10,9 @@ characters per corpus character, and the ratio of wall time to the ideal
 calls x latency / concurrency (1.0 = the endpoint is never left idle).
 
 Three operations (`--mode`): `insert` indexes the whole corpus into an empty workspace;
-`add` indexes all documents but the last one (by file name) at zero latency, then measures
-adding the last one; `delete` indexes all of them at zero latency, then measures deleting
-the last one (whose changed entities and relations are summarized again). Only the measured
+`add` indexes all documents but the last one (by file name; `--last N`: the last N) at
+zero latency, then measures adding it; `delete` indexes all of them at zero latency, then
+measures deleting it (whose changed entities and relations are summarized again). Only the measured
 step's calls count towards its ideal. `--timeline` prints the calls in flight per second of
 the measured step, to see where the endpoint waits. `--jitter J` draws each call's latency
 uniformly from latency x (1 - J) to latency x (1 + J), as a real endpoint varies (seeded);
@@ -124,15 +124,17 @@ def _by_purpose_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str
     return delta
 
 
-def _documents(corpus: Path) -> list[Path]:
+def _documents(corpus: Path, last: int) -> tuple[list[Path], list[Path]]:
+    """(documents indexed before the measured step, documents it adds or deletes)."""
     docs = sorted(p for p in corpus.iterdir() if p.is_file()) if corpus.is_dir() else [corpus]
-    if len(docs) < 2:
-        raise SystemExit(f"{corpus}: add and delete need a folder of at least two documents")
-    return docs
+    if len(docs) <= last:
+        raise SystemExit(f"{corpus}: add and delete need a folder of more than {last} documents")
+    return docs[:-last], docs[-last:]
 
 
 def run(
-    corpus: Path, latency: float, concurrency: int, chunk_size: int, mode: str = "insert", jitter: float = 0.0
+    corpus: Path, latency: float, concurrency: int, chunk_size: int, mode: str = "insert", jitter: float = 0.0,
+    last: int = 1,
 ) -> dict[str, Any]:
     """Runs `mode` and measures its last step (see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="graphrag-bench-") as tmp:
@@ -145,24 +147,25 @@ def run(
         chat.latency = 0.0 if mode != "insert" else latency
         measured_docs = [corpus]
         if mode in ("add", "delete"):
-            docs = _documents(corpus)
+            before_step, step = _documents(corpus, last)
             folder = Path(tmp) / "corpus"
             folder.mkdir()
-            for doc in docs[:-1] if mode == "add" else docs:
+            for doc in before_step if mode == "add" else before_step + step:
                 shutil.copy(doc, folder / doc.name)
             measured_docs = [folder]
         with GraphRAG(settings, chat=chat, embedder=HashingEmbedder(settings.embedding_dim)) as rag:  # type: ignore[arg-type]
             if mode in ("add", "delete"):
                 rag.index([folder])  # the workspace the measured step starts from, at zero latency
                 if mode == "add":
-                    shutil.copy(docs[-1], folder / docs[-1].name)
+                    for doc in step:
+                        shutil.copy(doc, folder / doc.name)
                 chat.latency = latency
             before = chat.usage.snapshot()["by_purpose"]
             chat.reset()
             started = time.perf_counter()
             report = None
             if mode == "delete":
-                rag.delete([str((folder / docs[-1].name).resolve())])
+                rag.delete([str((folder / doc.name).resolve()) for doc in step])
             else:
                 report = rag.index(measured_docs)
             wall = time.perf_counter() - started
@@ -237,6 +240,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=["insert", "add", "delete", "all"], default="insert")
     parser.add_argument("--timeline", action="store_true", help="calls in flight per second of each measured step")
     parser.add_argument("--jitter", type=float, default=0.0, help="each call's latency within latency x (1 +- J)")
+    parser.add_argument("--last", type=int, default=1, help="add and delete: how many of the last documents")
     args = parser.parse_args()
 
     print(f"corpus {args.corpus}, chunk size {args.chunk_size}, scripted chat model, hashing embedder")
@@ -244,9 +248,9 @@ def main() -> None:
     print(f"cold run (discarded): {cold['wall']:.2f} s")
     ratios: dict[str, float] = {}
     for mode in ("insert", "add", "delete") if args.mode == "all" else (args.mode,):
-        zero = run(args.corpus, 0.0, args.concurrency, args.chunk_size, mode)
+        zero = run(args.corpus, 0.0, args.concurrency, args.chunk_size, mode, last=args.last)
         show(f"{mode}, zero latency: the pipeline's own time", zero, 0.0, args.concurrency)
-        slow = run(args.corpus, args.latency, args.concurrency, args.chunk_size, mode, args.jitter)
+        slow = run(args.corpus, args.latency, args.concurrency, args.chunk_size, mode, args.jitter, args.last)
         jitter = f" +-{args.jitter:.0%}" if args.jitter else ""
         show(f"{mode}, latency {args.latency:g} s{jitter} per call, concurrency {args.concurrency}", slow, args.latency,
              args.concurrency, args.timeline)
