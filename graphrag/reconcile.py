@@ -98,8 +98,8 @@ class Reconciler:
         if missing_names:
             names.update({k: e.name for k, e in self.graph.get_entities(missing_names).items()})
 
-        def later(*involved: str) -> bool:
-            return defer is not None and defer(involved)
+        def later(*involved: str) -> "Callable[[], bool] | None":
+            return None if defer is None else lambda: defer(involved)
 
         # Entities and relations together: one pool of calls, no idle slots between two phases.
         outcomes = await asyncio.gather(
