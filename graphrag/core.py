@@ -203,8 +203,11 @@ class GraphRAG:
             self._check_extractor()
             try:
                 budget = TokenBudget(max_tokens, self.usage) if max_tokens is not None else None
-                self._settle_journal(progress, budget)
                 indexer = self._indexer(progress)
+                if budget is not None or not indexer.pipelines_summaries:
+                    # A pipelined run reconciles the journal in its first round instead, deferring
+                    # what the documents to come still mention: a crashed run converges word for word.
+                    self._settle_journal(progress, budget)
                 return indexer.index([str(p) for p in paths], prune=prune, budget=budget)
             finally:
                 self._refresh_queries()

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphrag.budget import TokenBudget, process_within_budget
 from graphrag.cost import chunks_to_extract
 from graphrag.extract.base import Extractor
+from graphrag.index_pipeline import process_pipelined, settled
 from graphrag.index_plan import plan_sources, record_plan
 from graphrag.index_report import IndexPlan, IndexReport, ProgressCallback, placeholder_id, timed
 from graphrag.ingest.chunk import chunk_document
@@ -31,6 +32,7 @@ from graphrag.reconcile import (  # noqa: F401 - re-exported: the indexer's publ
     ENTITIES_TABLE,
     GENERATION_KEY,
     RELATIONS_TABLE,
+    Deferral,
     Reconciler,
 )
 from graphrag.progress import with_describe_progress, with_embed_progress
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+ExtractedCallback = Callable[[dict[str, "Extraction | Exception"]], None]  # results by chunk text hash
 REMOVING_KEY = "removing:"  # + source -> id of the document whose removal is journaled
 
 
@@ -115,7 +118,9 @@ class Indexer:
         if prune and plan.removed:
             self.remove_documents(plan.removed)
             report.documents_removed = len(plan.removed)
-        if budget is None:
+        if budget is None and self.pipelines_summaries:
+            await process_pipelined(self, plan.todo, report)
+        elif budget is None:
             await self.process(plan.todo, report)
         else:
             await process_within_budget(
@@ -131,6 +136,18 @@ class Indexer:
         self.summarize_report(report, calls_before, started)
         return report
 
+    @property
+    def pipelines_summaries(self) -> bool:
+        """Whether `aindex` reconciles documents while later chunks are still extracted:
+        only with a chat model (offline, summaries cost no calls, so there is no endpoint
+        to keep busy and one reconcile at the end does the least work)."""
+        return self.settings.pipeline_summaries and self.chat is not None
+
+    @property
+    def extraction_batch(self) -> int:
+        """Chunks per extraction batch: enough to keep the endpoint's slots busy."""
+        return max(8, 4 * self.settings.llm_concurrency)
+
     def plan(self, paths: Sequence[str]) -> IndexPlan:
         """Loads the sources and sorts their documents into new-or-changed and unchanged."""
         return plan_sources(paths, self.settings, self.state, self.progress)
@@ -145,17 +162,29 @@ class Indexer:
     async def process(self, docs: Sequence[Document], report: IndexReport) -> None:
         """Chunks and extracts documents and commits each one that succeeded to the state
         (journaling what the graph must rebuild). The graph is untouched until reconcile."""
-        with timed(report, "chunk"):
-            chunks_by_doc = {
-                doc.id: chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap) for doc in docs
-            }
+        chunks_by_doc = self.chunk_documents(docs, report)
         all_chunks = [c for cs in chunks_by_doc.values() for c in cs]
-        prefetch = self._prefetch_vectors([c.text for c in all_chunks])
+        prefetch = self.prefetch_vectors([c.text for c in all_chunks])
         try:
             with timed(report, "extract"):
                 extractions = await self._extract_all(all_chunks, report)
         finally:
-            await _settled(prefetch)
+            await settled(prefetch)
+        self.commit_documents(docs, chunks_by_doc, extractions, report)
+
+    def chunk_documents(self, docs: Sequence[Document], report: IndexReport) -> dict[str, list[Chunk]]:
+        with timed(report, "chunk"):
+            return {doc.id: chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap) for doc in docs}
+
+    def commit_documents(
+        self,
+        docs: Sequence[Document],
+        chunks_by_doc: dict[str, list[Chunk]],
+        extractions: dict[str, Extraction | Exception],
+        report: IndexReport,
+    ) -> None:
+        """Commits each extracted document to the state (journaling what the graph must
+        rebuild); one with a failed chunk is recorded `failed` with the first error."""
         for doc in docs:
             chunks = chunks_by_doc[doc.id]
             errors = [extractions[c.id] for c in chunks if isinstance(extractions.get(c.id), Exception)]
@@ -165,12 +194,12 @@ class Indexer:
                 report.documents_failed += 1
                 report.failures.append({"source": doc.source, "reason": reason})
                 continue
-            if self._commit_document(doc, chunks, {c.id: extractions[c.id] for c in chunks}):
+            if self._commit_document(doc, chunks, {c.id: extractions[c.id] for c in chunks}):  # type: ignore[misc]
                 report.documents_updated += 1
             else:
                 report.documents_new += 1
 
-    def _prefetch_vectors(self, texts: list[str]) -> "asyncio.Task[Any] | None":
+    def prefetch_vectors(self, texts: list[str]) -> "asyncio.Task[Any] | None":
         """Chunk texts are known before extraction: embed them into the embedding cache in
         a worker thread meanwhile, so reconcile finds their vectors ready. Only with a
         caching embedder (else the work would be done twice)."""
@@ -209,8 +238,12 @@ class Indexer:
             )
         )
 
-    async def _extract_all(self, chunks: list[Chunk], report: IndexReport) -> dict[str, Extraction | Exception]:
-        """Stored records are reused by chunk text; only texts never extracted go to the extractor."""
+    async def _extract_all(
+        self, chunks: list[Chunk], report: IndexReport, on_batch: ExtractedCallback | None = None
+    ) -> dict[str, Extraction | Exception]:
+        """Stored records are reused by chunk text; only texts never extracted go to the
+        extractor. `on_batch` is called with the results by text hash so far (stored ones
+        first), once before the first batch and after every batch."""
         extractor_id = self.extractor.extractor_id
         stored = self.state.get_extractions({c.text_hash for c in chunks}, extractor_id)
         results: dict[str, Extraction | Exception] = {}
@@ -222,13 +255,15 @@ class Indexer:
                 missing.setdefault(c.text_hash, c)
         report.chunks_reused += len(chunks) - len([c for c in chunks if c.text_hash in missing])
         todo = list(missing.values())
-        batch = max(8, 4 * self.settings.llm_concurrency)
+        batch = self.extraction_batch
         done = 0
         self.progress("extract", 0, len(todo))
-        by_hash: dict[str, Extraction | Exception] = {}
-        for start in range(0, len(todo), batch):
-            part = todo[start : start + batch]
-            out = await self.extractor.extract(part)
+        by_hash: dict[str, Extraction | Exception] = dict(stored)
+        if on_batch is not None:
+            on_batch(by_hash)
+
+        def settle(part: list[Chunk], out: dict[str, Extraction | Exception]) -> None:
+            nonlocal done
             fresh = {c.text_hash: out[c.id] for c in part if isinstance(out.get(c.id), Extraction)}
             # Durable as soon as they exist: a crash later never pays for them again.
             self.state.put_extractions(fresh, extractor_id)  # type: ignore[arg-type]
@@ -237,6 +272,35 @@ class Indexer:
             done += len(part)
             report.chunks_extracted += len(part)
             self.progress("extract", done, len(todo))
+            if on_batch is not None:
+                on_batch(by_hash)
+
+        async def extract(part: list[Chunk]) -> tuple[list[Chunk], dict[str, Extraction | Exception]]:
+            return part, await self.extractor.extract(part)
+
+        # With a model, the next batch is queued while one drains, so the slots its slowest
+        # calls leave free are used; offline, one batch at a time (no endpoint, less memory).
+        window = 2 if self.extractor.extractor_id.startswith("llm:") else 1
+        running: set[asyncio.Task[tuple[list[Chunk], dict[str, Extraction | Exception]]]] = set()
+
+        async def settle_first() -> None:
+            nonlocal running
+            finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                settle(*task.result())
+
+        try:
+            for start in range(0, len(todo), batch):
+                running.add(asyncio.create_task(extract(todo[start : start + batch])))
+                if len(running) >= window:
+                    await settle_first()
+            while running:
+                await settle_first()
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
         for c in chunks:
             if c.id not in results:
                 results[c.id] = by_hash[c.text_hash]
@@ -306,17 +370,7 @@ class Indexer:
         self._run(self.areconcile(budget))
         self.graph.flush()
 
-    async def areconcile(self, budget: TokenBudget | None = None) -> None:
-        """Makes the graph and vectors agree with the state for every journaled key."""
-        await self.reconciler().areconcile(budget)
-
-
-async def _settled(task: "asyncio.Task[Any] | None") -> None:
-    """Waits for a prefetch; its failure only costs the head start (reconcile embeds again
-    and reports the error there)."""
-    if task is None:
-        return
-    try:
-        await task
-    except Exception as error:  # noqa: BLE001 - see the docstring
-        log.info("embedding chunk texts ahead of reconcile failed (%s); reconcile will embed them", error)
+    async def areconcile(self, budget: TokenBudget | None = None, defer: Deferral | None = None) -> None:
+        """Makes the graph and vectors agree with the state for every journaled key
+        (`defer`: see `Reconciler.areconcile`)."""
+        await self.reconciler().areconcile(budget, defer)

@@ -40,9 +40,9 @@ def spacy_pipeline(name: str, *, exclude: tuple[str, ...] = ()) -> "Language":
     with _spacy_lock:
         nlp = _spacy.get(key)
         if nlp is None:
-            import spacy
+            from graphrag.spacy_import import import_spacy
 
-            nlp = _spacy[key] = spacy.load(name, exclude=list(exclude))
+            nlp = _spacy[key] = import_spacy().load(name, exclude=list(exclude))
         return nlp
 
 

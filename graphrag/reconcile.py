@@ -4,11 +4,11 @@ per-chunk extraction records (never by calling the extractor again)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncio
 import json
 import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from graphrag.index_report import ProgressCallback
 from graphrag.llm.base import Embedder
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from graphrag.resolve.adjudicate import Budget
     from graphrag.resolve.resolver import EntityResolver
 
+Deferral = Callable[[Sequence[str]], bool]
 GENERATION_KEY = "workspace:generation"
 CHUNKS_TABLE = "chunks"
 ENTITIES_TABLE = "entities"
@@ -65,9 +66,12 @@ class Reconciler:
         self.progress = progress
         self.resolver = resolver
 
-    async def areconcile(self, budget: "Budget | None" = None) -> None:
+    async def areconcile(self, budget: "Budget | None" = None, defer: "Deferral | None" = None) -> None:
         """Makes the graph and vectors agree with the state for every journaled key;
-        `budget` bounds the tokens the chat model may spend adjudicating name pairs."""
+        `budget` bounds the tokens the chat model may spend adjudicating name pairs.
+        `defer(names)` says whether an entity or relation of those names may still gain
+        fragments in this run (chunks not yet extracted mention one): one that needs a
+        summary then keeps its offline description and stays journaled for a later round."""
         doc_ids = self.state.pending("document")
         chunk_ids = self.state.pending("chunk")
         entity_keys = self.state.pending("entity")
@@ -89,27 +93,33 @@ class Reconciler:
 
         total = len(merged_entities) + len(merged_relations)
         self.progress("describe", 0, total)
-        entity_outcomes = await asyncio.gather(
-            *(
-                self.summarizer.describe_checked(m.name, m.fragments, key=f"entity:{m.key}")
-                for m in merged_entities.values()
-            )
-        )
-        entity_descriptions = [text for text, _ in entity_outcomes]
         names = {k: m.name for k, m in merged_entities.items()}
         missing_names = {m.source for m in merged_relations.values()} | {m.target for m in merged_relations.values()}
         missing_names -= names.keys()
         if missing_names:
             names.update({k: e.name for k, e in self.graph.get_entities(missing_names).items()})
-        relation_outcomes = await asyncio.gather(
+
+        def later(*involved: str) -> "Callable[[], bool] | None":
+            return None if defer is None else lambda: defer(involved)
+
+        # Entities and relations together: one pool of calls, no idle slots between two phases.
+        outcomes = await asyncio.gather(
+            *(
+                self.summarizer.describe_checked(
+                    m.name, m.fragments, key=f"entity:{m.key}", defer=later(m.name, *(a.name for a in m.aliases))
+                )
+                for m in merged_entities.values()
+            ),
             *(
                 self.summarizer.describe_checked(
                     f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments,
-                    key=f"relation:{m.key}",
+                    key=f"relation:{m.key}", defer=later(names.get(m.source, m.source), names.get(m.target, m.target)),
                 )
                 for m in merged_relations.values()
-            )
+            ),
         )
+        entity_outcomes, relation_outcomes = outcomes[: len(merged_entities)], outcomes[len(merged_entities) :]
+        entity_descriptions = [text for text, _ in entity_outcomes]
         relation_descriptions = [text for text, _ in relation_outcomes]
         # Keys whose summary the model could not give stay journaled: the next run asks again.
         unsettled_entities = {k for k, (_, final) in zip(merged_entities, entity_outcomes) if not final}

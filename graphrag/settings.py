@@ -162,6 +162,13 @@ class Settings(BaseSettings):
         "(or the description passes summary_max_tokens), then folded in with one call",
     )
 
+    pipeline_summaries: bool = Field(
+        default=False,
+        description="with a chat model: merge, summarize and write the documents whose chunks are extracted "
+        "while later chunks are still extracted, so summary calls share the model's concurrency with "
+        "extraction (an entity touched again in a later round is merged again under summary_policy)",
+    )
+
     # --- entity resolution
     resolution: bool = Field(
         default=True, description="resolve names of one entity into one (aliases) when documents are indexed"

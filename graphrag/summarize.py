@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -109,18 +109,21 @@ class DescriptionSummarizer:
         return (await self.describe_checked(name, fragments, key=key))[0]
 
     async def describe_checked(
-        self, name: str, fragments: Sequence[str], *, key: str | None = None
+        self, name: str, fragments: Sequence[str], *, key: str | None = None, defer: Callable[[], bool] | None = None
     ) -> tuple[str, bool]:
         """(description, whether it is final) of `name` from its distinct fragments (most
         frequent first). `key` names the entity or relation (e.g. "entity:scrooge") for the
-        fold policy. Not final: the model failed (unreachable, empty or cut-off answers), so
-        the offline summary stands in until a later run."""
+        fold policy. Not final: the model failed (unreachable, empty or cut-off answers), or
+        `defer()` (asked only when a call would be made) says more fragments may come, so the
+        offline summary stands in until a later round or run."""
         if not fragments:
             return "", True
         if not self.needs_summary(fragments):
             return "\n".join(fragments), True
         if self.chat is None:
             return self._keep_most_frequent(fragments), True
+        if defer is not None and defer():
+            return self._keep_most_frequent(fragments), False
         try:
             if self.policy == "rebuild" or key is None or self.records is None:
                 return await self._from_scratch(name, fragments), True

@@ -119,9 +119,9 @@ class SpacyExtractor:
 
     @cached_property
     def nlp(self) -> "Language":
-        import spacy
+        from graphrag.spacy_import import import_spacy
 
-        return spacy.load(self.model)
+        return import_spacy().load(self.model)
 
     async def extract(self, chunks: Sequence[Chunk]) -> dict[str, Extraction | Exception]:
         # spaCy holds the GIL for most of its work; a thread keeps the event loop responsive.
