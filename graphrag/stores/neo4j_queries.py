@@ -3,7 +3,8 @@
 data (labels come from `$(row.label)`, Neo4j 5.26 dynamic labels).
 
 Every lookup by key or id pins its index seek (`USING INDEX SEEK`), so no plan depends on the
-statistics. Neo4j caches a plan until the statistics drift; planned on statistics sampled
+statistics, and every read of a whole workspace pins its seek on the workspace index (else a
+scan of the (workspace, key) index can read every workspace's rows). Neo4j caches a plan until the statistics drift; planned on statistics sampled
 while a workspace was empty (a fresh server, the first batch of a run), it looked keys up
 through the workspace-only index, or satisfied a plain `USING INDEX` hint with a scan of the
 whole (workspace, key) index: a scan per row (a first write of 4k relations took 6-25 s
@@ -156,7 +157,7 @@ SET o.degree = COUNT { (o)-[:RELATED]-() }
 # One query per label, run until it deletes nothing (bounded transactions).
 DROP_NAMESPACE = [
     f"""
-MATCH (n:{label} {{workspace: $ws}})
+MATCH (n:{label} {{workspace: $ws}}) USING INDEX SEEK n:{label}(workspace)
 WITH n LIMIT $limit
 DETACH DELETE n
 RETURN count(*) AS deleted
@@ -219,20 +220,26 @@ WHERE t.key IN $keys
 RETURN collect({_RELATION_FIELDS}) AS rows
 """
 
-ENTITY_KEYS = "MATCH (e:Entity {workspace: $ws}) RETURN collect(e.key) AS keys"
+ENTITY_KEYS = "MATCH (e:Entity {workspace: $ws}) USING INDEX SEEK e:Entity(workspace) RETURN collect(e.key) AS keys"
 
-RELATION_KEYS = "MATCH ()-[r:RELATED {workspace: $ws}]->() RETURN collect(r.key) AS keys"
+RELATION_KEYS = """
+MATCH ()-[r:RELATED {workspace: $ws}]->() USING INDEX SEEK r:RELATED(workspace)
+RETURN collect(r.key) AS keys
+"""
 
-ALL_DOCUMENTS = "MATCH (d:Document {workspace: $ws}) RETURN d {.*} AS d"
+ALL_DOCUMENTS = "MATCH (d:Document {workspace: $ws}) USING INDEX SEEK d:Document(workspace) RETURN d {.*} AS d"
 
-ALL_CHUNKS = "MATCH (c:Chunk {workspace: $ws}) RETURN c {.*} AS c"
+ALL_CHUNKS = "MATCH (c:Chunk {workspace: $ws}) USING INDEX SEEK c:Chunk(workspace) RETURN c {.*} AS c"
 
 STATS = """
-CALL () { MATCH (d:Document {workspace: $ws}) RETURN count(d) AS documents }
-CALL () { MATCH (c:Chunk {workspace: $ws}) RETURN count(c) AS chunks }
-CALL () { MATCH ()-[r:RELATED {workspace: $ws}]->() RETURN count(r) AS relations }
+CALL () { MATCH (d:Document {workspace: $ws}) USING INDEX SEEK d:Document(workspace) RETURN count(d) AS documents }
+CALL () { MATCH (c:Chunk {workspace: $ws}) USING INDEX SEEK c:Chunk(workspace) RETURN count(c) AS chunks }
 CALL () {
-  MATCH (e:Entity {workspace: $ws})
+  MATCH ()-[r:RELATED {workspace: $ws}]->() USING INDEX SEEK r:RELATED(workspace)
+  RETURN count(r) AS relations
+}
+CALL () {
+  MATCH (e:Entity {workspace: $ws}) USING INDEX SEEK e:Entity(workspace)
   WITH e.type AS type, count(*) AS n
   RETURN collect([type, n]) AS types
 }
