@@ -28,15 +28,16 @@ from graphrag.errors import StoreError
 from graphrag.models import Alias, Chunk, DocumentRecord, Entity, Relation, normalize_name
 from graphrag.stores.networkx_graph import DEFAULT_FILENAME as LEGACY_FILENAME
 from graphrag.stores.networkx_graph import NetworkXGraphStore, _fields
-from graphrag.stores.sqlite_common import immediate_transaction, select_in
+from graphrag.stores.sqlite_common import immediate_transaction, migrate, open_wal, select_in
 
 DEFAULT_FILENAME = "graph.sqlite"
-SCHEMA_VERSION = 1
 # Change-log rows kept for other processes to catch up from; a reader further behind
 # reloads the whole graph (still correct, only slower).
 CHANGE_LOG_KEEP = 200_000
 
-_SCHEMA = """
+# Entry i upgrades the schema from version i to i + 1 (`PRAGMA user_version`).
+_MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS documents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, document_id TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entities (
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS relations (
 CREATE TABLE IF NOT EXISTS aliases (name TEXT PRIMARY KEY, entity TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS aliases_by_entity ON aliases (entity);
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL);
-"""
+""",
+]
 
 _KINDS = ("document", "chunk", "entity", "relation")
 
@@ -66,20 +68,12 @@ class SQLiteGraphStore(NetworkXGraphStore):
         self._dirty_keys: dict[str, set[str]] = {kind: set() for kind in _KINDS}
         self._seq = 0  # the last change-log sequence this process's memory reflects
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = open_wal(path, busy_timeout_s, "graph store")
         try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a flush is exactly
-            # one transaction. One connection behind the store's lock serves every thread.
-            self._conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open the graph store {path}: {e}") from e
-        try:
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"could not put {path} in WAL mode (got {mode!r}); put the workspace on a local file system")
             # NORMAL in WAL mode survives any process crash; a power cut may undo the last
             # flushes, which the indexer's journal redoes.
             self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._create_schema()
+            migrate(self._conn, path, _MIGRATIONS, "graph")
             super().__init__(None)  # calls reload(): loads the tables
             self._import_legacy_json(path.parent / LEGACY_FILENAME)
         except BaseException as e:
@@ -92,19 +86,6 @@ class SQLiteGraphStore(NetworkXGraphStore):
 
     def _transaction(self) -> "AbstractContextManager[sqlite3.Connection]":
         return immediate_transaction(self._conn)
-
-    def _create_schema(self) -> None:
-        with self._transaction() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.db_path} has graph schema v{version}, newer than this graphrag "
-                    f"(v{SCHEMA_VERSION}); upgrade graphrag"
-                )
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _last_seq(self) -> int:
         return self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]

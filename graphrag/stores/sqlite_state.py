@@ -21,9 +21,9 @@ import numpy as np
 
 from graphrag.errors import DocumentNotFoundError, StoreError
 from graphrag.models import Chunk, DocumentRecord, DocumentStatus, Extraction
+from graphrag.stores.sqlite_common import migrate, open_wal
 from graphrag.stores.sqlite_common import select_in as _select_in
-
-SCHEMA_VERSION = 2
+from graphrag.stores.sqlite_state_schema import MIGRATIONS
 
 # Parsed extraction records kept in memory per process (a few KB each).
 EXTRACTION_CACHE_RECORDS = 20_000
@@ -36,78 +36,6 @@ _VECTOR_DTYPE = np.dtype("<f4")
 _VALID_STATUSES: frozenset[str] = frozenset(get_args(DocumentStatus))
 _PENDING_KINDS = frozenset({"entity", "relation", "document", "chunk"})
 
-# Each entry upgrades the schema from version i to i + 1 (index i).
-_MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE documents (
-        id           TEXT PRIMARY KEY,
-        source       TEXT NOT NULL,
-        title        TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        status       TEXT NOT NULL,
-        error        TEXT,
-        n_chunks     INTEGER NOT NULL DEFAULT 0,
-        ingested_at  REAL,
-        timings      TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX documents_by_source ON documents(source);
-    CREATE INDEX documents_by_status ON documents(status);
-
-    CREATE TABLE chunks (
-        id          TEXT PRIMARY KEY,
-        document_id TEXT NOT NULL,
-        text        TEXT NOT NULL,
-        ord         INTEGER NOT NULL,
-        n_tokens    INTEGER NOT NULL,
-        text_hash   TEXT NOT NULL
-    );
-    CREATE INDEX chunks_by_document ON chunks(document_id, ord);
-
-    CREATE TABLE extractions (
-        text_hash    TEXT NOT NULL,
-        extractor_id TEXT NOT NULL,
-        record       TEXT NOT NULL,
-        PRIMARY KEY (text_hash, extractor_id)
-    );
-
-    CREATE TABLE chunk_keys (
-        chunk_id TEXT NOT NULL,
-        kind     TEXT NOT NULL CHECK (kind IN ('e', 'r')),
-        key      TEXT NOT NULL,
-        PRIMARY KEY (chunk_id, kind, key)
-    ) WITHOUT ROWID;
-    CREATE INDEX chunk_keys_by_key ON chunk_keys(kind, key, chunk_id);
-
-    CREATE TABLE pending (
-        kind TEXT NOT NULL,
-        key  TEXT NOT NULL,
-        PRIMARY KEY (kind, key)
-    ) WITHOUT ROWID;
-
-    CREATE TABLE llm_cache (
-        key   TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-
-    CREATE TABLE embeddings (
-        model     TEXT NOT NULL,
-        text_hash TEXT NOT NULL,
-        vector    BLOB NOT NULL,
-        PRIMARY KEY (model, text_hash)
-    );
-    """,
-    # v2: merge aggregates per name key ('n') and per pair of name keys ('p'), and what
-    # each entity ('e') was last written with (graphrag.merge_ledger); derived data.
-    """
-    CREATE TABLE merge_aggregates (
-        kind  TEXT NOT NULL,
-        key   TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (kind, key)
-    ) WITHOUT ROWID;
-    """,
-]
-assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
 class SQLiteStateStore:
@@ -135,25 +63,11 @@ class SQLiteStateStore:
         # replaced by any process is parsed again, never served stale.
         self._extraction_cache: OrderedDict[tuple[str, str], tuple[str, Extraction]] = OrderedDict()
         self._closed = False
+        self._conn = open_wal(self.path, busy_timeout_s, "state store")
         try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly
-            # one transaction and the sqlite3 module never opens one behind our back.
-            # `timeout` is SQLite's busy_timeout.
-            self._conn = sqlite3.connect(
-                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open the state store {self.path}: {e}") from e
-        try:
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(
-                    f"could not put {self.path} in WAL mode (got {mode!r}); "
-                    "put the workspace on a local file system"
-                )
             # Validated above; PRAGMA values cannot be bound parameters.
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
-            self._migrate()
+            migrate(self._conn, self.path, MIGRATIONS, "state")
         except BaseException as e:
             self._conn.close()
             if isinstance(e, sqlite3.Error):
@@ -161,28 +75,6 @@ class SQLiteStateStore:
             raise
 
     # --- plumbing
-
-    def _migrate(self) -> None:
-        # BEGIN IMMEDIATE takes the write lock first, so two processes opening a fresh
-        # workspace at once cannot both create the schema.
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has state schema v{version}, newer than this graphrag "
-                    f"(v{SCHEMA_VERSION}); upgrade graphrag"
-                )
-            for step in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
-            # PRAGMA takes no bound parameters; the value is our own integer constant.
-            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
