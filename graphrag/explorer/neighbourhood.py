@@ -3,12 +3,15 @@
 A hub can have thousands of neighbours; drawing them all helps nobody. Level by level, the
 neighbours of the entities kept so far compete by the weight of their strongest relation to
 them; the strongest fill the `limit`, the rest are counted (`omitted`) so the page can say
-what it left out. Only the store protocol is used (`neighbors`, `degrees`, `get_entities`):
-one round trip per level on Neo4j, and the cost follows the neighbourhood, not the graph.
+what it left out. Only the store protocol is used (`neighbor_weights`, `degrees`,
+`subgraph`): one round trip per level on Neo4j, and the cost follows the neighbourhood,
+not the graph: a level reads its frontier's neighbour weights, never the bodies of the
+relations it will not draw.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,49 +33,40 @@ def sample_neighbourhood(graph: GraphStore, centres: Iterable[str], depth: int =
     """The `centres` (entity keys; unknown keys are ignored), then up to `limit` entities in
     all within `depth` hops, strongest relations first, and every relation among them."""
     wanted = list(dict.fromkeys(centres))
-    found = graph.get_entities(wanted)
-    levels: dict[str, int] = {k: 0 for k in wanted if k in found}
-    incident: dict[str, list[Relation]] = {}
+    degrees = graph.degrees(wanted)
+    levels: dict[str, int] = {k: 0 for k in wanted if k in degrees}
     left_out: set[str] = set()
     frontier = list(levels)
     for level in range(1, max(depth, 0) + 1):
         if not frontier:
             break
-        incident.update(graph.neighbors(frontier))
+        # Weights only: a hub's thousands of relation bodies are never read, just the few drawn.
+        weights = graph.neighbor_weights(frontier)
         best: dict[str, float] = {}
         for node in frontier:
-            for r in incident.get(node, ()):
-                other = r.target if r.source == node else r.source
-                if other not in levels:
-                    best[other] = max(best.get(other, float("-inf")), r.weight)
+            for other, weight in weights.get(node, {}).items():
+                if other not in levels and weight > best.get(other, float("-inf")):
+                    best[other] = weight
         room = max(limit - len(levels), 0)
-        ranked = sorted(best, key=lambda k: (-best[k], k))
-        chosen, dropped = ranked[:room], ranked[room:]
-        left_out.update(dropped)
+        chosen = [k for _, k in heapq.nsmallest(room, ((-w, k) for k, w in best.items()))]
+        left_out.update(best.keys() - set(chosen))
         for key in chosen:
             levels[key] = level
         frontier = chosen
-    missing = [k for k in levels if k not in incident]
-    if missing:
-        incident.update(graph.neighbors(missing))
     left_out.difference_update(levels)
-    relations: dict[str, Relation] = {}
-    for node in levels:
-        for r in incident.get(node, ()):
-            if r.source in levels and r.target in levels:
-                relations.setdefault(r.key, r)
-    entities = graph.get_entities([k for k in levels if k not in found])
-    entities.update(found)
-    degrees = graph.degrees(list(levels))
+    found, among = graph.subgraph(list(levels), depth=0, limit=len(levels)) if levels else ([], [])
+    entities = {e.key: e for e in found}
+    degrees.update(graph.degrees([k for k in levels if k not in degrees]))
     drawn: dict[str, int] = {k: 0 for k in levels}
-    for r in relations.values():
+    for r in among:
         drawn[r.source] += 1
-        drawn[r.target] += 1
-    ordered = sorted(relations.values(), key=lambda r: (-r.weight, r.key))
+        if r.target != r.source:
+            drawn[r.target] += 1
+    ordered = sorted(among, key=lambda r: (-r.weight, r.key))
     return Neighbourhood(
         entities=[entities[k] for k in levels if k in entities],
         relations=ordered,
-        degrees=degrees,
+        degrees={k: degrees[k] for k in levels if k in degrees},
         levels=levels,
         omitted=len(left_out),
         hidden={k: max(degrees.get(k, 0) - drawn[k], 0) for k in levels},

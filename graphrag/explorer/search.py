@@ -4,15 +4,19 @@ the number of matches in all and per type (so the page can show counts beside th
 Rank: the name or key itself, an alias itself, a name prefix, a name containing the words,
 an alias containing them, then the description; ties by degree. On Neo4j the search is one
 server-side query per answer (through the read-only, workspace-confined Cypher route), so a
-large graph is never streamed to the API; on NetworkX it walks the in-memory entities.
+large graph is never streamed to the API; on the in-memory stores it scans the store's text
+view (`graphrag.stores.entity_text_view`) and reads only the entities it returns.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from graphrag.models import Entity, normalize_name
+from graphrag.models import normalize_name
+from graphrag.stores.entity_text_view import EntityTextView
 
 if TYPE_CHECKING:
     from graphrag.core import GraphRAG
@@ -45,14 +49,12 @@ class SearchResult:
 _MATCHED = ["all", "name", "alias", "name", "name", "alias", "description"]
 
 
-def _rank(e: Entity, needle: str, key: str) -> int | None:
-    if not needle:
-        return 0
-    name = e.name.lower()
-    aliases = [a.name.lower() for a in e.aliases]
-    if name == needle or e.key == key:
+def _rank(name: str, aliases: tuple[str, ...], key: str, needle: str, needle_key: str) -> int:
+    """The tier of a row that matched somewhere (lower is better; see the module docstring);
+    lower-cased input."""
+    if name == needle or key == needle_key:
         return 1
-    if needle in aliases or any(normalize_name(a) == key for a in aliases):
+    if needle in aliases or any(normalize_name(a) == needle_key for a in aliases):
         return 2
     if name.startswith(needle):
         return 3
@@ -60,9 +62,7 @@ def _rank(e: Entity, needle: str, key: str) -> int | None:
         return 4
     if any(needle in a for a in aliases):
         return 5
-    if needle in e.description.lower():
-        return 6
-    return None
+    return 6  # the description
 
 
 def search_entities(rag: "GraphRAG", q: str | None, type_: str | None, limit: int) -> SearchResult:
@@ -70,22 +70,41 @@ def search_entities(rag: "GraphRAG", q: str | None, type_: str | None, limit: in
     wanted = type_.strip().lower() if type_ and type_.strip() else None
     if hasattr(rag.graph, "run_read_cypher"):
         return _search_cypher(rag, needle, wanted, limit)
-    key = normalize_name(needle)
-    ranked: list[tuple[int, Entity]] = []
+    return _search_view(rag.graph, needle, wanted, limit)
+
+
+def _search_view(graph: Any, needle: str, wanted: str | None, limit: int) -> SearchResult:
+    """The in-memory stores: substring scans of the store's text view, then the tiers of the
+    matching rows only; entities are read for the page alone."""
+    view: EntityTextView = graph.entity_text_view()
+    if not needle:  # everything, the most connected first: no tiers to compute
+        ranked = [(0, i) for i, t in enumerate(view.types) if wanted is None or t.lower() == wanted]
+        return _page(graph, view, ranked, limit, dict(Counter(view.types)), "all")
+    needle_key = normalize_name(needle)
+    rows = set(view.containing(needle, "name")) | set(view.containing(needle, "alias"))
+    rows |= set(view.containing(needle, "description"))
+    rows.update(view.rows_of_key.get(needle_key, ()))
     types: dict[str, int] = {}
-    for e in rag.graph.iter_entities():
-        rank = _rank(e, needle, key)
-        if rank is None:
-            continue
-        types[e.type] = types.get(e.type, 0) + 1
-        if wanted is None or e.type.lower() == wanted:
-            ranked.append((rank, e))
-    degrees = rag.graph.degrees([e.key for _, e in ranked]) if ranked else {}
-    ranked.sort(key=lambda item: (item[0], -degrees.get(item[1].key, 0), item[1].key))
+    ranked: list[tuple[int, int]] = []  # (tier, row)
+    for i in rows:
+        t = view.types[i]
+        types[t] = types.get(t, 0) + 1
+        if wanted is None or t.lower() == wanted:
+            ranked.append((_rank(view.names[i], view.aliases[i], view.keys[i], needle, needle_key), i))
+    return _page(graph, view, ranked, limit, types, None)
+
+
+def _page(
+    graph: Any, view: EntityTextView, ranked: list[tuple[int, int]], limit: int, types: dict[str, int], matched: str | None
+) -> SearchResult:
+    degrees = graph.degrees([view.keys[i] for _, i in ranked]) if ranked else {}
+    top = heapq.nsmallest(limit, ranked, key=lambda r: (r[0], -degrees.get(view.keys[r[1]], 0), view.keys[r[1]]))
+    entities = graph.get_entities([view.keys[i] for _, i in top])
     hits = [
         EntityHit(e.key, e.name, e.type, e.description, [a.name for a in e.aliases], degrees.get(e.key, 0),
-                  _MATCHED[rank] if needle else "all")
-        for rank, e in ranked[:limit]
+                  matched or _MATCHED[tier])
+        for tier, i in top
+        if (e := entities.get(view.keys[i])) is not None
     ]
     return SearchResult(hits=hits, total=len(ranked), types=types)
 

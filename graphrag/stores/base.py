@@ -50,6 +50,9 @@ class GraphStore(Protocol):
     def degrees(self, keys: Iterable[str]) -> dict[str, int]: ...
     def neighbors(self, keys: Iterable[str]) -> dict[str, list[Relation]]:
         """Incident relations of each entity, in one round trip."""
+    def neighbor_weights(self, keys: Iterable[str]) -> dict[str, dict[str, float]]:
+        """Per existing entity: each neighbour's key -> the weight of the relation joining them,
+        in one round trip, without the relations' bodies (a hub has thousands)."""
     def subgraph(
         self, keys: Iterable[str], depth: int = 1, limit: int = 500
     ) -> tuple[list[Entity], list[Relation]]:

@@ -91,6 +91,17 @@ class Neo4jGraphReads:
             relations.sort(key=_by_weight)
         return {k: incident[k] for k in keys if k in incident}
 
+    def neighbor_weights(self, keys: Iterable[str]) -> dict[str, dict[str, float]]:
+        keys = _unique(keys)
+        if not keys:
+            return {}
+        weights: dict[str, dict[str, float]] = {}
+        for r in self._rows(Q.NEIGHBOR_WEIGHTS, "reading neighbour weights", keys=keys):
+            row = weights.setdefault(r["entity"], {})
+            if r["other"] is not None:
+                row[r["other"]] = float(r["weight"])
+        return {k: weights[k] for k in keys if k in weights}
+
     def subgraph(
         self, keys: Iterable[str], depth: int = 1, limit: int = 500
     ) -> tuple[list[Entity], list[Relation]]:

@@ -212,6 +212,14 @@ WITH k, r, startNode(r) AS s, endNode(r) AS t
 RETURN collect({{entity: k, relation: CASE WHEN r IS NULL THEN null ELSE {_RELATION_FIELDS} END}}) AS rows
 """
 
+NEIGHBOR_WEIGHTS = """
+UNWIND $keys AS k
+MATCH (e:Entity {workspace: $ws, key: k})
+USING INDEX SEEK e:Entity(workspace, key)
+OPTIONAL MATCH (e)-[r:RELATED]-(o:Entity)
+RETURN collect({entity: k, other: o.key, weight: r.weight}) AS rows
+"""
+
 RELATIONS_AMONG = f"""
 UNWIND $keys AS k
 MATCH (s:Entity {{workspace: $ws, key: k}})-[r:RELATED]->(t:Entity)

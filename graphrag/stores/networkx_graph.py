@@ -22,6 +22,7 @@ import networkx as nx
 from graphrag.errors import StoreError
 from graphrag.models import Alias, Chunk, DocumentRecord, Entity, Relation, normalize_name
 from graphrag.stores.base import GraphStats
+from graphrag.stores.entity_text_view import EntityTextView
 
 FORMAT = "graphrag-networkx-graph"
 FORMAT_VERSION = 1
@@ -61,6 +62,7 @@ class NetworkXGraphStore:
             # Entities per type, kept as writes happen: stats() after every update must
             # not walk a 100k-entity graph.
             self._type_counts: Counter[str] = Counter()
+            self._text_view: EntityTextView | None = None  # built on demand, dropped on entity writes
             self._dirty = False
             if self.path is not None and self.path.exists():
                 self._load(self.path)
@@ -108,6 +110,7 @@ class NetworkXGraphStore:
 
     def upsert_entities(self, entities: Sequence[Entity]) -> None:
         with self._lock:
+            self._text_view = None
             for e in entities:
                 self._forget_aliases(e.key)
                 self._alias_of.update({normalize_name(a.name): e.key for a in e.aliases})
@@ -168,6 +171,7 @@ class NetworkXGraphStore:
 
     def delete_entities(self, keys: Iterable[str]) -> None:
         with self._lock:
+            self._text_view = None
             for key in keys:
                 if key not in self._graph:
                     continue
@@ -213,12 +217,20 @@ class NetworkXGraphStore:
     def degrees(self, keys: Iterable[str]) -> dict[str, int]:
         """Incident relations per existing entity (a self-loop counts once)."""
         with self._lock:
-            return {k: len(self._graph.adj[k]) for k in keys if k in self._graph}
+            # The graph's own dict of dicts (what networkx's algorithms read): `.adj[k]` builds a
+            # view object per key, 7x slower over the 20k keys of an explorer page at 100k.
+            adj = self._graph._adj
+            return {k: len(adj[k]) for k in keys if k in adj}
 
     def neighbors(self, keys: Iterable[str]) -> dict[str, list[Relation]]:
         """Incident relations of each existing entity, strongest first then by key."""
         with self._lock:
             return {k: self._incident(k) for k in keys if k in self._graph}
+
+    def neighbor_weights(self, keys: Iterable[str]) -> dict[str, dict[str, float]]:
+        with self._lock:
+            adj = self._graph._adj  # see degrees()
+            return {k: {o: a["weight"] for o, a in adj[k].items()} for k in keys if k in adj}
 
     def subgraph(
         self, keys: Iterable[str], depth: int = 1, limit: int = 500
@@ -246,9 +258,20 @@ class NetworkXGraphStore:
                             next_frontier.append(other)
                 frontier = next_frontier
             entities = [self._entity(k) for k in seen]
-            relations = [self._relation(u, v) for u, v in self._graph.subgraph(seen).edges()]
+            relations = [self._relation(u, v) for u, v in self._pairs_among(seen)]
             relations.sort(key=_by_weight)
             return entities, relations
+
+    def entity_text_view(self) -> EntityTextView:
+        """Every entity's name, aliases and description laid out for substring search
+        (the explorer's search); built once, until an entity changes."""
+        with self._lock:
+            if self._text_view is None:
+                self._text_view = EntityTextView(
+                    (k, a["name"], a["type"], a["description"], [name for name, _ in a.get("aliases", ())])
+                    for k, a in self._graph.nodes(data=True)
+                )
+            return self._text_view
 
     def iter_entities(self) -> Iterator[Entity]:
         # Snapshot the keys so writes from another thread cannot break the iteration.
@@ -284,6 +307,7 @@ class NetworkXGraphStore:
 
     def _recount_types(self) -> None:
         """After a bulk load that bypassed the upsert path."""
+        self._text_view = None
         self._type_counts = Counter(t for _, t in self._graph.nodes(data="type"))
 
     def to_networkx(self) -> nx.Graph:
@@ -313,6 +337,17 @@ class NetworkXGraphStore:
             weight=a["weight"],
             source_ids=a["source_ids"],
         )
+
+    def _pairs_among(self, keys: dict[str, None]) -> set[tuple[str, str]]:
+        """The node pairs joined by an edge within `keys`; a hub's adjacency is probed with
+        the few keys rather than walked (nx's subgraph view filters all of it)."""
+        adj = self._graph._adj  # see degrees()
+        pairs: set[tuple[str, str]] = set()
+        for u in keys:
+            nbrs = adj[u]
+            others = [v for v in keys if v in nbrs] if len(nbrs) > len(keys) else [v for v in nbrs if v in keys]
+            pairs.update((u, v) if u <= v else (v, u) for v in others)
+        return pairs
 
     def _incident(self, key: str) -> list[Relation]:
         relations = [self._relation(key, other) for other in self._graph.adj[key]]

@@ -129,6 +129,18 @@ def test_neighbors_strongest_first_then_by_key(graph_store: GraphStore) -> None:
     assert result["lonely"] == []
 
 
+def test_neighbor_weights_are_the_weights_of_the_incident_relations(graph_store: GraphStore) -> None:
+    graph_store.upsert_entities([ent(k) for k in ("a", "b", "c", "d", "lonely")])
+    graph_store.upsert_relations([rel("a", "b", 1.5), rel("c", "a", 5.0), rel("d", "a", 0.25), rel("b", "c", 2.0)])
+    weights = graph_store.neighbor_weights(["a", "b", "lonely", "missing"])
+    assert weights == {"a": {"b": 1.5, "c": 5.0, "d": 0.25}, "b": {"a": 1.5, "c": 2.0}, "lonely": {}}
+    assert graph_store.neighbor_weights([]) == {}
+    # The same neighbours and weights as the full relations give.
+    for key, relations in graph_store.neighbors(["a", "b", "c", "d"]).items():
+        expected = {(r.target if r.source == key else r.source): r.weight for r in relations}
+        assert graph_store.neighbor_weights([key])[key] == expected
+
+
 def test_subgraph_depth_and_limit(graph_store: GraphStore) -> None:
     # chain a - b - c - d, plus a weak and a strong leaf on a
     graph_store.upsert_entities([ent(k) for k in ("a", "b", "c", "d", "weak", "strong")])
