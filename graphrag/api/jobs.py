@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from graphrag.errors import ConfigError, DocumentNotFoundError, SourceNotFoundError, WorkspaceLockedError
+from graphrag.progress import ProgressCallback
 
 log = logging.getLogger(__name__)
 
-Executor = Callable[[str, dict[str, Any]], dict[str, Any]]  # (kind, spec) -> result
+Executor = Callable[[str, dict[str, Any], ProgressCallback], dict[str, Any]]  # (kind, spec, progress) -> result
 _PERMANENT = (DocumentNotFoundError, SourceNotFoundError, ConfigError)
 
 
@@ -51,7 +52,13 @@ class Job:
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    # The running attempt's stage and counts, as the CLI's progress bars show them: kept in
+    # memory only (a stage can report hundreds of times a second), cleared by a new attempt.
+    progress: dict[str, Any] | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def report(self, stage: str, done: int, total: int) -> None:
+        self.progress = {"stage": stage, "done": done, "total": total}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,10 +71,13 @@ class Job:
             "document_ids": list(self.document_ids),
             "result": self.result,
             "error": self.error,
+            "progress": self.progress,
         }
 
     def row(self) -> dict[str, Any]:
-        return {**self.to_dict(), "spec": self.spec, "attempts": self.attempts}
+        row = {**self.to_dict(), "spec": self.spec, "attempts": self.attempts}
+        del row["progress"]
+        return row
 
 
 class JobQueue:
@@ -99,7 +109,7 @@ class JobQueue:
         self._thread.start()
 
     def _resume(self, store: JobStore) -> None:
-        fields = set(Job.__dataclass_fields__) - {"done"}
+        fields = set(Job.__dataclass_fields__) - {"done", "progress"}
         for row in store.recent(self._keep):
             job = Job(**{k: v for k, v in row.items() if k in fields})
             if job.status in ("done", "failed"):
@@ -173,9 +183,10 @@ class JobQueue:
             job.status = "running"
             job.started_at = job.started_at or time.time()
             job.attempts += 1
+            job.progress = None
             self._save(job)
             try:
-                job.result = self._execute(job.kind, job.spec)
+                job.result = self._execute(job.kind, job.spec, job.report)
                 job.status, job.error = "done", None
                 break
             except WorkspaceLockedError as exc:

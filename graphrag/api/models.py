@@ -68,6 +68,15 @@ class DocumentsRequest(_Body):
     documents: list[DocumentText] = Field(min_length=1, max_length=1000)
 
 
+class JobProgress(BaseModel):
+    """Where a running job is: the stage (load, chunk, extract, describe, embed, ...) and
+    its counts, as `graphrag index` shows them."""
+
+    stage: str
+    done: int
+    total: int
+
+
 class JobInfo(BaseModel):
     track_id: str
     kind: str
@@ -78,6 +87,7 @@ class JobInfo(BaseModel):
     document_ids: list[str] = []
     result: dict[str, Any] | None = None
     error: str | None = None
+    progress: JobProgress | None = None
 
 
 class DocumentsAccepted(BaseModel):

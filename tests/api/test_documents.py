@@ -141,3 +141,31 @@ def test_requests_do_not_wait_for_ingestion(make_client, sample_texts) -> None:
     assert client.get(f"/documents/{pending}").json()["status"] in ("queued", "pending", "processing", "processed")
     assert wait_job(client, track)["status"] == "done"
     assert client.get("/documents").json()["counts"]["processed"] == 3
+
+
+def test_a_running_job_reports_its_stage_and_counts(make_client, sample_texts) -> None:
+    import time
+
+    from tests.fakes.chat import ScriptedChatModel
+
+    client = make_client(chat=ScriptedChatModel(latency=0.05))
+    track = client.post("/documents", json={"documents": [{"text": t} for t in sample_texts.values()]}).json()["track_id"]
+    seen: list[tuple[str, int, int]] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{track}").json()
+        if job["progress"] is not None:
+            p = job["progress"]
+            assert 0 <= p["done"] <= p["total"] or p["total"] == 0
+            seen.append((p["stage"], p["done"], p["total"]))
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.02)
+    assert job["status"] == "done"
+    stages = [s for s, _, _ in seen]
+    assert "extract" in stages, seen  # chunks extracted so far, while the model answers
+    extract = [(d, t) for s, d, t in seen if s == "extract"]
+    assert any(d < t for d, t in extract) and extract == sorted(extract), extract  # it moved, forwards
+    # The last report stays on the finished job, and a listing carries it too.
+    assert job["progress"] is not None and job["progress"]["done"] == job["progress"]["total"]
+    assert next(j for j in client.get("/jobs").json() if j["track_id"] == track)["progress"] == job["progress"]

@@ -21,9 +21,12 @@ export function setupDocuments({ onChanged }) {
       const what = j.kind === "index" && j.status === "done"
         ? ` · ${(r.documents_new || 0) + (r.documents_updated || 0)} new, ${r.chunks_extracted || 0} chunks, ${r.entities || 0} entities`
         : "";
+      // A running job's stage and counts, as `graphrag index` prints them ("extract 12/40").
+      const p = j.status === "running" && j.progress ? j.progress : null;
+      const stage = p ? el("span", { class: "progress" }, ` · ${p.stage} ${p.total ? `${p.done}/${p.total}` : "…"}`) : null;
       return el("li", { class: "job", "data-track": j.track_id, "data-status": j.status },
         el("span", { class: `status ${j.status}` }, j.status), ` ${j.kind}${j.label ? ` ${j.label}` : ""}${secs}${what}`,
-        j.error ? el("div", { class: "error" }, j.error) : null);
+        stage, j.error ? el("div", { class: "error" }, j.error) : null);
     }));
   }
 
