@@ -156,6 +156,20 @@ def test_explore_ask_and_manage_documents(page, sample_workspace: Path, artifact
         assert " ".join(page.inner_text("#chunk-text").split()) == " ".join(cited.split())
         page.screenshot(path=str(artifacts / "explorer-ask.png"))
 
+        # A follow-up carries the conversation; "New conversation" starts over
+        sent: list[dict] = []
+        page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/query/stream") else None)
+        page.fill("#ask-q", "And what about his son?")
+        page.click("#ask-go")
+        page.wait_for_selector("#ask-answer[data-turns='2']")
+        assert [t["role"] for t in sent[-1]["history"]] == ["user", "assistant"]
+        assert sent[-1]["history"][0]["content"] == "Who is Scrooge's clerk?"
+        page.click("#ask-new")
+        page.fill("#ask-q", "Who is Marley?")
+        page.click("#ask-go")
+        page.wait_for_selector("#ask-answer[data-turns='1']")
+        assert sent[-1]["history"] == []
+
         # Documents: drop a file, see it processed and searchable, delete it
         page.click("nav button[data-tab=documents]")
         page.wait_for_selector("#documents li[data-status=processed]")

@@ -1,5 +1,7 @@
 // The Ask tab: a question streamed from /query/stream; citations [n] are links to the cited
-// chunk; the context's entities and relations are then highlighted in the graph.
+// chunk; the context's entities and relations are then highlighted in the graph. Questions
+// form a conversation: earlier turns go with each question ("and his son?"), until "New
+// conversation".
 import { stream } from "./api.js";
 import { clear, el } from "./text.js";
 
@@ -13,7 +15,17 @@ export function setupAsk({ showChunk, showContext }) {
   const status = document.getElementById("ask-status");
   const answer = document.getElementById("ask-answer");
   const refList = document.getElementById("ask-refs");
+  const restart = document.getElementById("ask-new");
+  const HISTORY_TURNS = 12; // the API takes up to 50; the condenser reads the last few
   let refs = new Map();
+  let turns = []; // {role, content} of this conversation, oldest first
+
+  restart.addEventListener("click", () => {
+    turns = [];
+    restart.hidden = true;
+    status.textContent = "new conversation";
+    question.focus();
+  });
 
   function citeLink(n) {
     const ref = refs.get(n);
@@ -52,7 +64,8 @@ export function setupAsk({ showChunk, showContext }) {
     const started = performance.now();
     let text = "";
     try {
-      await stream("/query/stream", { question: q, mode: mode.value || null }, (event, data) => {
+      const body = { question: q, mode: mode.value || null, history: turns.slice(-HISTORY_TURNS) };
+      await stream("/query/stream", body, (event, data) => {
         if (event === "references") {
           for (const r of data) refs.set(r.ref, r);
           status.textContent = `answering from ${data.length} sources…`;
@@ -64,8 +77,14 @@ export function setupAsk({ showChunk, showContext }) {
           render(data.answer);
           listRefs(data.references);
           const secs = ((performance.now() - started) / 1000).toFixed(1);
-          status.textContent = `${data.mode} · ${data.references.length} cited · ${data.entities.length} entities and ` +
-            `${data.relations.length} relations in the context (highlighted in the graph) · ${secs} s`;
+          const searched = data.standalone_question ? `searched as “${data.standalone_question}” · ` : "";
+          status.textContent = `${searched}${data.mode} · ${data.references.length} cited · ${data.entities.length} ` +
+            `entities and ${data.relations.length} relations in the context (highlighted in the graph) · ${secs} s`;
+          if (data.answer) {
+            turns.push({ role: "user", content: q }, { role: "assistant", content: data.answer });
+            restart.hidden = false;
+            answer.dataset.turns = String(turns.length / 2);
+          }
           answer.dataset.done = "true";
           showContext(data.entities.map((e) => e.key), data.relations.map((r) => r.key));
         } else if (event === "error") {
