@@ -215,3 +215,37 @@ def test_drop_invalid_keeps_the_usable_items() -> None:
     assert names(parse_extraction(answer, drop_invalid=True)) == ["Ada"]
     with pytest.raises(LLMOutputError, match="no usable entity or relation"):
         parse_extraction('{"entities": [{"type": "person"}], "relations": []}', drop_invalid=True)
+
+
+def test_the_fast_check_agrees_with_the_schema_on_any_document() -> None:
+    """Valid answers are checked by the compiled schema, invalid ones explained by jsonschema:
+    the two must agree on which is which, or an invalid answer would pass unexplained."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from graphrag.extract.parse import _is_valid_extraction
+
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(-2, 2, allow_nan=False),
+                       st.sampled_from(["", "Scrooge", "x", "  "]))
+    value = st.recursive(scalar, lambda inner: st.lists(inner, max_size=2) | st.dictionaries(
+        st.sampled_from(["name", "type"]), inner, max_size=2), max_leaves=4)
+    names = st.one_of(st.sampled_from(["Scrooge", "", "Bob"]), value)
+    entity = st.fixed_dictionaries({}, optional={"name": names, "type": names, "description": names, "extra": value})
+    relation = st.fixed_dictionaries({}, optional={
+        "source": names, "target": names, "description": names, "extra": value,
+        "keywords": st.one_of(st.lists(st.one_of(st.text(max_size=3), value), max_size=2), value),
+        "weight": st.one_of(st.floats(-1, 10, allow_nan=False), st.integers(-1, 10), value),
+    })
+    document = st.fixed_dictionaries({}, optional={
+        "entities": st.one_of(st.lists(st.one_of(entity, value), max_size=3), value),
+        "relations": st.one_of(st.lists(st.one_of(relation, value), max_size=3), value),
+        "notes": value,
+    })
+
+    @settings(max_examples=400, deadline=None)
+    @given(document)
+    def agree(doc: dict) -> None:
+        assert _is_valid_extraction()(doc) == extraction_validator().is_valid(doc), doc
+
+    agree()
+    assert _is_valid_extraction()(VALID)
