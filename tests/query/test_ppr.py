@@ -197,3 +197,45 @@ def test_push_touching_only_its_frontier_equals_the_full_sweep(seed: int, dense_
         got = push_pagerank(indptr, g.csr_dst, g.csr_transition, reset, damping=0.5, eps=eps)
         assert np.array_equal(expected, got)
 
+
+
+def test_the_degree_scaled_threshold_spares_the_hubs_and_keeps_the_ranking() -> None:
+    # A graph of many chunks around a few hubs: with the threshold scaled by a node's edges
+    # the hubs push only when they hold much mass, so far fewer edges are visited, and the
+    # best chunks are those of a near-exact walk.
+    rng = np.random.default_rng(5)
+    hubs = [f"h{i}" for i in range(4)]
+    entities = []
+    for c in range(3000):
+        names = {f"e{j}" for j in rng.integers(0, 6000, size=3)} | ({hubs[(c // 2) % 4]} if c % 2 == 0 else set())
+        entities += [entity(n, f"c{c}") for n in names]
+    merged: dict[str, list[str]] = {}
+    for e in entities:
+        merged.setdefault(e.key, []).extend(e.source_ids)
+    g = EntityChunkGraph.build([entity(k, *v) for k, v in merged.items()], [])
+    from graphrag.query.ppr import push_pagerank
+
+    reset = np.zeros(g.n_nodes)
+    reset[[g.entity_index[h] for h in hubs[:2]]] = 1.0
+    reset[len(g.entity_keys) + rng.integers(0, 3000, size=5)] = 0.5
+    visits: dict[float, int] = {}
+    real_bincount = np.bincount
+
+    def counting(x, weights=None, minlength=0):  # type: ignore[no-untyped-def]
+        visits[key] += len(x)
+        return real_bincount(x, weights=weights, minlength=minlength)
+
+    results = {}
+    for key in (0.0, 1e-6):
+        visits[key] = 0
+        np.bincount = counting
+        try:
+            results[key] = push_pagerank(g.indptr, g.csr_dst, g.csr_transition, reset, damping=0.5, eps=1e-6,
+                                         eps_per_edge=key)
+        finally:
+            np.bincount = real_bincount
+    exact = push_pagerank(g.indptr, g.csr_dst, g.csr_transition, reset, damping=0.5, eps=1e-10)
+    best = set(np.argsort(-exact[len(g.entity_keys):])[:20])
+    for p in results.values():
+        assert set(np.argsort(-p[len(g.entity_keys):])[:20]) == best
+    assert visits[1e-6] < 0.7 * visits[0.0]
