@@ -33,6 +33,7 @@ import os
 import pstats
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -160,7 +161,8 @@ def _close(rag: Any, backend: str) -> None:
     rag.close()
 
 
-def _retrieval_p50(rag: Any, qs: list[str], repeat: int) -> dict[str, float]:
+def _retrieval_p50(rag: Any, qs: list[str], repeat: int,
+                   profiler: cProfile.Profile | None = None) -> dict[str, float]:
     from graphrag.query.result import QUERY_MODES
 
     out = {}
@@ -171,19 +173,48 @@ def _retrieval_p50(rag: Any, qs: list[str], repeat: int) -> dict[str, float]:
         for _ in range(repeat):
             for q in qs:
                 rag.query_engine.clear_query_cache()
+                if profiler is not None:
+                    profiler.enable()
                 started = time.perf_counter()
                 result = rag.query(q, mode=mode, only_context=True)
                 runs.append(time.perf_counter() - started - result.timings.get("keywords", 0.0))
+                if profiler is not None:
+                    profiler.disable()
         out[mode] = statistics.median(runs)
     return out
 
 
+def measure_kept(folder: Path, n_entities: int, repeat: int, corpus_file: Path | None = None,
+                 query_profile: int = 0) -> dict[str, Any]:
+    """Retrieval only, on a workspace a `--keep` run built before (NetworkX): its build and
+    add figures are the ones saved with it."""
+    saved = json.loads((folder / "build.json").read_text(encoding="utf-8"))
+    qs = questions(n_entities) if corpus_file is None else corpus_questions(corpus_file)
+    rag = _make_rag(folder / "ws", "networkx", None)
+    try:
+        profiler = cProfile.Profile() if query_profile else None
+        p50 = _retrieval_p50(rag, qs, repeat, profiler)
+        if profiler is not None:
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(query_profile)
+    finally:
+        rag.close()
+    # peak_rss_mb stays the build's (what the table reports); this process only queried
+    return {**saved, "retrieval_p50": p50, "kept": True,
+            "query_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def measure(
     n_entities: int, backend: str, neo4j_uri: str | None, repeat: int, corpus_file: Path | None = None,
-    n_probes: int = 3, profile: int = 0,
+    n_probes: int = 3, profile: int = 0, keep: Path | None = None, query_profile: int = 0,
 ) -> dict[str, Any]:
+    if keep is not None and (keep / "build.json").is_file():
+        return measure_kept(keep, n_entities, repeat, corpus_file, query_profile)
     with tempfile.TemporaryDirectory(prefix="graphrag-scale-") as tmp:
         root = Path(tmp)
+        ws = root / "ws" if keep is None else keep / "ws"
+        if keep is not None:
+            shutil.rmtree(ws, ignore_errors=True)  # a build that did not finish
+            keep.mkdir(parents=True, exist_ok=True)
         if corpus_file is None:
             corpus = write_corpus(root / "corpus", n_entities)
             probes = write_probes(root / "probes", n_entities, n_probes)
@@ -204,7 +235,7 @@ def measure(
             empty_adds.append(time.perf_counter() - started)
             _close(rag, backend)
 
-        rag = _make_rag(root / "ws", backend, neo4j_uri)
+        rag = _make_rag(ws, backend, neo4j_uri)
         try:
             started = time.perf_counter()
             report = rag.index([str(root / "corpus")])
@@ -224,16 +255,18 @@ def measure(
             p50 = _retrieval_p50(rag, qs, repeat)
         finally:
             _close(rag, backend)
-    return {
+    built = {
         "size": n_entities if corpus_file is None else corpus_file.parent.name, "backend": backend, "documents": len(corpus),
         "entities": stats.entities, "relations": stats.relations,
         "index_seconds": index_seconds, "per_document": index_seconds / len(corpus),
         "llm_calls": report.llm_calls, "stage_seconds": report.stage_seconds,
         "add_full": statistics.median(full_adds), "add_empty": statistics.median(empty_adds),
         "adds_full": full_adds, "adds_empty": empty_adds,
-        "retrieval_p50": p50,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    if keep is not None:  # written last: a build that failed half-way is not reused
+        (keep / "build.json").write_text(json.dumps(built), encoding="utf-8")
+    return {**built, "retrieval_p50": p50}
 
 
 # ------------------------------------------------------------------ the table (parent)
@@ -248,6 +281,9 @@ def show(rows: list[dict[str, Any]]) -> None:
         print(f"{r['backend']:8} {r['size']:>7} {r['documents']:>6} {r['entities']:>8} {r['relations']:>7} "
               f"{r['index_seconds']:8.1f} {r['per_document'] * 1000:7.1f} {r['add_full']:8.3f} "
               f"{r['add_empty']:9.3f} {r['add_full'] / r['add_empty']:10.2f} {r['peak_rss_mb']:8.0f}")
+    kept = [str(r["size"]) for r in rows if r.get("kept")]
+    if kept:
+        print(f"(size {', '.join(kept)}: a kept workspace; its build, add and peak figures are from when it was built)")
     print("\nwarm retrieval p50, ms (retrieval + context, no chat call)")
     print(f"{'backend':8} {'size':>7} " + " ".join(f"{m:>7}" for m in QUERY_MODES))
     for r in rows:
@@ -277,15 +313,23 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=3, help="documents added one at a time (the median counts)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile the last add into the full workspace and print its top N functions")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep each size's workspace in DIR/<backend>-<size> (NetworkX only): built there "
+                        "if absent, else only its retrieval is measured again (the build and add figures are "
+                        "the saved ones)")
+    parser.add_argument("--query-profile", type=int, default=0, metavar="N",
+                        help="profile the timed queries and print their top N functions")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:  # a child: one size on one backend, figures as JSON on the last line
         print(json.dumps(measure(int(args.one[0]), args.one[1], args.neo4j_uri, args.repeat, args.corpus,
-                                 args.probes, args.profile)))
+                                 args.probes, args.profile, args.keep, args.query_profile)))
         return
     if args.corpus is not None:
         args.sizes = [0]  # one run: the corpus is its own size
+    if args.keep is not None and "neo4j" in args.backends:
+        parser.error("--keep keeps embedded (NetworkX) workspaces only")
 
     rows = []
     for backend in args.backends:
@@ -297,10 +341,12 @@ def main() -> None:
             child = subprocess.run(
                 [sys.executable, __file__, "--one", str(size), backend, "--neo4j-uri", args.neo4j_uri,
                  "--repeat", str(args.repeat), "--probes", str(args.probes), "--profile", str(args.profile),
-                 *(["--corpus", str(args.corpus)] if args.corpus else [])],
+                 "--query-profile", str(args.query_profile),
+                 *(["--corpus", str(args.corpus)] if args.corpus else []),
+                 *(["--keep", str(args.keep.resolve() / f"{backend}-{size}")] if args.keep else [])],
                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
             )
-            if args.profile:
+            if args.profile or args.query_profile:
                 print(child.stderr, file=sys.stderr)
             if child.returncode != 0:
                 sys.exit(f"{backend} {size} failed:\n{child.stderr[-3000:]}")

@@ -3,7 +3,8 @@
 A table small enough (`max_cached_rows`) is read from the `VectorStore` once and searched in
 memory: one matrix product answers every query vector of a question in well under a
 millisecond per thousand rows, where a round trip per vector costs tens. Larger tables are
-searched through the store, one call per vector, on the store's ANN index: loading such a
+searched through the store, on the store's ANN index, all of a search's vectors in one call
+when the store can (`search_many`: LanceDB visits the index once for them): loading such a
 table asks the store to build the index if it has none yet (`ensure_ann_index`), since an
 exact scan of a few hundred thousand rows costs a hundred milliseconds or more per vector.
 
@@ -114,10 +115,9 @@ class VectorSearcher:
 
     def prefetch(self, table: str, queries: np.ndarray, k: int) -> None:
         """Searches every row of `queries` at once, so that later searches of any of them
-        with up to `k` hits are answered from memory (tables searched through the store
-        are left alone: one call per vector either way, and a search remembers its hits)."""
-        if self._cached(table) is not None:
-            self.search(table, queries, k)
+        with up to `k` hits are answered from memory (a search remembers its hits, whichever
+        way the table is searched)."""
+        self.search(table, queries, k)
 
     def search(self, table: str, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
         """Hits per query row, best first; `text` is left empty (fetch texts for the few
@@ -160,7 +160,12 @@ class VectorSearcher:
         return [r or [] for r in results]
 
     def _search_store(self, table: str, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
-        return [[VectorHit(h.id, h.score, "", h.metadata) for h in self.store.search(table, q, k)] for q in queries]
+        search_many = getattr(self.store, "search_many", None)
+        if search_many is not None and len(queries) > 1:  # one query for all the vectors (LanceDB)
+            found = search_many(table, queries, k)
+        else:
+            found = [self.store.search(table, q, k) for q in queries]
+        return [[VectorHit(h.id, h.score, "", h.metadata) for h in hits] for hits in found]
 
     def _search_matrix(self, cached: _Table, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
         with self._blas_limit():

@@ -385,37 +385,45 @@ class LanceDBVectorStore:
         """The k rows closest to `vector` by cosine similarity (score = 1 - cosine
         distance, so 1 is identical), optionally only rows matching the SQL predicate
         `where` over id, text and the table's filter columns."""
-        tbl = self._table(table)
-        if tbl is None or k <= 0:
-            return []
         query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if query_vector.shape[0] != self.dim:
-            raise StoreError(
-                f"query vector has dim {query_vector.shape[0]}, the store expects {self.dim}"
-            )
-        query = tbl.search(query_vector, vector_column_name="vector").distance_type("cosine")
+        return self.search_many(table, query_vector[None, :], k, where)[0]
+
+    def search_many(
+        self, table: str, vectors: np.ndarray, k: int, where: str | None = None
+    ) -> list[list[VectorHit]]:
+        """`search` for every row of `vectors`, in one query: LanceDB shares one pass over
+        the table (or one visit of the ANN index's partitions) between them, where a query
+        per vector pays the query's fixed cost each time."""
+        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        tbl = self._table(table)
+        if tbl is None or k <= 0 or len(queries) == 0:
+            return [[] for _ in range(len(queries))]
+        if queries.shape[1] != self.dim:
+            raise StoreError(f"query vector has dim {queries.shape[1]}, the store expects {self.dim}")
+        many = len(queries) > 1
+        query = tbl.search(list(queries) if many else queries[0], vector_column_name="vector").distance_type("cosine")
         if where:
             # prefilter: filter first, then take the top k, so k matches come back when
             # that many exist.
             query = query.where(where, prefilter=True)
+        columns = ["id", "text", "metadata", "_distance"]
         try:
-            result = (
-                query.refine_factor(_REFINE_FACTOR)
-                .select(["id", "text", "metadata", "_distance"])
-                .limit(k)
-                .to_arrow()
-            )
+            result = query.refine_factor(_REFINE_FACTOR).select(columns).limit(k).to_arrow()
         except ValueError as e:
             raise StoreError(f"search in {table!r} failed (check the where clause): {e}") from e
-        return [
-            VectorHit(id=id_, score=1.0 - float(distance), text=text, metadata=_meta(meta))
-            for id_, text, meta, distance in zip(
-                result.column("id").to_pylist(),
-                result.column("text").to_pylist(),
-                result.column("metadata").to_pylist(),
-                result.column("_distance").to_pylist(),
-            )
-        ]
+        found: list[list[VectorHit]] = [[] for _ in range(len(queries))]
+        which = result.column("query_index").to_pylist() if many else [0] * result.num_rows
+        for q, id_, text, meta, distance in zip(
+            which,
+            result.column("id").to_pylist(),
+            result.column("text").to_pylist(),
+            result.column("metadata").to_pylist(),
+            result.column("_distance").to_pylist(),
+        ):
+            found[q].append(VectorHit(id=id_, score=1.0 - float(distance), text=text, metadata=_meta(meta)))
+        for hits in found:  # best first, as one query returns them
+            hits.sort(key=lambda h: -h.score)
+        return found
 
     def search_text(self, table: str, text: str, k: int) -> list[VectorHit]:
         """The k rows whose text best matches `text` by BM25 (English stemming, stop words

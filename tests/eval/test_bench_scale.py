@@ -29,3 +29,19 @@ def test_scale_bench_measures_a_toy_workspace(capsys):
     assert set(row["retrieval_p50"]) == {"naive", "local", "global", "hybrid", "mix", "ppr", "auto"}
     bench.show([row, {**row, "size": 80}])
     assert "full/empty" in capsys.readouterr().out
+
+
+def test_a_kept_workspace_is_built_once_and_measured_again(tmp_path):
+    bench = _bench()
+    keep = tmp_path / "networkx-40"
+    built = bench.measure(40, "networkx", None, repeat=1, keep=keep)
+    assert (keep / "build.json").is_file() and (keep / "ws").is_dir()
+    again = bench.measure(40, "networkx", None, repeat=1, keep=keep)
+    assert again["kept"] is True and "kept" not in built
+    # the build's figures are the saved ones (nothing was indexed again); retrieval is new
+    assert again["index_seconds"] == built["index_seconds"] and again["entities"] == built["entities"]
+    assert set(again["retrieval_p50"]) == set(built["retrieval_p50"])
+    # a build that did not finish (no build.json) is redone from scratch
+    (keep / "build.json").unlink()
+    rebuilt = bench.measure(40, "networkx", None, repeat=1, keep=keep)
+    assert "kept" not in rebuilt and rebuilt["entities"] == built["entities"]

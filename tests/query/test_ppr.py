@@ -145,3 +145,97 @@ def test_local_push_agrees_with_the_power_iteration() -> None:
         assert np.abs(exact - pushed).sum() < 1e-5
         top = np.argsort(-exact)[:10]
         assert list(np.argsort(-pushed)[:10]) == list(top)
+
+
+def _push_sweeping_every_node(indptr, dst, transition, reset, *, damping, eps, max_rounds=500):  # type: ignore[no-untyped-def]
+    """The push as it was before rounds tracked their frontier: every round scans and adds
+    a residual vector over all nodes."""
+    n = len(reset)
+    r0 = reset / reset.sum()
+    p, r = np.zeros(n), r0.copy()
+    degree = np.diff(indptr)
+    for _ in range(max_rounds):
+        frontier = np.flatnonzero(r > eps)
+        if not len(frontier):
+            break
+        mass = r[frontier]
+        r[frontier] = 0.0
+        p[frontier] += (1.0 - damping) * mass
+        moving = damping * mass
+        stuck = moving[degree[frontier] == 0].sum()
+        counts = degree[frontier]
+        if counts.sum():
+            offsets = np.repeat(indptr[frontier] - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+            edges = offsets + np.arange(counts.sum())
+            r += np.bincount(dst[edges], weights=np.repeat(moving, counts) * transition[edges], minlength=n)
+        if stuck > 0:
+            r += stuck * r0
+    return p
+
+
+@pytest.mark.parametrize("dense_round", [0, 10**9])  # every round sorts its targets / every round is dense
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_push_touching_only_its_frontier_equals_the_full_sweep(seed: int, dense_round: int, monkeypatch) -> None:
+    # Random graphs with isolated (dangling) nodes among the reset nodes, so mass also jumps
+    # back; the frontier-only rounds must give the very same floats, not just close ones.
+    import graphrag.query.ppr as ppr
+
+    monkeypatch.setattr(ppr, "DENSE_ROUND", dense_round)
+    rng = np.random.default_rng(seed)
+    entities = [entity(f"e{i}", *{f"c{j}" for j in rng.integers(0, 300, size=int(rng.integers(1, 6)))}) for i in range(400)]
+    relations = [relation(f"e{a}", f"e{b}", float(rng.integers(1, 4))) for a, b in rng.integers(0, 400, size=(600, 2)) if a != b]
+    g = EntityChunkGraph.build(entities, relations)
+    from graphrag.query.ppr import push_pagerank
+
+    isolated = 7
+    indptr = np.concatenate([g.indptr, np.full(isolated, g.indptr[-1], dtype=np.int64)])
+    reset = np.zeros(g.n_nodes + isolated)
+    reset[rng.integers(0, g.n_nodes, size=6)] = rng.random(6)
+    reset[g.n_nodes + 2] = 0.5
+    for eps in (1e-5, 1e-8):
+        expected = _push_sweeping_every_node(indptr, g.csr_dst, g.csr_transition, reset, damping=0.5, eps=eps)
+        got = push_pagerank(indptr, g.csr_dst, g.csr_transition, reset, damping=0.5, eps=eps)
+        assert np.array_equal(expected, got)
+
+
+
+def test_the_degree_scaled_threshold_spares_the_hubs_and_keeps_the_ranking() -> None:
+    # A graph of many chunks around a few hubs: with the threshold scaled by a node's edges
+    # the hubs push only when they hold much mass, so far fewer edges are visited, and the
+    # best chunks are those of a near-exact walk.
+    rng = np.random.default_rng(5)
+    hubs = [f"h{i}" for i in range(4)]
+    entities = []
+    for c in range(3000):
+        names = {f"e{j}" for j in rng.integers(0, 6000, size=3)} | ({hubs[(c // 2) % 4]} if c % 2 == 0 else set())
+        entities += [entity(n, f"c{c}") for n in names]
+    merged: dict[str, list[str]] = {}
+    for e in entities:
+        merged.setdefault(e.key, []).extend(e.source_ids)
+    g = EntityChunkGraph.build([entity(k, *v) for k, v in merged.items()], [])
+    from graphrag.query.ppr import push_pagerank
+
+    reset = np.zeros(g.n_nodes)
+    reset[[g.entity_index[h] for h in hubs[:2]]] = 1.0
+    reset[len(g.entity_keys) + rng.integers(0, 3000, size=5)] = 0.5
+    visits: dict[float, int] = {}
+    real_bincount = np.bincount
+
+    def counting(x, weights=None, minlength=0):  # type: ignore[no-untyped-def]
+        visits[key] += len(x)
+        return real_bincount(x, weights=weights, minlength=minlength)
+
+    results = {}
+    for key in (0.0, 1e-6):
+        visits[key] = 0
+        np.bincount = counting
+        try:
+            results[key] = push_pagerank(g.indptr, g.csr_dst, g.csr_transition, reset, damping=0.5, eps=1e-6,
+                                         eps_per_edge=key)
+        finally:
+            np.bincount = real_bincount
+    exact = push_pagerank(g.indptr, g.csr_dst, g.csr_transition, reset, damping=0.5, eps=1e-10)
+    best = set(np.argsort(-exact[len(g.entity_keys):])[:20])
+    for p in results.values():
+        assert set(np.argsort(-p[len(g.entity_keys):])[:20]) == best
+    assert visits[1e-6] < 0.7 * visits[0.0]

@@ -84,15 +84,34 @@ def test_the_searcher_builds_a_missing_index_and_remembers_store_hits(tmp_path, 
     searcher = VectorSearcher(store, max_cached_rows=THRESHOLD)
 
     calls: list[int] = []
-    search = store.search
-    monkeypatch.setattr(store, "search", lambda *a, **kw: calls.append(1) or search(*a, **kw))
+    search_many = store.search_many
+    monkeypatch.setattr(store, "search_many", lambda t, q, k, *a: calls.append(len(q)) or search_many(t, q, k, *a))
     first = searcher.search("relations", vectors[:3], 5)
     assert store.has_ann_index("relations")
     assert [hits[0].id for hits in first] == ["r0", "r1", "r2"]
-    assert len(calls) == 3
+    assert calls == [3]  # one query for the three vectors
     again = searcher.search("relations", vectors[:3], 4)  # fewer hits of the same vectors
-    assert len(calls) == 3
+    assert calls == [3]
     assert [[h.id for h in hits] for hits in again] == [[h.id for h in hits[:4]] for hits in first]
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_one_search_of_many_vectors_equals_a_search_per_vector(tmp_path, indexed) -> None:
+    vectors = _clustered(1300)
+    store = LanceDBVectorStore(tmp_path / "v", DIM, index_threshold=THRESHOLD if indexed else None)
+    _fill(store, vectors)
+    assert store.has_ann_index("relations") is indexed
+    rng = np.random.default_rng(2)
+    queries = vectors[rng.choice(len(vectors), 6, replace=False)] + rng.standard_normal((6, DIM)).astype(np.float32) * 0.05
+    for where in (None, "id != 'r7'"):
+        batched = store.search_many("relations", queries, 8, where)
+        single = [store.search("relations", q, 8, where) for q in queries]
+        assert [[h.id for h in hits] for hits in batched] == [[h.id for h in hits] for hits in single]
+        for b, s_ in zip(batched, single):
+            np.testing.assert_allclose([h.score for h in b], [h.score for h in s_], atol=1e-5)
+            assert [h.metadata for h in b] == [h.metadata for h in s_]
+    assert store.search_many("relations", queries[:0], 8) == []
+    assert store.search_many("missing", queries, 8) == [[] for _ in queries]
 
 
 @pytest.mark.parametrize(("env", "threshold"), [("0", None), ("1000", 1000)])
