@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from graphrag.index_report import IndexReport, timed
 from graphrag.models import Chunk, Document, Extraction
@@ -120,11 +120,15 @@ async def process_pipelined(indexer: "Indexer", docs: Sequence[Document], report
 
     settling = asyncio.create_task(settle())
     prefetch = indexer.prefetch_vectors([c.text for c in all_chunks])
+    failed = True
     try:
         with timed(report, "extract"):
-            await indexer._extract_all(all_chunks, report, on_batch=_stop_if_failed(settling, rounds.on_extracted))
+            await indexer._extract_all(
+                all_chunks, report, on_batch=_stop_if_failed(settling, rounds.on_extracted), prefetch=prefetch
+            )
         rounds.finish()
         await settling
+        failed = False
     finally:
         if not settling.done():
             settling.cancel()
@@ -132,7 +136,8 @@ async def process_pipelined(indexer: "Indexer", docs: Sequence[Document], report
                 await settling
         elif not settling.cancelled():
             settling.exception()  # raised already (or here, from `await settling`): not an unretrieved error
-        await settled(prefetch)
+        if prefetch is not None:
+            await prefetch.finish(drop_queued=failed)
 
 
 def _stop_if_failed(settling: "asyncio.Task[None]", on_extracted: OnExtracted) -> OnExtracted:
@@ -145,14 +150,3 @@ def _stop_if_failed(settling: "asyncio.Task[None]", on_extracted: OnExtracted) -
         on_extracted(by_hash)
 
     return call
-
-
-async def settled(task: "asyncio.Task[Any] | None") -> None:
-    """Waits for a prefetch of chunk vectors; its failure only costs the head start
-    (reconcile embeds again and reports the error there)."""
-    if task is None:
-        return
-    try:
-        await task
-    except Exception as error:  # noqa: BLE001 - see the docstring
-        log.info("embedding chunk texts ahead of reconcile failed (%s); reconcile will embed them", error)
