@@ -7,8 +7,8 @@ them into the embedding cache in a worker thread (ONNX Runtime and torch compute
 holding the GIL) while the extractor works on the next batch, so reconcile finds most of
 its vectors ready: offline, spaCy keeps one core busy and the model the other.
 
-One embedding call runs at a time, taking every text queued since the last one: the texts
-of a batch are embedded together (the local embedder sorts them by length), memory stays
+One embedding call runs at a time, taking up to CALL_TEXTS of the texts queued: the texts of
+a batch are embedded together (the local embedder sorts them by length), memory stays
 bounded, and the extractor keeps a core. A prediction that reconcile does not use (a merge
 that renamed an entity) only costs its embedding; a failure only costs the head start.
 """
@@ -26,6 +26,11 @@ from graphrag.llm.embed.segments import description_segments
 from graphrag.models import Extraction
 
 log = logging.getLogger(__name__)
+
+# Texts per embedding call: a call holds its texts' token ids and vectors until it ends, and
+# the texts queued while a long call ran (every batch's parts during the chunk texts' call)
+# would otherwise make one very large call.
+CALL_TEXTS = 1024
 
 
 def record_segments(record: Extraction) -> list[str]:
@@ -69,7 +74,7 @@ class VectorPrefetch:
 
     async def _drain(self) -> None:
         while self._queued and self.failed is None:
-            texts, self._queued = self._queued, []
+            texts, self._queued = self._queued[:CALL_TEXTS], self._queued[CALL_TEXTS:]
             try:
                 await aembed(self.embedder, texts)
             except Exception as error:  # noqa: BLE001 - reconcile embeds again and reports it there
