@@ -33,13 +33,21 @@ log = logging.getLogger(__name__)
 CALL_TEXTS = 1024
 
 
-def record_segments(record: Extraction) -> list[str]:
+def record_segments(record: Extraction, names_seen: set[str] | None = None) -> list[str]:
     """What the vectors of a record's entities and relations will likely be composed of
     (see `graphrag.reconcile.entity_vector_segments` and `relation_vector_segments`): an
     entity's text as if no other fragment merges into it (most entities), a relation's
-    keywords, names and description fragments as extracted."""
+    keywords, names and description fragments as extracted. An entity whose name is in
+    `names_seen` (case-insensitively; the set is updated) is left out: a name met again will
+    have several fragments, so that guess would be wasted (on MuSiQue, guessing every
+    mention wasted 5,839 entity texts, about 220k tokens)."""
     out: list[str] = []
     for entity in record.entities:  # an entity's whole text, as it is when nothing merges into it
+        if names_seen is not None:
+            key = entity.name.casefold()
+            if key in names_seen:
+                continue
+            names_seen.add(key)
         out.append(f"{entity.name}\n{entity.description}".strip())
     for relation in record.relations:
         out += relation.keywords
@@ -56,6 +64,7 @@ class VectorPrefetch:
         self.embedder = embedder
         self._queued: list[str] = []
         self._seen: set[str] = set()
+        self._names: set[str] = set()  # entity names met in records so far, casefolded
         self._task: asyncio.Task[None] | None = None
         self.embedded = 0  # texts sent to the embedder (cache hits included)
         self.failed: BaseException | None = None
@@ -70,7 +79,7 @@ class VectorPrefetch:
             self._task = asyncio.create_task(self._drain())
 
     def add_records(self, records: Iterable[Extraction]) -> None:
-        self.add(s for record in records for s in record_segments(record))
+        self.add(s for record in records for s in record_segments(record, self._names))
 
     async def _drain(self) -> None:
         while self._queued and self.failed is None:

@@ -239,3 +239,20 @@ def composed_vectors(rag, embedder) -> tuple[list[str], np.ndarray]:
 def stored_vectors(rag, keys: list[str]) -> np.ndarray:
     rows = {**rag.vectors.get("entities", keys), **rag.vectors.get("relations", keys)}
     return np.stack([rows[k].vector for k in keys])
+
+
+def test_prefetch_guesses_an_entity_text_only_at_its_first_mention() -> None:
+    """A name met again will have several fragments: its single-fragment text is not
+    embedded ahead again (it would be wasted), while relation parts still are."""
+    from graphrag.index_prefetch import record_segments
+    from graphrag.models import ExtractedEntity, ExtractedRelation, Extraction
+
+    first = Extraction(entities=[ExtractedEntity(name="Ada", description="Ada wrote it.")])
+    again = Extraction(
+        entities=[ExtractedEntity(name="ada", description="Ada met Babbage.")],
+        relations=[ExtractedRelation(source="Ada", target="Babbage", keywords=["meet"], description="Ada met Babbage.")],
+    )
+    seen: set[str] = set()
+    assert record_segments(first, seen) == ["Ada\nAda wrote it."]
+    assert record_segments(again, seen) == ["meet", "Ada", "Babbage", "Ada met Babbage."]
+    assert record_segments(again) == ["ada\nAda met Babbage.", "meet", "Ada", "Babbage", "Ada met Babbage."]
