@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -38,7 +37,6 @@ from graphrag.reconcile import Deferral
 if TYPE_CHECKING:
     from graphrag.indexer import Indexer
 
-log = logging.getLogger(__name__)
 OnExtracted = Callable[[dict[str, "Extraction | Exception"]], None]
 
 
