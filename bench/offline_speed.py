@@ -179,6 +179,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSONL of {id, title, text}")
     parser.add_argument("--limit", type=int, default=None, help="only the first N records")
     parser.add_argument("--python", default=sys.executable, help="interpreter for both (default: this one)")
+    parser.add_argument("--baseline-python", default=None,
+                        help="interpreter for the baseline only (an older tree may need packages this one dropped, "
+                             "e.g. torch for 71fd5b0's embedder)")
     parser.add_argument("--order", choices=["current-first", "baseline-first"], default="current-first")
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds before a run is killed")
     parser.add_argument("--workdir", type=Path, default=None, help="keep workspaces and logs here (default: temp)")
@@ -202,7 +205,8 @@ def main() -> None:
     runs: dict[str, RunFigures] = {}
     for label, tree in sides:
         print(f"indexing with {label} ({tree}) ...", flush=True)
-        runs[label] = run_index(label, tree, args.python, corpus, workdir, args.timeout)
+        python = args.baseline_python if label == "baseline" and args.baseline_python else args.python
+        runs[label] = run_index(label, tree, python, corpus, workdir, args.timeout)
         r = runs[label]
         print(f"  {label}: exit {r.returncode}, wall {r.wall_s:.1f} s, CPU {r.cpu_s:.1f} s, "
               f"peak RSS {r.peak_rss_mb:.0f} MB (tree {r.peak_tree_rss_mb:.0f} MB); log {r.log}", flush=True)

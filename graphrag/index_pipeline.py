@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from graphrag.index_report import IndexReport, timed
 from graphrag.models import Chunk, Document, Extraction
@@ -38,7 +37,6 @@ from graphrag.reconcile import Deferral
 if TYPE_CHECKING:
     from graphrag.indexer import Indexer
 
-log = logging.getLogger(__name__)
 OnExtracted = Callable[[dict[str, "Extraction | Exception"]], None]
 
 
@@ -120,11 +118,15 @@ async def process_pipelined(indexer: "Indexer", docs: Sequence[Document], report
 
     settling = asyncio.create_task(settle())
     prefetch = indexer.prefetch_vectors([c.text for c in all_chunks])
+    failed = True
     try:
         with timed(report, "extract"):
-            await indexer._extract_all(all_chunks, report, on_batch=_stop_if_failed(settling, rounds.on_extracted))
+            await indexer._extract_all(
+                all_chunks, report, on_batch=_stop_if_failed(settling, rounds.on_extracted), prefetch=prefetch
+            )
         rounds.finish()
         await settling
+        failed = False
     finally:
         if not settling.done():
             settling.cancel()
@@ -132,7 +134,8 @@ async def process_pipelined(indexer: "Indexer", docs: Sequence[Document], report
                 await settling
         elif not settling.cancelled():
             settling.exception()  # raised already (or here, from `await settling`): not an unretrieved error
-        await settled(prefetch)
+        if prefetch is not None:
+            await prefetch.finish(drop_queued=failed)
 
 
 def _stop_if_failed(settling: "asyncio.Task[None]", on_extracted: OnExtracted) -> OnExtracted:
@@ -145,14 +148,3 @@ def _stop_if_failed(settling: "asyncio.Task[None]", on_extracted: OnExtracted) -
         on_extracted(by_hash)
 
     return call
-
-
-async def settled(task: "asyncio.Task[Any] | None") -> None:
-    """Waits for a prefetch of chunk vectors; its failure only costs the head start
-    (reconcile embeds again and reports the error there)."""
-    if task is None:
-        return
-    try:
-        await task
-    except Exception as error:  # noqa: BLE001 - see the docstring
-        log.info("embedding chunk texts ahead of reconcile failed (%s); reconcile will embed them", error)

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from graphrag.budget import TokenBudget, process_within_budget
 from graphrag.cost import chunks_to_extract
 from graphrag.extract.base import Extractor
-from graphrag.index_pipeline import process_pipelined, settled
+from graphrag.index_pipeline import process_pipelined
+from graphrag.index_prefetch import VectorPrefetch
 from graphrag.index_plan import plan_sources, record_plan
 from graphrag.index_report import IndexPlan, IndexReport, ProgressCallback, placeholder_id, timed
 from graphrag.ingest.chunk import chunk_document
 from graphrag.llm.base import ChatModel, Embedder, Usage
 from graphrag.llm.embed.cache import CachingEmbedder
-from graphrag.llm.embed.common import aembed
 from graphrag.merge import record_keys
 from graphrag.models import Chunk, Document, DocumentRecord, Extraction
 from graphrag.reconcile import (  # noqa: F401 - re-exported: the indexer's public names
@@ -165,11 +165,15 @@ class Indexer:
         chunks_by_doc = self.chunk_documents(docs, report)
         all_chunks = [c for cs in chunks_by_doc.values() for c in cs]
         prefetch = self.prefetch_vectors([c.text for c in all_chunks])
+        failed = True
         try:
             with timed(report, "extract"):
-                extractions = await self._extract_all(all_chunks, report)
+                extractions = await self._extract_all(all_chunks, report, prefetch=prefetch)
+            failed = False
         finally:
-            await settled(prefetch)
+            if prefetch is not None:
+                with timed(report, "prefetch_wait"):
+                    await prefetch.finish(drop_queued=failed)
         self.commit_documents(docs, chunks_by_doc, extractions, report)
 
     def chunk_documents(self, docs: Sequence[Document], report: IndexReport) -> dict[str, list[Chunk]]:
@@ -199,13 +203,16 @@ class Indexer:
             else:
                 report.documents_new += 1
 
-    def prefetch_vectors(self, texts: list[str]) -> "asyncio.Task[Any] | None":
+    def prefetch_vectors(self, texts: list[str]) -> VectorPrefetch | None:
         """Chunk texts are known before extraction: embed them into the embedding cache in
-        a worker thread meanwhile, so reconcile finds their vectors ready. Only with a
+        a worker thread meanwhile, then the vector segments of each extracted batch
+        (graphrag.index_prefetch), so reconcile finds its vectors ready. Only with a
         caching embedder (else the work would be done twice)."""
         if not texts or not isinstance(self._embedder, CachingEmbedder):
             return None
-        return asyncio.create_task(aembed(self._embedder, texts))
+        prefetch = VectorPrefetch(self._embedder)
+        prefetch.add(texts)
+        return prefetch
 
     def finish(self, docs: Sequence[Document]) -> None:
         """Marks committed documents processed, once reconcile has written their graph."""
@@ -239,11 +246,13 @@ class Indexer:
         )
 
     async def _extract_all(
-        self, chunks: list[Chunk], report: IndexReport, on_batch: ExtractedCallback | None = None
+        self, chunks: list[Chunk], report: IndexReport, on_batch: ExtractedCallback | None = None,
+        prefetch: VectorPrefetch | None = None,
     ) -> dict[str, Extraction | Exception]:
         """Stored records are reused by chunk text; only texts never extracted go to the
         extractor. `on_batch` is called with the results by text hash so far (stored ones
-        first), once before the first batch and after every batch."""
+        first), once before the first batch and after every batch; `prefetch` is given the
+        records of every batch."""
         extractor_id = self.extractor.extractor_id
         stored = self.state.get_extractions({c.text_hash for c in chunks}, extractor_id)
         results: dict[str, Extraction | Exception] = {}
@@ -267,6 +276,8 @@ class Indexer:
             fresh = {c.text_hash: out[c.id] for c in part if isinstance(out.get(c.id), Extraction)}
             # Durable as soon as they exist: a crash later never pays for them again.
             self.state.put_extractions(fresh, extractor_id)  # type: ignore[arg-type]
+            if prefetch is not None:
+                prefetch.add_records(fresh.values())  # type: ignore[arg-type]
             for c in part:
                 by_hash[c.text_hash] = out.get(c.id, RuntimeError("extractor returned no result"))
             done += len(part)
