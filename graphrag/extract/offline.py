@@ -68,6 +68,14 @@ ORGANIZATION_HEADS = frozenset({
     "society", "federation", "ministry", "department", "agency", "commission", "foundation", "regiment",
     "broadcasters", "records", "studios", "fc",
 })
+# What kind of thing a name is, standing alone ("the Council", "the Bay", "the Church"), is
+# no name: it refers to one given elsewhere, and as an entity it ties together every council.
+KIND_WORDS = ORGANIZATION_HEADS | FACILITY_HEADS | PLACE_HEADS | frozenset({
+    "church", "cathedral", "house", "hall", "state", "government", "league", "journal", "cup", "games", "bay",
+    "cape", "lake", "mount", "mountain", "park", "museum", "library", "hospital", "treaty", "battle",
+    "constitution", "alliance", "bishop", "consulate", "treasury", "assembly", "army", "navy", "court", "empire",
+    "kingdom", "republic", "province", "region", "district", "diocese", "range",
+})
 _NOT_SURNAMES = FACILITY_HEADS - {"lane", "castle", "tower", "street", "road", "station"}
 # Every type this extractor writes (the Neo4j Browser style sheet has a colour for each).
 KEPT_LABELS = frozenset(TYPE_OF_LABEL.values()) | {CONCEPT}
@@ -115,7 +123,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v9".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v10".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
@@ -256,6 +264,8 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
         # One capitalised common word is a name only if the text never uses it as a word:
         # "Want", "Humbug", "Spirit" appear lowercase too; "Scrooge" does not.
         if lower in INTERJECTIONS or tokens[0].is_stop or lower in common_words:
+            return None
+        if lower in KIND_WORDS and label != "PERSON":  # a surname may be one ("Hall", "Castle")
             return None
         if tokens[0].pos_ not in ("PROPN", "NUM") and label != "DATE":
             return None

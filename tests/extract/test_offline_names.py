@@ -101,3 +101,14 @@ def test_a_given_name_that_ends_in_man_is_kept():
     extraction = _extract("The sermon was given by Norman Vincent Peale in New York.")
     keys = {normalize_name(e.name) for e in extraction.entities if e.type == "PERSON"}
     assert "norman vincent peale" in keys
+
+
+def test_what_kind_of_thing_a_name_is_standing_alone_is_no_name():
+    extraction = _extract(
+        "The Council met in Leeds with the Army. Later the Church of England and the Leeds City Council "
+        "wrote to Mr. Hall."
+    )
+    keys = {normalize_name(e.name) for e in extraction.entities}
+    assert not keys & {"council", "army", "church"}, keys
+    assert "leeds city council" in keys
+    assert "hall" in keys  # a surname that is also a kind word
