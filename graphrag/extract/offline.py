@@ -101,7 +101,9 @@ def _describing(word: str) -> bool:
     return bool(_DESCRIBING.match(word))
 
 _YEAR = re.compile(r"^\d{3,4}s?$")
-_DURATIONS = frozenset({"year", "years", "month", "months", "week", "weeks", "day", "days", "hours", "decades", "centuries"})
+_DURATIONS = frozenset(
+    {"year", "years", "month", "months", "week", "weeks", "day", "days", "hours", "decades", "centuries"}
+)
 _MONTHS = frozenset(
     "january february march april may june july august september october november december "
     "jan feb mar apr jun jul aug sep sept oct nov dec".split()
