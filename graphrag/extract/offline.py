@@ -68,6 +68,14 @@ ORGANIZATION_HEADS = frozenset({
     "society", "federation", "ministry", "department", "agency", "commission", "foundation", "regiment",
     "broadcasters", "records", "studios", "fc",
 })
+# What kind of thing a name is, standing alone ("the Council", "the Bay", "the Church"), is
+# no name: it refers to one given elsewhere, and as an entity it ties together every council.
+KIND_WORDS = ORGANIZATION_HEADS | FACILITY_HEADS | PLACE_HEADS | frozenset({
+    "church", "cathedral", "house", "hall", "state", "government", "league", "journal", "cup", "games", "bay",
+    "cape", "lake", "mount", "mountain", "park", "museum", "library", "hospital", "treaty", "battle",
+    "constitution", "alliance", "bishop", "consulate", "treasury", "assembly", "army", "navy", "court", "empire",
+    "kingdom", "republic", "province", "region", "district", "diocese", "range",
+})
 _NOT_SURNAMES = FACILITY_HEADS - {"lane", "castle", "tower", "street", "road", "station"}
 # Every type this extractor writes (the Neo4j Browser style sheet has a colour for each).
 KEPT_LABELS = frozenset(TYPE_OF_LABEL.values()) | {CONCEPT}
@@ -93,6 +101,9 @@ def _describing(word: str) -> bool:
     return bool(_DESCRIBING.match(word))
 
 _YEAR = re.compile(r"^\d{3,4}s?$")
+_DURATIONS = frozenset(
+    {"year", "years", "month", "months", "week", "weeks", "day", "days", "hours", "decades", "centuries"}
+)
 _MONTHS = frozenset(
     "january february march april may june july august september october november december "
     "jan feb mar apr jun jul aug sep sept oct nov dec".split()
@@ -114,7 +125,7 @@ class SpacyExtractor:
     def __init__(self, model: str = SPACY_MODEL, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
-        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v8".encode()).hexdigest()[:10]
+        version = hashlib.sha256(f"{model}|{sorted(TYPE_OF_LABEL.items())}|v10".encode()).hexdigest()[:10]
         self.extractor_id = f"spacy:{model}:{version}"
 
     @cached_property
@@ -188,6 +199,29 @@ def _lowercase_words(doc: "Doc") -> set[str]:
     return {t.text for t in doc if t.is_alpha and t.text.islower()}
 
 
+def _years(tokens: list["Token"]) -> set[str]:
+    """The years a date names ("16 December 2015", "May to September 2010": 2015, 2010),
+    with their era when it is before Christ; not a duration ("1000 years")."""
+    years = set()
+    for i, t in enumerate(tokens):
+        after = tokens[i + 1].lower_.replace(".", "") if i + 1 < len(tokens) else ""
+        if _YEAR.match(t.text) and after not in _DURATIONS:
+            years.add(f"{t.text} {tokens[i + 1].text}" if after in ("bc", "bce") else t.text)
+    return years
+
+
+def _names_a_time(tokens: list["Token"]) -> bool:
+    """A date without a year names something ("Christmas Eve", "the 19th century"), unless
+    it is a day or month ("1 August", "March": part of a date whose year is elsewhere in the
+    passage, which as an entity would tie together every passage that names that day of any
+    year), a span of two ("6 and 9 August"), or no name at all ("the year")."""
+    if any(t.lower_.rstrip(".") in _MONTHS for t in tokens):
+        return False
+    if any(t.lower_ in _RANGE_WORDS for t in tokens) or any(t.text in _DASHES for t in tokens[1:-1]):
+        return False
+    return any(t.is_digit for t in tokens) or any(t.pos_ == "PROPN" for t in tokens)
+
+
 def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = frozenset()) -> str | None:
     tokens = list(span)
     # Capitalised openers of a sentence that are no names ("Yes", "Well, Scrooge").
@@ -201,6 +235,16 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
         tokens = tokens[1:]
     if not tokens or len(tokens) > MAX_NAME_TOKENS:
         return None
+    # A date is an entity at the granularity of its year ("16 December 2015", "December 2015"
+    # and "2015" are the entity 2015; the day stays in the description): that is what links
+    # passages, while an exact day is named by one passage and, as a node of its own, only
+    # sits beside its year and beside every other day of the year ("1 May 1934" / "1 May 1945").
+    if span.label_ == "DATE":
+        years = _years(tokens)
+        if len(years) > 1 or not (years or _names_a_time(tokens)):
+            return None
+        if years:
+            return years.pop()
     # Punctuation inside a span ("Dick ! Chirrup") means spaCy ran two things together.
     if any(t.is_punct and t.text not in _NAME_PUNCT for t in tokens[1:-1]):
         return None
@@ -212,22 +256,6 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
     if not name or not any(ch.isalpha() for ch in name) or name.islower():
         return None
     label = span.label_
-    # A DATE is an entity only when it names something ("Christmas Eve", "1843"), not "the year".
-    if label == "DATE" and not (any(t.is_digit for t in tokens) or any(t.pos_ == "PROPN" for t in tokens)):
-        return None
-    # A day of a month without its year ("1 August", "August 6") or a month alone is a part
-    # of a date: its year is elsewhere in the passage, and as an entity it would tie together
-    # every passage that names that day of any year.
-    if label == "DATE" and any(t.lower_.rstrip(".") in _MONTHS for t in tokens) and not any(
-        _YEAR.match(t.text) for t in tokens
-    ):
-        return None
-    # A span of two dates ("6 and 9 August", "29 June 1870 - 17 September 1958", "May to
-    # September 2010") is no one date: as a name it fuses into a string nothing else matches.
-    if label == "DATE" and (
-        any(t.lower_ in _RANGE_WORDS for t in tokens) or any(t.text in _DASHES for t in tokens[1:-1])
-    ):
-        return None
     # A name that ends in "of" or "and" was cut short ("Communist Party of"): the rest of it
     # is on the next line or was tagged apart; the stump would pose as a name of its own.
     if tokens[-1].lower_ in _LINKING | {"to", "with", "from", "by"}:
@@ -238,6 +266,8 @@ def clean_entity_name(span: "Span", common_words: frozenset[str] | set[str] = fr
         # One capitalised common word is a name only if the text never uses it as a word:
         # "Want", "Humbug", "Spirit" appear lowercase too; "Scrooge" does not.
         if lower in INTERJECTIONS or tokens[0].is_stop or lower in common_words:
+            return None
+        if lower in KIND_WORDS and label != "PERSON":  # a surname may be one ("Hall", "Castle")
             return None
         if tokens[0].pos_ not in ("PROPN", "NUM") and label != "DATE":
             return None

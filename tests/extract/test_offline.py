@@ -91,8 +91,8 @@ def test_a_span_of_two_dates_is_no_date():
         "The festival ran from May to September 2010 in Leeds. He was born on 27 September 1941."
     )
     dates = {normalize_name(e.name) for e in extraction.entities if e.type == "DATE"}
-    assert "27 september 1941" in dates
-    assert not any(" to " in d or "1870" in d for d in dates), dates
+    assert {"1941", "2010"} <= dates  # months of one year name that year
+    assert not any(" to " in d or "1870" in d or "1958" in d for d in dates), dates
 
 
 def test_a_name_cut_short_after_a_linking_word_is_dropped():

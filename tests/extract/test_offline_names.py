@@ -1,7 +1,7 @@
 """The offline extractor's names: short names inside one passage, structures, dates."""
 
 from graphrag.extract.coref import short_name_targets
-from graphrag.extract.offline import SpacyExtractor, type_of_mention
+from graphrag.extract.offline import SpacyExtractor, _years, type_of_mention
 from graphrag.models import Chunk, chunk_id, normalize_name
 
 
@@ -63,11 +63,32 @@ def test_structures_are_typed_apart_from_the_places_they_are_in():
 
 def test_a_date_is_named_without_its_modifiers_and_never_without_its_year():
     extraction = _extract(
-        "The base opened in early December 1941. It was closed on 1 August and sold in March."
+        "The base opened in early December 1941. It was closed on 1 August and sold in March. "
+        "The order came at Christmas Eve."
     )
     dates = {normalize_name(e.name) for e in extraction.entities if e.type == "DATE"}
-    assert "december 1941" in dates
-    assert not dates & {"early december 1941", "1 august", "march"}
+    assert "1941" in dates
+    assert "christmas eve" in dates  # a date without a year that names something
+    assert not dates & {"early december 1941", "december 1941", "1 august", "march"}
+
+
+def test_a_date_is_the_entity_of_its_year():
+    extraction = _extract(
+        "She was born on 16 December 2015 in Leeds. The school opened in December 2015. "
+        "It was sold on May 5, 1990. The war lasted 1000 years."
+    )
+    dates = {normalize_name(e.name) for e in extraction.entities if e.type == "DATE"}
+    assert {"2015", "1990"} <= dates
+    assert not {d for d in dates if "december" in d or d == "1000"}, dates
+    born = next(e for e in extraction.entities if normalize_name(e.name) == "2015")
+    assert "16 December 2015" in born.description  # the day is in the year's description
+
+
+def test_a_year_keeps_its_era_and_a_duration_is_no_year():
+    nlp = SpacyExtractor().nlp
+    assert _years(list(nlp("300 BC"))) == {"300 BC"}
+    assert _years(list(nlp("1000 years"))) == set()
+    assert _years(list(nlp("29 June 1870 - 17 September 1958"))) == {"1870", "1958"}  # two: no one date
 
 
 def test_who_someone_is_is_no_part_of_their_name():
@@ -80,3 +101,14 @@ def test_a_given_name_that_ends_in_man_is_kept():
     extraction = _extract("The sermon was given by Norman Vincent Peale in New York.")
     keys = {normalize_name(e.name) for e in extraction.entities if e.type == "PERSON"}
     assert "norman vincent peale" in keys
+
+
+def test_what_kind_of_thing_a_name_is_standing_alone_is_no_name():
+    extraction = _extract(
+        "The Council met in Leeds with the Army. Later the Church of England and the Leeds City Council "
+        "wrote to Mr. Hall."
+    )
+    keys = {normalize_name(e.name) for e in extraction.entities}
+    assert not keys & {"council", "army", "church"}, keys
+    assert "leeds city council" in keys
+    assert "hall" in keys  # a surname that is also a kind word
