@@ -101,7 +101,17 @@ class GraphRAG:
             from graphrag.resolve.adjudicate import PairAdjudicator
 
             adjudicator = PairAdjudicator(self.chat, self.state, batch_size=self.settings.resolution_llm_batch)
-        return EntityResolver(store, threshold=self.settings.resolution_threshold, adjudicator=adjudicator)
+        name_vectors = None
+        if self.settings.resolution_vectors:
+            from graphrag.resolve.vectors import NameVectors
+
+            name_vectors = NameVectors(
+                self.vectors, self.embedder, threshold=self.settings.resolution_vector_threshold,
+                cap=self.settings.resolution_vector_cap,
+            )
+        return EntityResolver(
+            store, threshold=self.settings.resolution_threshold, adjudicator=adjudicator, name_vectors=name_vectors
+        )
 
     @cached_property
     def entities(self) -> "EntityOperations":
