@@ -347,7 +347,9 @@ class EntityResolver:
         near = self.name_vectors.near(set(records))
         around = set().union(*near.values()) - near.keys() if near else set()
         near |= self.name_vectors.near(around) if around else {}
+        # Only live names count: the vectors of names that went away are deleted last.
         others = self.store.names(set().union(*near.values()) if near else set())
+        near = {k: {o: c for o, c in found.items() if o in others} for k, found in near.items()}
         out: dict[tuple[str, str], tuple[float, int]] = {}
         for key in sorted(records):
             mine = near.get(key, {})
