@@ -95,15 +95,20 @@ def support(a: NameEvidence | None, b: NameEvidence | None, leave_out: Iterable[
     return Support(shared, dot / norm if norm else 0.0)
 
 
-def clearly_best(supports: Mapping[str, Support]) -> str | None:
+def clearly_best(short: NameEvidence | None, supports: Mapping[str, Support]) -> str | None:
     """The one candidate the contexts single out, or None: it shares `MIN_SHARED` neighbours
     with the short name and no rival shares any, and its descriptions are the closest (by a
-    clear margin) and close enough."""
-    if len(supports) < 2:
+    clear margin) and close enough. Never one a passage names beside the short name: the
+    extractor makes a short name the full name its passage gives it, so a passage that
+    keeps both apart ("Columbia", the city, beside "Columbia International University")
+    says they differ."""
+    if len(supports) < 2 or short is None:
         return None
     ranked = sorted(supports.items(), key=lambda kv: (-kv[1].shared, -kv[1].description, kv[0]))
     (best, s), rivals = ranked[0], [v for _, v in ranked[1:]]
     if s.shared < MIN_SHARED or any(r.shared for r in rivals) or s.description < MIN_DESCRIPTION:
+        return None
+    if best in short.neighbours:
         return None
     if any(r.description >= s.description / 2 for r in rivals):
         return None

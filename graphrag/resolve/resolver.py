@@ -322,7 +322,7 @@ class EntityResolver:
             supports = {
                 other: support(contexts.get(short), contexts.get(other), {short, *longer}) for other in longer
             }
-            best = clearly_best(supports) if self.adjudicator is None else None
+            best = clearly_best(contexts.get(short), supports) if self.adjudicator is None else None
             for other, s in supports.items():
                 found = verdicts[_ordered(short, other)]
                 for i, (score, method, ev) in enumerate(found):
@@ -353,12 +353,13 @@ class EntityResolver:
         out: dict[tuple[str, str], tuple[float, int]] = {}
         for key in sorted(records):
             mine = near.get(key, {})
-            if self.name_vectors.crowded(mine):
+            # Numbers are identities a vector blurs ("1973" is close to "1974").
+            if self.name_vectors.crowded(mine) or _has_digit(key):
                 continue
             for other, cosine in mine.items():
                 theirs = near.get(other, {})
                 pair = _ordered(key, other)
-                if other not in others or pair in verdicts or self.name_vectors.crowded(theirs):
+                if other not in others or pair in verdicts or self.name_vectors.crowded(theirs) or _has_digit(other):
                     continue
                 o = others[other]
                 of = forms.get(other) or form_of(o)
@@ -437,6 +438,10 @@ class EntityResolver:
         for c in canonicals:
             members.setdefault(c, set()).add(c)
         return members
+
+
+def _has_digit(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
 
 
 def _ordered(a: str, b: str) -> tuple[str, str]:
