@@ -15,7 +15,8 @@ description words. Used twice, conservatively (co-mention alone made a wrong mer
   one candidate that shares at least `MIN_SHARED` neighbours with it while no other shares
   any, and whose descriptions are the closest and at least `MIN_DESCRIPTION`;
 - two names only their vectors bring together are at most uncertain: for the chat model or
-  a person, never merged on this evidence alone.
+  a person, never merged on this evidence alone; not even that when a passage names both
+  ("Cuba" beside "Havana").
 """
 
 from __future__ import annotations
@@ -108,11 +109,15 @@ def clearly_best(short: NameEvidence | None, supports: Mapping[str, Support]) ->
     (best, s), rivals = ranked[0], [v for _, v in ranked[1:]]
     if s.shared < MIN_SHARED or any(r.shared for r in rivals) or s.description < MIN_DESCRIPTION:
         return None
-    if best in short.neighbours:
+    if co_mentioned(short, best):
         return None
     if any(r.description >= s.description / 2 for r in rivals):
         return None
     return best
+
+
+def co_mentioned(a: NameEvidence | None, other: str) -> bool:
+    return a is not None and other in a.neighbours
 
 
 def supported(s: Support) -> bool:

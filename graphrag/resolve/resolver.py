@@ -32,7 +32,7 @@ from itertools import combinations
 from rapidfuzz import fuzz, process
 
 from graphrag.resolve.adjudicate import Budget, Contexts, PairAdjudicator
-from graphrag.resolve.evidence import EvidenceOf, NameEvidence, clearly_best, support, supported
+from graphrag.resolve.evidence import EvidenceOf, NameEvidence, clearly_best, co_mentioned, support, supported
 from graphrag.resolve.names import (
     LINKING_WORDS,
     SHORTENABLE_FAMILIES,
@@ -332,8 +332,10 @@ class EntityResolver:
                             if raised else (score, method, ev | s.as_evidence())
         for (a, b), (cosine, candidates) in sorted(vector_pairs.items()):
             s = support(contexts.get(a), contexts.get(b), {a, b})
-            score, method = (VECTOR_SUPPORTED, "vector") if supported(s) else (VECTOR_ONLY, "vector-unsupported")
-            evidence_of = {"cosine": cosine, "candidates": candidates} | s.as_evidence()
+            # A passage that names both keeps them apart ("Cuba" and "Havana").
+            apart = co_mentioned(contexts.get(a), b) or co_mentioned(contexts.get(b), a)
+            score, method = (VECTOR_SUPPORTED, "vector") if supported(s) and not apart else (VECTOR_ONLY, "vector-unsupported")
+            evidence_of = {"cosine": cosine, "candidates": candidates, "co_mentioned": apart} | s.as_evidence()
             verdicts.setdefault((a, b), []).append((score, method, evidence_of))
 
     def _vector_pairs(
