@@ -15,8 +15,7 @@ description words. Used twice, conservatively (co-mention alone made a wrong mer
   one candidate that shares at least `MIN_SHARED` neighbours with it while no other shares
   any, and whose descriptions are the closest and at least `MIN_DESCRIPTION`;
 - two names only their vectors bring together are at most uncertain: for the chat model or
-  a person, never merged on this evidence alone; not even that when a passage names both
-  ("Cuba" beside "Havana").
+  a person, never merged on this evidence alone.
 """
 
 from __future__ import annotations
