@@ -3,13 +3,16 @@
 For every name that appeared, changed or went away, and for the shorter names whose
 candidates that changes (its word-subsets: "Scrooge" when "Ebenezer Scrooge" arrives):
 
-1. candidates come from a word index (names containing all of its core words) and a
-   prefix index (near-identical spellings), never from all pairs;
+1. candidates come from a word index (names containing all of its core words), a
+   prefix index (near-identical spellings) and the name vectors within a radius
+   (`resolve.vectors`), never from all pairs;
 2. each candidate pair is scored from its evidence: same core words ("Mr. Scrooge" /
    "Scrooge"), a longer form of a person's or organisation's name ("Ebenezer Scrooge"),
    a near-identical string ("Fezziwigs"); type families must agree and gendered titles
    must not clash; a short name that several incompatible longer names extend
-   ("Cratchit": Bob, Martha, Peter) is only a weak, uncertain candidate of each;
+   ("Cratchit": Bob, Martha, Peter) is only a weak, uncertain candidate of each, unless
+   the names' contexts single one out (`resolve.evidence`); a pair only the vectors found
+   is at most uncertain;
 3. pairs at or above the threshold, plus manual merges, link names; the linked components
    are clustered greedily by score (ties by key) under cannot-link constraints (manual
    splits, clashing titles, names that share a word but extend differently);
