@@ -101,7 +101,19 @@ class GraphRAG:
             from graphrag.resolve.adjudicate import PairAdjudicator
 
             adjudicator = PairAdjudicator(self.chat, self.state, batch_size=self.settings.resolution_llm_batch)
-        return EntityResolver(store, threshold=self.settings.resolution_threshold, adjudicator=adjudicator)
+        name_vectors = None
+        # Word hashing knows names alike only by the words they share, which the word index
+        # already finds; its one-word vectors collide ("feynman" / "surya": cosine 1.0).
+        if self.settings.resolution_vectors and not self.embedder.model_id.startswith("hashing"):
+            from graphrag.resolve.vectors import NameVectors
+
+            name_vectors = NameVectors(
+                self.vectors, self.embedder, threshold=self.settings.resolution_vector_threshold,
+                cap=self.settings.resolution_vector_cap,
+            )
+        return EntityResolver(
+            store, threshold=self.settings.resolution_threshold, adjudicator=adjudicator, name_vectors=name_vectors
+        )
 
     @cached_property
     def entities(self) -> "EntityOperations":

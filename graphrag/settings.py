@@ -182,6 +182,17 @@ class Settings(BaseSettings):
         "threshold) from passages that mention them; off: they stay apart, listed for review",
     )
     resolution_llm_batch: int = Field(default=8, ge=1, description="uncertain name pairs per chat-model call")
+    resolution_vectors: bool = Field(
+        default=True, description="also take as candidates the names whose name vectors (table `names`) are close"
+    )
+    resolution_vector_threshold: float = Field(
+        default=0.85, gt=0, le=1,
+        description="cosine of two name vectors from which they are candidates (a radius: order-independent); "
+        "0.85 is chosen for MiniLM (README Entity resolution), another embedder may want another",
+    )
+    resolution_vector_cap: int = Field(
+        default=5, ge=1, description="a name with more names than this within the radius takes no vector candidates"
+    )
 
     # --- query
     query_mode: Literal["naive", "local", "global", "hybrid", "mix", "ppr", "auto"] = "mix"

@@ -20,6 +20,7 @@ from graphrag.merge_aggregates import NameAggregate, ranked
 from graphrag.merge_ledger import EntitySnapshot, MergeLedger
 from graphrag.models import Extraction, normalize_name, relation_key
 from graphrag.resolve.adjudicate import Budget
+from graphrag.resolve.evidence import name_evidence
 from graphrag.resolve.names import PERSONAL_TITLES, type_family
 from graphrag.resolve.resolver import EntityResolver
 from graphrag.resolve.store import NameRecord
@@ -106,6 +107,7 @@ async def plan_graph_changes(
     decided = await resolver.aupdate(
         live, entity_keys - live.keys(), journal,
         contexts=lambda keys: name_contexts(state, load_records, keys), budget=budget,
+        evidence=lambda keys: name_evidence(state, load_records, keys),
     )
     changes.unsettled = decided.unsettled
     affected = decided.affected | entity_keys

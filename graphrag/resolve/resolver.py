@@ -3,13 +3,16 @@
 For every name that appeared, changed or went away, and for the shorter names whose
 candidates that changes (its word-subsets: "Scrooge" when "Ebenezer Scrooge" arrives):
 
-1. candidates come from a word index (names containing all of its core words) and a
-   prefix index (near-identical spellings), never from all pairs;
+1. candidates come from a word index (names containing all of its core words), a
+   prefix index (near-identical spellings) and the name vectors within a radius
+   (`resolve.vectors`), never from all pairs;
 2. each candidate pair is scored from its evidence: same core words ("Mr. Scrooge" /
    "Scrooge"), a longer form of a person's or organisation's name ("Ebenezer Scrooge"),
    a near-identical string ("Fezziwigs"); type families must agree and gendered titles
    must not clash; a short name that several incompatible longer names extend
-   ("Cratchit": Bob, Martha, Peter) is only a weak, uncertain candidate of each;
+   ("Cratchit": Bob, Martha, Peter) is only a weak, uncertain candidate of each, unless
+   the names' contexts single one out (`resolve.evidence`); a pair only the vectors found
+   is at most uncertain;
 3. pairs at or above the threshold, plus manual merges, link names; the linked components
    are clustered greedily by score (ties by key) under cannot-link constraints (manual
    splits, clashing titles, names that share a word but extend differently);
@@ -32,6 +35,7 @@ from itertools import combinations
 from rapidfuzz import fuzz, process
 
 from graphrag.resolve.adjudicate import Budget, Contexts, PairAdjudicator
+from graphrag.resolve.evidence import EvidenceOf, NameEvidence, clearly_best, co_mentioned, support, supported
 from graphrag.resolve.names import (
     LINKING_WORDS,
     SHORTENABLE_FAMILIES,
@@ -43,8 +47,12 @@ from graphrag.resolve.names import (
     wife_or_self,
 )
 from graphrag.resolve.store import NameRecord, PairRecord, SQLiteResolutionStore
+from graphrag.resolve.vectors import NameVectors
 
 SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
+# A short name the contexts single out one of its long forms for (offline); a pair only the
+# name vectors found, with context support (uncertain: for a judge) or without (recorded only).
+SUPPORTED, VECTOR_SUPPORTED, VECTOR_ONLY = 0.82, 0.6, 0.45
 UNCERTAIN_FLOOR = AMBIGUOUS - 0.1  # pairs from here up to the threshold are uncertain
 MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart unasked
 NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
@@ -141,11 +149,13 @@ def clash(a: NameForm, b: NameForm) -> bool:
 
 class EntityResolver:
     def __init__(
-        self, store: SQLiteResolutionStore, *, threshold: float = 0.8, adjudicator: PairAdjudicator | None = None
+        self, store: SQLiteResolutionStore, *, threshold: float = 0.8, adjudicator: PairAdjudicator | None = None,
+        name_vectors: NameVectors | None = None,
     ) -> None:
         self.store = store
         self.threshold = threshold
         self.adjudicator = adjudicator
+        self.name_vectors = name_vectors
 
     def uncertain(self, pair: PairRecord) -> bool:
         """Worth the chat model's judgement: below the threshold, above the floor, and not a
@@ -161,12 +171,14 @@ class EntityResolver:
         *,
         contexts: Contexts = lambda keys: {},
         budget: Budget | None = None,
+        evidence: EvidenceOf = lambda keys: {},
     ) -> ResolutionChange:
         """Resolves after the names in `live` appeared or changed and those in `gone` lost
         their last mention. `journal(keys)` is called with every name whose entity will
         change before any assignment is written, so a crash in between is finished by the
         next run. `contexts(keys)` gives passages that mention each name, for the chat
-        model's adjudication; `budget` bounds its tokens."""
+        model's adjudication; `budget` bounds its tokens. `evidence(keys)` gives each name's
+        neighbours and description words (`resolve.evidence`)."""
         gone = set(gone) - set(live)
         changed = set(live) | gone
         if not changed:
@@ -178,13 +190,26 @@ class EntityResolver:
         # Not where a chat model's verdict may hang on its passages (which the chunks change).
         counted = {k for k, r in live.items()
                    if k in previous and (previous[k].name, previous[k].families) == (r.name, r.families)}
-        if counted and self.adjudicator is not None:
-            counted -= {k for p in self.store.pairs_of(counted) if self.uncertain(p) or p.method.startswith("llm-")
-                        or "adjudication" in p.evidence for k in (p.a, p.b)}
+        # Nor where the score used the names' contexts (neighbours, descriptions): those
+        # change with the chunks, so the pair is scored again from the live chunks.
+        if counted:
+            counted -= {k for p in self.store.pairs_of(counted) if "shared_neighbours" in p.evidence or (
+                self.adjudicator is not None and (self.uncertain(p) or p.method.startswith("llm-")
+                                                  or "adjudication" in p.evidence)) for k in (p.a, p.b)}
+        # Names within the vector radius of a name that appeared or went away: whether they
+        # are crowded (more than the cap nearby) changes, so they are scored again. Searched
+        # before the gone names' vectors go (at the end: a crash before that searches again).
+        nearby: set[str] = set()
+        if self.name_vectors is not None:
+            await self.name_vectors.add(set(live))
+            found = self.name_vectors.near((set(live) - counted) | gone)
+            nearby = (set().union(*found.values()) if found else set()) - gone - set(live)
+        near_records = self.store.names(nearby)
         # Read before the gone names' rows go: their old entity must be rebuilt without them.
         old_of_changed = self.store.canonical_of(changed)
         forms_changed = [form_of(r) for k, r in previous.items() if k not in counted]
         forms_changed += [form_of(r) for k, r in live.items() if k not in counted]
+        forms_changed += [form_of(r) for r in near_records.values()]
         self.store.drop_names(gone)
         self.store.put_names(live.values(), {k: index_terms(form_of(r)) for k, r in live.items()})
 
@@ -192,8 +217,8 @@ class EntityResolver:
         # (looked up by the signature of each subset of the changed names' words).
         signatures = set().union(*(subset_terms(f) for f in forms_changed)) if forms_changed else set()
         by_term = self.store.keys_with_terms(signatures)
-        affected = (set(live) - counted) | (set().union(*by_term.values()) if by_term else set())
-        pairs = self._score(affected)
+        affected = (set(live) - counted) | set(near_records) | (set().union(*by_term.values()) if by_term else set())
+        pairs = self._score(affected, evidence)
         unsettled: set[str] = set()
         if self.adjudicator is not None:
             judged = await self.adjudicator.adjudicate(
@@ -215,9 +240,11 @@ class EntityResolver:
         canonical = self._cluster(component)
         journal(component | gone | start)
         self.store.set_canonical(canonical)
+        if self.name_vectors is not None:
+            self.name_vectors.delete(gone)
         return ResolutionChange(affected=component | gone | start, canonical=canonical, unsettled=unsettled)
 
-    def _score(self, keys: set[str]) -> list[PairRecord]:
+    def _score(self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}) -> list[PairRecord]:
         records = self.store.names(keys)
         forms = {k: form_of(r) for k, r in records.items()}
         terms = set().union(*(index_terms(f) for f in forms.values())) if forms else set()
@@ -233,6 +260,8 @@ class EntityResolver:
         other_forms = {k: form_of(r) for k, r in others.items()}
         core_text = {k: " ".join(f.core) for k, f in other_forms.items()}
         verdicts: dict[tuple[str, str], list[tuple[float, str, dict]]] = {}
+        # short name -> the incompatible long names extending it, and those it may take
+        groups: dict[str, tuple[list[str], set[str]]] = {}
         for key in sorted(records):
             s, sf = records[key], forms[key]
             containing = containing_of[key]
@@ -247,6 +276,8 @@ class EntityResolver:
                     longer.append(other)
             # Several incompatible longer names: the short one could be any of them.
             ambiguous = any(clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
+            if ambiguous:
+                groups[key] = (longer, {o for o in longer if not wife_or_self(sf, other_forms[o])})
             for other in longer:
                 same = other_forms[other].words == sf.words
                 # "Mrs. Fezziwig" beside a bare "Fezziwig": as often his wife as herself.
@@ -271,12 +302,81 @@ class EntityResolver:
                     verdicts.setdefault(_ordered(key, other), []).append(
                         (AMBIGUOUS if unsure else NEAR_IDENTICAL, ("ambiguous-" if unsure else "") + "near-identical", {"ratio": ratio})
                     )
+        self._contexts(records, forms, groups, verdicts, contexts_of)
         # Where both names judged the pair (same core words), the more cautious verdict holds.
         return [
             PairRecord(a, b, score, method, evidence)
             for (a, b), found in sorted(verdicts.items())
             for score, method, evidence in [min(found, key=lambda v: (v[0], v[1]))]
         ]
+
+    def _contexts(
+        self, records: Mapping[str, NameRecord], forms: Mapping[str, NameForm],
+        groups: Mapping[str, tuple[list[str], set[str]]],
+        verdicts: dict[tuple[str, str], list[tuple[float, str, dict]]], evidence: EvidenceOf,
+    ) -> None:
+        """Adds to `verdicts` what the names' contexts say: the support of every candidate of
+        an ambiguous short name (offline, the one they clearly single out rises to a merge;
+        with a chat model, the model judges), and the pairs only the name vectors found."""
+        vector_pairs = self._vector_pairs(records, forms, verdicts)
+        wanted = set(groups).union(*(g for g, _ in groups.values())) | {k for pair in vector_pairs for k in pair}
+        contexts: Mapping[str, NameEvidence] = evidence(wanted) if wanted else {}
+        for short, (longer, takeable) in groups.items():
+            supports = {
+                other: support(contexts.get(short), contexts.get(other), {short, *longer}) for other in longer
+            }
+            best = clearly_best(contexts.get(short), supports) if self.adjudicator is None else None
+            for other, s in supports.items():
+                found = verdicts[_ordered(short, other)]
+                for i, (score, method, ev) in enumerate(found):
+                    if method.startswith("ambiguous-") and ev.get("short") == short:
+                        raised = other == best and other in takeable
+                        found[i] = (SUPPORTED, "supported-" + method.removeprefix("ambiguous-"), ev | s.as_evidence()) \
+                            if raised else (score, method, ev | s.as_evidence())
+        for (a, b), (cosine, candidates) in sorted(vector_pairs.items()):
+            s = support(contexts.get(a), contexts.get(b), {a, b})
+            # Whether a passage names both is recorded, not held against the pair: across a
+            # corpus one passage often gives both forms ("Burma (Myanmar)"): on MuSiQue every
+            # right pair (9 of 24) was co-mentioned, and 12 wrong ones ("Cuba" / "Havana").
+            both = co_mentioned(contexts.get(a), b) or co_mentioned(contexts.get(b), a)
+            score, method = (VECTOR_SUPPORTED, "vector") if supported(s) else (VECTOR_ONLY, "vector-unsupported")
+            evidence_of = {"cosine": cosine, "candidates": candidates, "co_mentioned": both} | s.as_evidence()
+            verdicts.setdefault((a, b), []).append((score, method, evidence_of))
+
+    def _vector_pairs(
+        self, records: Mapping[str, NameRecord], forms: Mapping[str, NameForm],
+        verdicts: Mapping[tuple[str, str], list],
+    ) -> dict[tuple[str, str], tuple[float, int]]:
+        """Pairs within the vector radius that share no word, neither name crowded, types
+        agreeing, titles not clashing: (a, b) -> (cosine, the larger crowd of the two)."""
+        if self.name_vectors is None or not records:
+            return {}
+        near = self.name_vectors.near(set(records))
+        around = set().union(*near.values()) - near.keys() if near else set()
+        near |= self.name_vectors.near(around) if around else {}
+        # Only live names count: the vectors of names that went away are deleted last.
+        others = self.store.names(set().union(*near.values()) if near else set())
+        near = {k: {o: c for o, c in found.items() if o in others} for k, found in near.items()}
+        out: dict[tuple[str, str], tuple[float, int]] = {}
+        for key in sorted(records):
+            mine = near.get(key, {})
+            # Numbers are identities a vector blurs ("1973" is close to "1974").
+            if self.name_vectors.crowded(mine) or _has_digit(key):
+                continue
+            for other, cosine in mine.items():
+                theirs = near.get(other, {})
+                pair = _ordered(key, other)
+                if other not in others or pair in verdicts or self.name_vectors.crowded(theirs) or _has_digit(other):
+                    continue
+                o = others[other]
+                of = forms.get(other) or form_of(o)
+                # A shared word: the string rules saw the pair and decided ("Mexico" is no
+                # short form of "Mexico City"); vectors add the pairs they cannot see.
+                if (forms[key].words & of.words or not families_agree(records[key], o)
+                        or genders_conflict(forms[key], of)):
+                    continue
+                out[pair] = (cosine, max(len(mine), len(theirs)))
+        return out
 
     def _component(self, start: set[str]) -> set[str]:
         """Every live name linked to `start` by an accepted pair or a manual merge."""
@@ -345,6 +445,10 @@ class EntityResolver:
         for c in canonicals:
             members.setdefault(c, set()).add(c)
         return members
+
+
+def _has_digit(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
 
 
 def _ordered(a: str, b: str) -> tuple[str, str]:

@@ -389,11 +389,12 @@ class LanceDBVectorStore:
         return self.search_many(table, query_vector[None, :], k, where)[0]
 
     def search_many(
-        self, table: str, vectors: np.ndarray, k: int, where: str | None = None
+        self, table: str, vectors: np.ndarray, k: int, where: str | None = None, min_score: float | None = None
     ) -> list[list[VectorHit]]:
         """`search` for every row of `vectors`, in one query: LanceDB shares one pass over
         the table (or one visit of the ANN index's partitions) between them, where a query
-        per vector pays the query's fixed cost each time."""
+        per vector pays the query's fixed cost each time. `min_score`: only rows at least
+        this similar (a radius: the rows within it, up to k, whatever else the table holds)."""
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         tbl = self._table(table)
         if tbl is None or k <= 0 or len(queries) == 0:
@@ -402,6 +403,8 @@ class LanceDBVectorStore:
             raise StoreError(f"query vector has dim {queries.shape[1]}, the store expects {self.dim}")
         many = len(queries) > 1
         query = tbl.search(list(queries) if many else queries[0], vector_column_name="vector").distance_type("cosine")
+        if min_score is not None:
+            query = query.distance_range(upper_bound=1.0 - min_score)
         if where:
             # prefilter: filter first, then take the top k, so k matches come back when
             # that many exist.

@@ -122,3 +122,18 @@ def test_the_setting_reaches_the_store(tmp_path, monkeypatch, env, threshold) ->
     monkeypatch.setenv("GRAPHRAG_VECTOR_ANN_MIN_ROWS", env)  # 0: never build one
     store = build_vector_store(Settings(workspace=tmp_path), DIM)
     assert store.index_threshold == threshold
+
+
+def test_a_radius_search_returns_every_row_within_it_and_no_other(tmp_path) -> None:
+    """`min_score`: the rows at least that similar, whatever k would have cut (name vectors
+    are candidates by radius, README "Entity resolution")."""
+    vectors = _clustered(300)
+    store = LanceDBVectorStore(tmp_path / "v", DIM, index_threshold=None)
+    _fill(store, vectors)
+    queries = vectors[:4]
+    for hits, q in zip(store.search_many("relations", queries, 1000, min_score=0.5), queries):
+        cosines = vectors @ q / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q))
+        expected = {f"r{i}" for i in np.flatnonzero(cosines >= 0.5 + 1e-5)}
+        found = {h.id for h in hits}
+        assert expected <= found and all(h.score >= 0.5 - 1e-5 for h in hits)
+        assert 1 < len(found) < len(vectors)
