@@ -99,42 +99,57 @@ class OnnxBertEmbedder(WindowedEmbedder):
         file, so later processes skip importing onnx and building (~1.5 s of a cold query)."""
         weights_path = self.model_dir / "model.safetensors"
         cached = graph_cache_path(weights_path, self.config)
-        if cached is not None and cached.is_file():
-            try:
-                return cached.read_bytes()
-            except OSError as exc:
-                log.debug("cannot read the cached ONNX graph %s: %s", cached, exc)
+        graph = read_cached_graph(cached)
+        if graph is not None:
+            return graph
         try:
             weights = load_file(weights_path)
         except Exception as exc:  # safetensors raises its own exception types
             raise ConfigError(f"cannot load the embedding model from {self.model_dir}: {exc}") from None
         graph = build_bert_graph(weights, self.config).SerializeToString()
-        if cached is not None:
-            try:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
-                partial.write_bytes(graph)
-                os.replace(partial, cached)  # atomic: a concurrent reader sees all or nothing
-            except OSError as exc:  # a read-only home: build again next time
-                log.debug("cannot cache the ONNX graph at %s: %s", cached, exc)
+        write_cached_graph(cached, graph)
         return graph
 
 
-def graph_cache_path(weights_path: Path, config: dict[str, Any]) -> Path | None:
+def graph_cache_path(weights_path: Path, config: dict[str, Any], variant: str = "") -> Path | None:
     """Where the graph built from these weights is cached (GRAPHRAG_ONNX_CACHE, else
     $XDG_CACHE_HOME/graphrag/onnx or ~/.cache/graphrag/onnx); keyed by the weights file
-    (path, size, modification time), the model config and the builder's version."""
+    (path, size, modification time), the model config and the builder's version, and by
+    `variant` for a graph derived from that one (e.g. quantised: "int8-<its recipe>")."""
     try:
         stat = weights_path.stat()
     except OSError:
         return None
-    key = json.dumps(
-        [str(weights_path.resolve()), stat.st_size, stat.st_mtime_ns, config, GRAPH_BUILD_VERSION], sort_keys=True
-    )
+    parts: list[Any] = [str(weights_path.resolve()), stat.st_size, stat.st_mtime_ns, config, GRAPH_BUILD_VERSION]
+    if variant:  # the fp32 key stays as it was, so graphs cached before stay valid
+        parts.append(variant)
+    key = json.dumps(parts, sort_keys=True)
     root = os.environ.get("GRAPHRAG_ONNX_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "graphrag", "onnx"
     )
-    return Path(root) / f"bert-{hashlib.sha256(key.encode()).hexdigest()[:24]}.onnx"
+    stem = f"bert-{variant.split('-')[0]}-" if variant else "bert-"
+    return Path(root) / f"{stem}{hashlib.sha256(key.encode()).hexdigest()[:24]}.onnx"
+
+
+def read_cached_graph(cached: Path | None) -> bytes | None:
+    if cached is not None and cached.is_file():
+        try:
+            return cached.read_bytes()
+        except OSError as exc:
+            log.debug("cannot read the cached ONNX graph %s: %s", cached, exc)
+    return None
+
+
+def write_cached_graph(cached: Path | None, graph: bytes) -> None:
+    if cached is None:
+        return
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        partial.write_bytes(graph)
+        os.replace(partial, cached)  # atomic: a concurrent reader sees all or nothing
+    except OSError as exc:  # a read-only home: build again next time
+        log.debug("cannot cache the ONNX graph at %s: %s", cached, exc)
 
 
 def build_bert_graph(weights: dict[str, np.ndarray], config: dict[str, Any]) -> Any:
