@@ -45,7 +45,7 @@ __all__ = [
 
 # What `embedder = "auto"` means for a workspace indexed for the first time (an existing one
 # keeps the embedder it was indexed with: graphrag.llm.embed.workspace_record).
-NEW_WORKSPACE_EMBEDDER = "local"
+NEW_WORKSPACE_EMBEDDER = "local-int8"
 
 LOCAL_EMBEDDERS: dict[str, type[WindowedEmbedder]] = {
     "local": OnnxBertEmbedder,
