@@ -1,8 +1,8 @@
 """The same MiniLM graph with its weights quantised to int8 (ONNX Runtime's dynamic
 quantisation: int8 weights per output channel, activations quantised per batch at run time).
 
-About 1.75× faster on the CPU than the fp32 graph (`bench/embed_throughput.py`), which is
-most of offline indexing's CPU time. The vectors are close to fp32 but not equal (cosine
+About 1.5-1.75× faster on the CPU than the fp32 graph (200 and 400 MuSiQue passages), and
+MiniLM is most of offline indexing's CPU time. The vectors are close to fp32 but not equal (cosine
 ≥ 0.98 on corpus passages, tests/llm/test_embed_int8.py), so this embedder has its own model
 id: a workspace keeps the vectors of the embedder it was indexed with
 (graphrag.llm.embed.workspace_record).
