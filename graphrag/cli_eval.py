@@ -28,7 +28,7 @@ def eval_(
     extractor: Annotated[
         str | None, typer.Option("--extractor", help="spacy | llm | replay:PATH (HippoRAG OpenIE jsonl); default from settings")
     ] = None,
-    embedder: Annotated[str | None, typer.Option("--embedder", help="local | local-torch | openai | hashing; default from settings")] = None,
+    embedder: Annotated[str | None, typer.Option("--embedder", help="local | local-int8 | local-torch | openai | hashing; default from settings")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N questions")] = None,
     max_passages: Annotated[
         int | None, typer.Option("--max-passages", min=1, help="corpus: the gold passages of the questions plus others up to N")

@@ -79,9 +79,9 @@ class GraphRAG:
 
     @cached_property
     def embedder(self) -> Embedder:
-        from graphrag.llm.embed import build_embedder
+        from graphrag.llm.embed.workspace_record import workspace_embedder
 
-        return build_embedder(self.settings, self.state)
+        return workspace_embedder(self.settings, self.state)
 
     @cached_property
     def extractor(self) -> Extractor:

@@ -131,12 +131,14 @@ class Settings(BaseSettings):
     )
 
     # --- embeddings
-    embedder: Literal["local", "local-torch", "openai", "hashing"] = Field(
-        default="local",
+    embedder: Literal["auto", "local", "local-int8", "local-torch", "openai", "hashing"] = Field(
+        default="auto",
         description=(
-            "local = MiniLM on ONNX Runtime (CPU, no torch); local-torch = the same model on torch, GPU if any "
-            "(pip install 'graphrag-kg[torch]'; same vectors); openai = embeddings endpoint; "
-            "hashing = feature hashing, no model (smoke tests)"
+            "auto = the local MiniLM the workspace was indexed with (a new workspace: the default local model, "
+            "graphrag.llm.embed.workspace_record); local = MiniLM on ONNX Runtime (CPU, no torch); "
+            "local-int8 = the same graph quantised to int8 (faster, close but not equal vectors: its own model id); "
+            "local-torch = MiniLM on torch, GPU if any (pip install 'graphrag-kg[torch]'; same vectors as local); "
+            "openai = embeddings endpoint; hashing = feature hashing, no model (smoke tests)"
         ),
     )
     embedding_model: str = "all-MiniLM-L6-v2"

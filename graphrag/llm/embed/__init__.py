@@ -15,13 +15,15 @@ from graphrag.errors import ConfigError
 from graphrag.llm.embed.cache import CachingEmbedder
 from graphrag.llm.embed.common import EmbedProgress, aembed, embed_with_progress
 from graphrag.llm.embed.hashing import HashingEmbedder
-from graphrag.llm.embed.local_model import DEFAULT_LOCAL_MODEL, DEFAULT_MODEL_ALIASES, default_model_dir
+from graphrag.llm.embed.local_model import DEFAULT_LOCAL_MODEL, DEFAULT_MODEL_ALIASES, WindowedEmbedder, default_model_dir
 from graphrag.llm.embed.local_onnx import OnnxBertEmbedder
+from graphrag.llm.embed.local_onnx_int8 import OnnxInt8BertEmbedder
 from graphrag.llm.embed.local_torch import TransformersEmbedder
 from graphrag.llm.embed.openai_compat import OpenAIEmbedder
 
 if TYPE_CHECKING:
     from graphrag.llm.base import Embedder, Usage
+
     from graphrag.settings import Settings
     from graphrag.stores.base import StateStore
 
@@ -30,7 +32,9 @@ __all__ = [
     "CachingEmbedder",
     "EmbedProgress",
     "HashingEmbedder",
+    "NEW_WORKSPACE_EMBEDDER",
     "OnnxBertEmbedder",
+    "OnnxInt8BertEmbedder",
     "OpenAIEmbedder",
     "TransformersEmbedder",
     "aembed",
@@ -39,17 +43,29 @@ __all__ = [
     "embed_with_progress",
 ]
 
+# What `embedder = "auto"` means for a workspace indexed for the first time (an existing one
+# keeps the embedder it was indexed with: graphrag.llm.embed.workspace_record).
+NEW_WORKSPACE_EMBEDDER = "local-int8"
+
+LOCAL_EMBEDDERS: dict[str, type[WindowedEmbedder]] = {
+    "local": OnnxBertEmbedder,
+    "local-int8": OnnxInt8BertEmbedder,
+    "local-torch": TransformersEmbedder,
+}
+
 
 def build_embedder(settings: Settings, state_store: StateStore | None, *, usage: Usage | None = None) -> Embedder:
     """The configured embedder behind the state-store cache (no cache when `state_store`
     is None). Checks that its dimension matches `settings.embedding_dim`."""
     inner: Embedder
-    if settings.embedder == "hashing":
+    # "auto" outside a workspace (graphrag.llm.embed.workspace_record resolves it inside one).
+    kind = NEW_WORKSPACE_EMBEDDER if settings.embedder == "auto" else settings.embedder
+    if kind == "hashing":
         inner = HashingEmbedder(settings.embedding_dim)
-    elif settings.embedder in ("local", "local-torch"):
+    elif kind in LOCAL_EMBEDDERS:
         # Explicit, not "torch if importable": which runtime runs should not depend on what else
         # happens to be installed; on the CPU both are close in speed and give the same vectors.
-        local = TransformersEmbedder if settings.embedder == "local-torch" else OnnxBertEmbedder
+        local = LOCAL_EMBEDDERS[kind]
         model = settings.embedding_model
         if model in DEFAULT_MODEL_ALIASES:
             inner = local(batch_size=settings.embedding_batch_size)
