@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from graphrag.query.quantized_scan import QUANTIZE_FROM_BYTES, Int8Rows, exact_top_k
 from graphrag.stores.base import VectorHit, VectorStore
 
 REMEMBERED_ROWS = 4096  # query vectors whose hits are kept, over all tables
@@ -88,6 +89,7 @@ class _Table:
     ids: list[str]
     matrix: np.ndarray  # (rows, dim), unit rows
     metadata: list[Mapping[str, Any]]
+    quantized: Int8Rows | None = None  # the 8-bit copy of a large table (quantized_scan.py)
 
 
 class VectorSearcher:
@@ -168,12 +170,19 @@ class VectorSearcher:
         return [[VectorHit(h.id, h.score, "", h.metadata) for h in hits] for hits in found]
 
     def _search_matrix(self, cached: _Table, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
+        if cached.quantized is not None:
+            with self._blas_limit():
+                best = exact_top_k(cached.matrix, cached.quantized, queries, k)
+            return [
+                [VectorHit(cached.ids[j], float(s), "", cached.metadata[j]) for j, s in zip(rows.tolist(), scores.tolist())]
+                for rows, scores in best
+            ]
         with self._blas_limit():
             sims = queries @ cached.matrix.T
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         found: list[list[VectorHit]] = []
         for row, candidates in zip(sims, top):
-            ranked = candidates[np.argsort(-row[candidates], kind="stable")]
+            ranked = candidates[np.lexsort((candidates, -row[candidates]))]  # ties by row, as the 8-bit scan
             found.append([VectorHit(cached.ids[j], float(row[j]), "", cached.metadata[j]) for j in ranked])
         return found
 
@@ -209,4 +218,5 @@ class VectorSearcher:
         matrix = np.stack([np.asarray(rows[i].vector, dtype=np.float32) for i in ids])
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix /= np.where(norms > 0, norms, 1.0)
-        return _Table(ids, matrix, [rows[i].metadata for i in ids])
+        quantized = Int8Rows.of(matrix) if matrix.nbytes >= QUANTIZE_FROM_BYTES else None
+        return _Table(ids, matrix, [rows[i].metadata for i in ids], quantized)
