@@ -211,12 +211,17 @@ class VectorSearcher:
                 # written by an older version, or with a higher threshold, gets it here once.
                 ensure_index(table)
             return None
-        rows = self.store.get(table, sorted(self.store.ids(table)))
-        if not rows:
+        scan = getattr(self.store, "scan", None)  # one read of the whole table (LanceDB)
+        if scan is not None:
+            ids, matrix, metadata = scan(table)
+        else:
+            rows = self.store.get(table, sorted(self.store.ids(table)))
+            ids = list(rows)
+            matrix = np.stack([np.asarray(rows[i].vector, dtype=np.float32) for i in ids]) if ids else None
+            metadata = [rows[i].metadata for i in ids]
+        if not ids:
             return _Table([], np.zeros((0, 1), dtype=np.float32), [])
-        ids = list(rows)
-        matrix = np.stack([np.asarray(rows[i].vector, dtype=np.float32) for i in ids])
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix /= np.where(norms > 0, norms, 1.0)
         quantized = Int8Rows.of(matrix) if matrix.nbytes >= QUANTIZE_FROM_BYTES else None
-        return _Table(ids, matrix, [rows[i].metadata for i in ids], quantized)
+        return _Table(ids, matrix, metadata, quantized)
