@@ -2,7 +2,10 @@
 
 A table small enough (`max_cached_rows`) is read from the `VectorStore` once and searched in
 memory: one matrix product answers every query vector of a question in well under a
-millisecond per thousand rows, where a round trip per vector costs tens. Larger tables are
+millisecond per thousand rows, where a round trip per vector costs tens. A table too large
+for the cache (32 MB of floats and up) is also kept as 8-bit codes, scanned first and
+re-ranked on the float32 rows whose score can reach the top k: the same exact hits, reading a
+quarter of the bytes (quantized_scan.py). Tables past `max_cached_rows` are
 searched through the store, on the store's ANN index, all of a search's vectors in one call
 when the store can (`search_many`: LanceDB visits the index once for them): loading such a
 table asks the store to build the index if it has none yet (`ensure_ann_index`), since an
