@@ -9,7 +9,7 @@ import pytest
 from graphrag.query import quantized_scan, vector_search
 from graphrag.query.quantized_scan import Int8Rows, exact_top_k
 from graphrag.query.vector_search import VectorSearcher
-from graphrag.stores.base import VectorRow
+from tests.query.test_vector_search import _Store
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -95,20 +95,6 @@ def test_the_candidates_are_few_on_random_vectors(monkeypatch) -> None:
     monkeypatch.setattr(quantized_scan.np, "flatnonzero", counting)
     exact_top_k(matrix, Int8Rows.of(matrix), _random(rng, 1, 64), 20)
     assert gathered and gathered[0] < 200
-
-
-class _Store:
-    def __init__(self, vectors: np.ndarray) -> None:
-        self.rows = {f"r{i:05d}": VectorRow(f"r{i:05d}", v, "") for i, v in enumerate(vectors)}
-
-    def count(self, table: str) -> int:
-        return len(self.rows)
-
-    def ids(self, table: str) -> set[str]:
-        return set(self.rows)
-
-    def get(self, table: str, ids):
-        return {i: self.rows[i] for i in ids}
 
 
 def test_a_large_table_is_searched_through_its_8bit_copy_with_the_same_hits(monkeypatch) -> None:
