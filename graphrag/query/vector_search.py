@@ -2,7 +2,10 @@
 
 A table small enough (`max_cached_rows`) is read from the `VectorStore` once and searched in
 memory: one matrix product answers every query vector of a question in well under a
-millisecond per thousand rows, where a round trip per vector costs tens. Larger tables are
+millisecond per thousand rows, where a round trip per vector costs tens. A table too large
+for the cache (32 MB of floats and up) is also kept as 8-bit codes, scanned first and
+re-ranked on the float32 rows whose score can reach the top k: the same exact hits, reading a
+quarter of the bytes (quantized_scan.py). Tables past `max_cached_rows` are
 searched through the store, on the store's ANN index, all of a search's vectors in one call
 when the store can (`search_many`: LanceDB visits the index once for them): loading such a
 table asks the store to build the index if it has none yet (`ensure_ann_index`), since an
@@ -27,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from graphrag.query.quantized_scan import QUANTIZE_FROM_BYTES, Int8Rows, exact_top_k
 from graphrag.stores.base import VectorHit, VectorStore
 
 REMEMBERED_ROWS = 4096  # query vectors whose hits are kept, over all tables
@@ -88,6 +92,7 @@ class _Table:
     ids: list[str]
     matrix: np.ndarray  # (rows, dim), unit rows
     metadata: list[Mapping[str, Any]]
+    quantized: Int8Rows | None = None  # the 8-bit copy of a large table (quantized_scan.py)
 
 
 class VectorSearcher:
@@ -168,12 +173,19 @@ class VectorSearcher:
         return [[VectorHit(h.id, h.score, "", h.metadata) for h in hits] for hits in found]
 
     def _search_matrix(self, cached: _Table, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
+        if cached.quantized is not None:
+            with self._blas_limit():
+                best = exact_top_k(cached.matrix, cached.quantized, queries, k)
+            return [
+                [VectorHit(cached.ids[j], float(s), "", cached.metadata[j]) for j, s in zip(rows.tolist(), scores.tolist())]
+                for rows, scores in best
+            ]
         with self._blas_limit():
             sims = queries @ cached.matrix.T
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         found: list[list[VectorHit]] = []
         for row, candidates in zip(sims, top):
-            ranked = candidates[np.argsort(-row[candidates], kind="stable")]
+            ranked = candidates[np.lexsort((candidates, -row[candidates]))]  # ties by row, as the 8-bit scan
             found.append([VectorHit(cached.ids[j], float(row[j]), "", cached.metadata[j]) for j in ranked])
         return found
 
@@ -202,11 +214,17 @@ class VectorSearcher:
                 # written by an older version, or with a higher threshold, gets it here once.
                 ensure_index(table)
             return None
-        rows = self.store.get(table, sorted(self.store.ids(table)))
-        if not rows:
+        scan = getattr(self.store, "scan", None)  # one read of the whole table (LanceDB)
+        if scan is not None:
+            ids, matrix, metadata = scan(table)
+        else:
+            rows = self.store.get(table, sorted(self.store.ids(table)))
+            ids = list(rows)
+            matrix = np.stack([np.asarray(rows[i].vector, dtype=np.float32) for i in ids]) if ids else None
+            metadata = [rows[i].metadata for i in ids]
+        if not ids:
             return _Table([], np.zeros((0, 1), dtype=np.float32), [])
-        ids = list(rows)
-        matrix = np.stack([np.asarray(rows[i].vector, dtype=np.float32) for i in ids])
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix /= np.where(norms > 0, norms, 1.0)
-        return _Table(ids, matrix, [rows[i].metadata for i in ids])
+        quantized = Int8Rows.of(matrix) if matrix.nbytes >= QUANTIZE_FROM_BYTES else None
+        return _Table(ids, matrix, metadata, quantized)

@@ -369,6 +369,23 @@ class LanceDBVectorStore:
                 found[id_] = VectorRow(id=id_, vector=vectors[i], text=text, metadata=_meta(meta))
         return found
 
+    def scan(self, table: str) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
+        """Every row's id, vector (one (rows, dim) float32 matrix) and metadata, in one read
+        of the table: what an in-memory search loads. `get` of every id costs a query per
+        thousand ids (the 342k-row relation table of the 100k-entity bench: 39 s against a
+        few seconds)."""
+        tbl = self._table(table)
+        if tbl is None:
+            return [], np.empty((0, self.dim), dtype=np.float32), []
+        result = tbl.search().select(["id", "vector", "metadata"]).limit(None).to_arrow()
+        order = sorted(range(result.num_rows), key=result.column("id").to_pylist().__getitem__)
+        result = result.take(order)  # by id, as `get` of the sorted ids returns them
+        return (
+            result.column("id").to_pylist(),
+            _matrix(result.column("vector"), self.dim),
+            [_meta(m) for m in result.column("metadata").to_pylist()],
+        )
+
     def ids(self, table: str) -> set[str]:
         tbl = self._table(table)
         if tbl is None:

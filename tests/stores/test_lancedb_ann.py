@@ -137,3 +137,19 @@ def test_a_radius_search_returns_every_row_within_it_and_no_other(tmp_path) -> N
         found = {h.id for h in hits}
         assert expected <= found and all(h.score >= 0.5 - 1e-5 for h in hits)
         assert 1 < len(found) < len(vectors)
+
+
+def test_scan_reads_every_row_as_get_does_in_one_read(tmp_path) -> None:
+    """What the searcher loads into memory: every id (sorted), vector and metadata, the
+    rows written since an update and not the deleted ones."""
+    store = LanceDBVectorStore(tmp_path / "v", DIM, index_threshold=None)
+    vectors = _clustered(1200)
+    _fill(store, vectors)
+    store.delete("relations", ["r3", "r700"])
+    store.upsert("relations", _rows(vectors[:1] * -1.0, 5000))
+    ids, matrix, metadata = store.scan("relations")
+    expected = store.get("relations", sorted(store.ids("relations")))
+    assert ids == sorted(expected) and "r3" not in ids and "r5000" in ids
+    np.testing.assert_array_equal(matrix, np.stack([expected[i].vector for i in ids]))
+    assert metadata == [expected[i].metadata for i in ids]
+    assert store.scan("missing")[0] == []
