@@ -17,7 +17,12 @@ unless told otherwise: embeddings do not matter here) and reports
 
 `--scripted-llm` extracts with the LLM extractor answered by the tests' scripted model (and
 lets it judge the uncertain pairs); `--cost` first indexes with resolution off, to report
-what resolution costs in wall and CPU seconds.
+what resolution costs in wall and CPU seconds. With `--probes K` (one JSONL corpus) it holds
+K records out of both indexes and then adds them one at a time to each workspace,
+alternately, reporting the median wall and CPU seconds of adding one document with
+resolution off and on:
+
+    .venv/bin/python bench/resolution.py ../shared/data/eval/musique-dev/corpus.jsonl --cost --probes 7
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -78,6 +84,39 @@ def alias_scores(entities: list[Entity], aliases: dict) -> dict:
     }
 
 
+def hold_out(corpus: Path, probes: int, folder: Path) -> tuple[list[str], list[Path]]:
+    """Splits a JSONL corpus: the records to index first (one file) and `probes` records
+    spread evenly through it, each in its own file, to add one at a time."""
+    records = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    step = max(1, len(records) // (probes + 1))
+    held = set(range(step, step * (probes + 1), step)[:probes])
+    rest = folder / corpus.name
+    rest.write_text("\n".join(r for i, r in enumerate(records) if i not in held) + "\n", encoding="utf-8")
+    singles = []
+    for n, i in enumerate(sorted(held)):
+        single = folder / f"probe-{n}.jsonl"
+        single.write_text(records[i] + "\n", encoding="utf-8")
+        singles.append(single)
+    return [str(rest)], singles
+
+
+def add_one_costs(rags: dict[str, GraphRAG], probes: list[Path]) -> dict:
+    """Adds every probe to every workspace, alternating which goes first, so a change of
+    machine load hits both; the median wall and CPU seconds of one add per workspace."""
+    timings: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in rags}
+    for n, probe in enumerate(probes):
+        for name in (list(rags) if n % 2 == 0 else list(reversed(rags))):
+            started, cpu = time.perf_counter(), cpu_seconds()
+            rags[name].index([str(probe)])
+            timings[name]["wall"].append(time.perf_counter() - started)
+            timings[name]["cpu"].append(cpu_seconds() - cpu)
+    return {
+        name: {kind: round(statistics.median(values), 3) for kind, values in t.items()}
+        | {"all_" + kind: [round(v, 3) for v in values] for kind, values in t.items()}
+        for name, t in timings.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", help="files or folders to index")
@@ -97,7 +136,13 @@ def main() -> None:
         "--cost", action="store_true",
         help="also index into a second workspace with resolution off (first), to report what resolution costs",
     )
+    parser.add_argument(
+        "--probes", type=int, default=0,
+        help="with --cost and one JSONL corpus: hold out this many records, then add them one at a time to both",
+    )
     args = parser.parse_args()
+    if args.probes and not (args.cost and len(args.paths) == 1 and args.paths[0].endswith(".jsonl")):
+        parser.error("--probes needs --cost and one JSONL corpus")
 
     def chat():
         if not args.scripted_llm:
@@ -108,6 +153,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(args.workspace) if args.workspace else Path(tmp) / "resolution-on"
+        paths, probes = list(args.paths), []
+        if args.probes:
+            paths, probes = hold_out(Path(args.paths[0]), args.probes, Path(tmp))
         common = {
             "extractor": "llm" if args.scripted_llm else "spacy", "embedder": args.embedder,
             "graph_store": args.graph_store,
@@ -118,17 +166,16 @@ def main() -> None:
             # so if anything the run with resolution benefits less from a warm OS file cache.
             off_rag = GraphRAG(Settings(workspace=Path(tmp) / "resolution-off", resolution=False, **common), chat=chat())
             started, cpu = time.perf_counter(), cpu_seconds()
-            off_report = off_rag.index([str(p) for p in args.paths])
+            off_report = off_rag.index(paths)
             off = {
                 "index_seconds": round(time.perf_counter() - started, 1),
                 "cpu_seconds": round(cpu_seconds() - cpu, 1),
                 "stage_seconds": off_report.stage_seconds,
             }
-            off_rag.close()
         settings = Settings(workspace=workspace, **common)
         rag = GraphRAG(settings, chat=chat())
         started, cpu = time.perf_counter(), cpu_seconds()
-        report = rag.index([str(p) for p in args.paths])
+        report = rag.index(paths)
         seconds = time.perf_counter() - started
         cpu_spent = cpu_seconds() - cpu
         entities = list(rag.graph.iter_entities())
@@ -155,7 +202,11 @@ def main() -> None:
             out["resolution_cost_cpu"] = round(cpu_spent / off["cpu_seconds"] - 1, 3) if off["cpu_seconds"] else None
         if args.aliases:
             out["aliases"] = alias_scores(entities, json.loads(Path(args.aliases).read_text()))
+        if probes:
+            out["add_one"] = add_one_costs({"resolution_off": off_rag, "resolution_on": rag}, probes)
         rag.close()
+        if args.cost:
+            off_rag.close()
 
     if args.json:
         print(json.dumps(out, indent=1, ensure_ascii=False))
@@ -173,6 +224,12 @@ def main() -> None:
         print(
             f"resolution off: indexed in {off['index_seconds']} s ({off['cpu_seconds']} CPU s); resolution costs "
             f"{out['resolution_cost']:+.1%} wall, {out['resolution_cost_cpu']:+.1%} CPU ({out['cpu_seconds']} CPU s)"
+        )
+    if "add_one" in out:
+        o, n = out["add_one"]["resolution_off"], out["add_one"]["resolution_on"]
+        print(
+            f"adding one document (median of {args.probes}): resolution off {o['wall']} s wall / {o['cpu']} s CPU, "
+            f"on {n['wall']} s / {n['cpu']} s ({n['wall'] / o['wall'] - 1:+.1%} wall, {n['cpu'] / o['cpu'] - 1:+.1%} CPU)"
         )
     if "aliases" in out:
         a = out["aliases"]

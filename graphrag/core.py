@@ -102,9 +102,10 @@ class GraphRAG:
 
             adjudicator = PairAdjudicator(self.chat, self.state, batch_size=self.settings.resolution_llm_batch)
         name_vectors = None
+        wanted = self.settings.resolution_vectors
         # Word hashing knows names alike only by the words they share, which the word index
         # already finds; its one-word vectors collide ("feynman" / "surya": cosine 1.0).
-        if self.settings.resolution_vectors and not self.embedder.model_id.startswith("hashing"):
+        if (wanted is True or (wanted == "auto" and adjudicator is not None)) and not self.embedder.model_id.startswith("hashing"):
             from graphrag.resolve.vectors import NameVectors
 
             name_vectors = NameVectors(

@@ -104,7 +104,10 @@ class Reconciler:
         chunk_ids = self.state.pending("chunk")
         entity_keys = self.state.pending("entity")
         relation_keys = self.state.pending("relation")
-        if not (doc_ids or chunk_ids or entity_keys or relation_keys):
+        # A back-fill of name vectors (turned on for a workspace indexed without them) runs
+        # even when nothing else is journaled: the names it brings together are re-resolved.
+        vectors_due = self.resolver is not None and self.resolver.vectors_due()
+        if not (doc_ids or chunk_ids or entity_keys or relation_keys or vectors_due):
             return
 
         changes = await plan_graph_changes(

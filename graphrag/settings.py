@@ -184,8 +184,11 @@ class Settings(BaseSettings):
         "threshold) from passages that mention them; off: they stay apart, listed for review",
     )
     resolution_llm_batch: int = Field(default=8, ge=1, description="uncertain name pairs per chat-model call")
-    resolution_vectors: bool = Field(
-        default=True, description="also take as candidates the names whose name vectors (table `names`) are close"
+    resolution_vectors: bool | Literal["auto"] = Field(
+        default="auto",
+        description="also take as candidates the names whose name vectors (table `names`) are close; auto: "
+        "while a chat model judges the uncertain pairs (offline such a pair is only listed for review, and "
+        "embedding every name costs indexing time); true: always, for `entities review`",
     )
     resolution_vector_threshold: float = Field(
         default=0.85, gt=0, le=1,

@@ -47,7 +47,7 @@ from graphrag.resolve.names import (
     wife_or_self,
 )
 from graphrag.resolve.store import NameRecord, PairRecord, SQLiteResolutionStore
-from graphrag.resolve.vectors import NameVectors
+from graphrag.resolve.vectors import NameVectors, mark_incomplete
 
 SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
 # A short name the contexts single out one of its long forms for (offline); a pair only the
@@ -157,6 +157,10 @@ class EntityResolver:
         self.adjudicator = adjudicator
         self.name_vectors = name_vectors
 
+    def vectors_due(self) -> bool:
+        """Name vectors are on and some live names may lack theirs: the next update back-fills."""
+        return self.name_vectors is not None and self.name_vectors.due(self.store)
+
     def uncertain(self, pair: PairRecord) -> bool:
         """Worth the chat model's judgement: below the threshold, above the floor, and not a
         short name that a crowd of longer names extends ("American": 30 of them)."""
@@ -181,8 +185,11 @@ class EntityResolver:
         neighbours and description words (`resolve.evidence`)."""
         gone = set(gone) - set(live)
         changed = set(live) | gone
-        if not changed:
+        backfill = self.vectors_due()
+        if not changed and not backfill:
             return ResolutionChange()
+        if self.name_vectors is None and changed:
+            mark_incomplete(self.store)
         previous = self.store.names(changed)
         # A name that only gained or lost chunks (same spelling, same type families) keeps its
         # candidates and scores, so adding a document that names a hub does not score the
@@ -201,9 +208,14 @@ class EntityResolver:
         # before the gone names' vectors go (at the end: a crash before that searches again).
         nearby: set[str] = set()
         if self.name_vectors is not None:
+            # Names embedded now beside names that have been there: scored again like new ones.
+            rescored = await self.name_vectors.backfill(self.store) if backfill else set()
+            counted -= rescored
+            nearby |= rescored
             await self.name_vectors.add(set(live))
             found = self.name_vectors.near((set(live) - counted) | gone)
-            nearby = (set().union(*found.values()) if found else set()) - gone - set(live)
+            nearby |= (set().union(*found.values()) if found else set())
+            nearby -= gone | set(live)
         near_records = self.store.names(nearby)
         # Read before the gone names' rows go: their old entity must be rebuilt without them.
         old_of_changed = self.store.canonical_of(changed)
@@ -242,6 +254,8 @@ class EntityResolver:
         self.store.set_canonical(canonical)
         if self.name_vectors is not None:
             self.name_vectors.delete(gone)
+            if backfill:
+                self.name_vectors.complete(self.store)
         return ResolutionChange(affected=component | gone | start, canonical=canonical, unsettled=unsettled)
 
     def _score(self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}) -> list[PairRecord]:

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS decisions (
     at       REAL NOT NULL,
     PRIMARY KEY (a, b)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -146,6 +150,23 @@ class SQLiteResolutionStore:
     def count_names(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM names").fetchone()[0]
+
+    def all_keys(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._conn.execute("SELECT key FROM names")}
+
+    # --- small facts about the store itself (which derived data is complete)
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.transaction() as db:
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # --- scored pairs
     def replace_pairs(self, keys: Iterable[str], pairs: Iterable[PairRecord]) -> None:

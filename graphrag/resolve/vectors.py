@@ -12,10 +12,18 @@ pairs B then A gives. A name with more than `cap` names within the radius ("Comp
 "Museum" among a crowd of look-alikes) is crowded and takes no vector candidates; whether it
 is crowded changes when a name enters or leaves its radius, which is why the resolver
 scores again the names within the radius of every name that appeared or went away.
+
+Name vectors are kept only while they are used (by default, while a chat model judges the
+uncertain pairs): offline, a pair only the vectors find is never merged, and embedding every
+name cost more than the issue allows resolution (README Entity resolution). An update that
+runs without them marks the table incomplete; the next update with them back-fills it (the
+names that came meanwhile, or every name of a workspace from before name vectors) and has
+the names whose radius that changes scored again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 
@@ -23,11 +31,20 @@ import numpy as np
 
 from graphrag.llm.base import Embedder
 from graphrag.llm.embed.common import aembed
+from graphrag.resolve.store import SQLiteResolutionStore
 from graphrag.stores.base import VectorRow, VectorStore
 
 log = logging.getLogger(__name__)
 NAMES_TABLE = "names"
 _RADIUS_LIMIT = 1_000  # rows read per name within the radius; a crowd beyond this is crowded anyway
+_COMPLETE = "name_vectors"  # meta key: the embedder whose vectors every live name has
+_BACKFILL = "name_vectors_backfill"  # meta key: the names a back-fill embeds (kept until it is done)
+
+
+def mark_incomplete(store: SQLiteResolutionStore) -> None:
+    """Names changed while name vectors were off: the table no longer covers every name."""
+    if store.get_meta(_COMPLETE) is not None:
+        store.set_meta(_COMPLETE, None)
 
 
 class NameVectors:
@@ -74,3 +91,30 @@ class NameVectors:
 
     def crowded(self, near: dict[str, float]) -> bool:
         return len(near) > self.cap
+
+    def due(self, store: SQLiteResolutionStore) -> bool:
+        """Whether some live name may lack its vector (see the module's note)."""
+        return store.get_meta(_COMPLETE) != self.embedder.model_id
+
+    async def backfill(self, store: SQLiteResolutionStore) -> set[str]:
+        """Embeds every live name that has no vector and drops the vectors of names gone
+        meanwhile. Returns the names whose radius the new vectors entered (and those names):
+        their pairs and crowds must be scored again. The names to embed are written down
+        first, so a crash half-way back-fills the same names again, not only the rest."""
+        live = store.all_keys()
+        held = self.vectors.ids(NAMES_TABLE)
+        self.delete(held - live)
+        written = store.get_meta(_BACKFILL)
+        missing = (set(json.loads(written)) if written is not None else live - held) & live
+        if written is None:
+            store.set_meta(_BACKFILL, json.dumps(sorted(missing)))
+        if missing:
+            log.info("embedding the names of %d entities for name-vector candidates", len(missing))
+            await self.add(missing)
+        found = self.near(missing)
+        return {k for k, near in found.items() if near}.union(*found.values())
+
+    def complete(self, store: SQLiteResolutionStore) -> None:
+        """Every live name has its vector and the pairs they give are scored."""
+        store.set_meta(_BACKFILL, None)
+        store.set_meta(_COMPLETE, self.embedder.model_id)

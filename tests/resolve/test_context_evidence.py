@@ -113,8 +113,9 @@ USA = {
 }
 
 
-def vectored(make_rag, name: str, cap: int = 5):
-    rag = make_rag(name, offline=True, resolution_vector_cap=cap)
+def vectored(make_rag, name: str, cap: int = 5, vectors: bool | str = True, **overrides):
+    """Offline, with name vectors on (for `entities review`) unless `vectors` says otherwise."""
+    rag = make_rag(name, offline=True, resolution_vector_cap=cap, resolution_vectors=vectors, **overrides)
     rag.__dict__["embedder"] = SynonymEmbedder([["usa", "united states", "america"]])
     return rag
 
