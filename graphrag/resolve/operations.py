@@ -95,6 +95,9 @@ class EntityOperations:
     def review(self, limit: int = 20) -> list[dict[str, Any]]:
         """Candidate pairs just under the merge threshold, most likely first, without the
         ones a person already decided: accept with `merge`, reject with `split`-like `keep_apart`."""
+        if self.resolver.vectors_due():  # name vectors just turned on: their pairs first
+            with self._lock():
+                self._reconcile()
         store = self.resolver.store
         pairs = store.pairs_between(REVIEW_FLOOR, self.resolver.threshold, limit=limit * 4)
         decided = store.decisions_of({k for p in pairs for k in (p.a, p.b)})

@@ -16,6 +16,16 @@ def names_embedded(rag) -> set[str]:
     return rag.vectors.ids("names")
 
 
+def reopened_with_vectors(make_rag, paths: list[str]):
+    """A workspace indexed with name vectors off, opened again with them on."""
+    before = vectored(make_rag, "ws", vectors=False)
+    before.index(paths)
+    assert names_embedded(before) == set()
+    namespace = before.settings.graph_namespace
+    before.close()
+    return vectored(make_rag, "ws", graph_namespace=namespace)
+
+
 def test_offline_by_default_no_name_is_embedded(make_rag, write_docs):
     rag = vectored(make_rag, "ws", vectors="auto")
     rag.index([str(p) for p in write_docs(USA)[:2]])
@@ -35,12 +45,7 @@ def test_turning_vectors_on_back_fills_the_names_indexed_without_them(graph_back
     fresh = vectored(make_rag, "fresh")
     fresh.index(paths)
 
-    before = vectored(make_rag, "ws", vectors=False)
-    before.index(paths)
-    assert names_embedded(before) == set()
-    namespace = before.settings.graph_namespace
-    before.close()
-    after = vectored(make_rag, "ws", graph_namespace=namespace)
+    after = reopened_with_vectors(make_rag, paths)
     after.index(paths)  # nothing new to extract: the back-fill alone
     assert names_embedded(after) == names_embedded(fresh) >= {"usa", "united states", "america"}
     assert vector_pairs(after) == vector_pairs(fresh) != []
@@ -70,11 +75,7 @@ def test_a_crash_half_way_through_the_back_fill_converges(graph_backend, make_ra
     fresh = vectored(make_rag, "fresh")
     fresh.index(paths)
 
-    before = vectored(make_rag, "ws", vectors=False)
-    before.index(paths)
-    namespace = before.settings.graph_namespace
-    before.close()
-    after = vectored(make_rag, "ws", graph_namespace=namespace)
+    after = reopened_with_vectors(make_rag, paths)
     real = EntityResolver._score
 
     def crash(self, *args, **kwargs):  # after the names were embedded, before their pairs are stored
@@ -87,3 +88,9 @@ def test_a_crash_half_way_through_the_back_fill_converges(graph_backend, make_ra
     after.index(paths)
     assert vector_pairs(after) == vector_pairs(fresh) != []
     assert resolved(after) == resolved(fresh)
+
+
+def test_review_back_fills_before_it_lists(make_rag, write_docs):
+    after = reopened_with_vectors(make_rag, [str(p) for p in write_docs(USA)[:2]])
+    assert any({r["a"], r["b"]} == {"usa", "united states"} for r in after.entities.review())
+    assert not after.resolver.vectors_due()
