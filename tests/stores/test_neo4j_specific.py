@@ -260,7 +260,8 @@ def test_workspaces_are_isolated(open_store: Any) -> None:
 
 
 class _Counting:
-    """Wraps a session and counts its transactions (each read query is one round trip)."""
+    """Wraps a session and counts its queries: a managed transaction (each read query is one
+    round trip), or an auto-commit query (a batched write's batches, each its own transaction)."""
 
     def __init__(self, session: Any, counts: dict[str, int]) -> None:
         self._session, self._counts = session, counts
@@ -280,6 +281,10 @@ class _Counting:
         self._counts["write"] += 1
         return self._session.execute_write(*args, **kwargs)
 
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        self._counts["write"] += 1
+        return self._session.run(*args, **kwargs)
+
 
 @pytest.mark.neo4j
 def test_round_trips(open_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,10 +295,10 @@ def test_round_trips(open_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
     keys = [f"e{i:05d}" for i in range(2500)]
     store.upsert_entities([ent(k) for k in keys])
-    assert counts == {"read": 0, "write": 3}  # 2500 rows, batches of 1000
+    assert counts == {"read": 0, "write": 1}  # 2500 rows, three transactions of 1000, one query
 
     store.upsert_relations([rel(keys[0], k) for k in keys[1:200]])
-    assert counts == {"read": 1, "write": 4}  # one validation read, one batch
+    assert counts == {"read": 1, "write": 2}  # one validation read, one batch
 
     for call in (lambda: store.neighbors(keys[:300]), lambda: store.degrees(keys),
                  lambda: store.get_entities(keys), lambda: store.stats()):
@@ -310,11 +315,12 @@ def test_round_trips(open_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_from_settings_and_the_factory(uri: str, make_settings: Any) -> None:
     from graphrag.stores.factory import build_graph_store
 
-    settings = make_settings("my-workspace", graph_store="neo4j", neo4j_uri=uri, neo4j_batch_size=7)
+    settings = make_settings("my-workspace", graph_store="neo4j", neo4j_uri=uri, neo4j_batch_size=7,
+                             neo4j_write_concurrency=3)
     store = build_graph_store(settings)
     try:
         assert isinstance(store, Neo4jGraphStore)
-        assert store.namespace == "my-workspace" and store.batch_size == 7
+        assert store.namespace == "my-workspace" and (store.batch_size, store.write_concurrency) == (7, 3)
     finally:
         store.close()
     settings = make_settings("ws", graph_store="neo4j", neo4j_uri=uri, graph_namespace="custom-ns")
