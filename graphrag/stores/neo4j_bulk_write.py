@@ -174,19 +174,20 @@ def write_plan(
     plan: Sequence[Round],
     work: Callable[[neo4j.ManagedTransaction, Batch], None],
     params: dict[str, Any],
+    lanes: int,
 ) -> None:
     """Runs `plan` with one query per step: a round with one lane sends all its batches in one
     query (one transaction each, in order); a round of several lanes sends the i-th batch of
-    every lane together, in concurrent transactions. A batch that failed there is run again
-    on its own through `work` (a managed, retried transaction), which also raises what a
-    non-transient error means; so is a whole step whose query was cut off (a dropped
+    every lane together, at most `lanes` transactions at once. A batch that failed there is
+    run again on its own through `work` (a managed, retried transaction), which also raises
+    what a non-transient error means; so is a whole step whose query was cut off (a dropped
     connection: the driver retries no auto-commit query)."""
     for round_ in plan:
         steps = [round_[0]] if len(round_) == 1 else [
             [lane[i] for lane in round_ if i < len(lane)] for i in range(max(map(len, round_)))
         ]
         for step in steps:
-            concurrent = 1 if len(round_) == 1 else len(step)
+            concurrent = 1 if len(round_) == 1 else min(len(step), lanes)
             try:
                 result = session.run(_in_transactions(body, concurrent), params, batches=[list(b) for b in step])
                 failed = result.single(strict=True)["failed"]

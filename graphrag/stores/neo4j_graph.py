@@ -179,7 +179,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
             plan = plan_writes(rows, row_key=lambda row: row["key"], lock_keys=lock_keys,
                                batch_size=self.batch_size, lanes=self.write_concurrency)
             with self._errors(action), self._session() as session:
-                write_plan(session, query, plan, work, {**params, "ws": self.namespace})
+                write_plan(session, query, plan, work, {**params, "ws": self.namespace}, self.write_concurrency)
             return
         if isinstance(rows[0], dict):
             # Key order: concurrent writers then lock nodes in the same order (no deadlock

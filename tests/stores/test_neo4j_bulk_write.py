@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
 from itertools import combinations
 from typing import Any
 
 import pytest
-from neo4j.exceptions import Neo4jError
+from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
 from graphrag.models import Entity, Relation, relation_key
 from graphrag.stores import neo4j_bulk_write as bulk
@@ -142,25 +141,18 @@ def test_other_errors_keep_the_drivers_handling() -> None:
         run_lane(session, lambda tx, batch: tx.run("q"), [["a"]])  # type: ignore[arg-type]
 
 
+def test_a_query_cut_off_is_written_batch_by_batch() -> None:
+    class CutOff(_FakeSession):
+        def run(self, *args: Any, **kwargs: Any) -> Any:
+            raise ServiceUnavailable("connection dropped")
+
+    session = CutOff([])
+    plan = [[[["a"], ["b"]]], [[["c"]], [["d"]]]]
+    bulk.write_plan(session, "UNWIND $rows AS row RETURN row", plan, lambda tx, batch: None, {}, 2)  # type: ignore[arg-type]
+    assert session.committed == [["a"], ["b"], ["c"], ["d"]]
+
+
 # --- on the test server
-
-@pytest.fixture
-def open_store() -> Iterator[Any]:
-    from tests.neo4j_support import fresh_namespace, neo4j_test_uri
-
-    uri = neo4j_test_uri()
-    stores: list[Neo4jGraphStore] = []
-
-    def make(**kwargs: Any) -> Neo4jGraphStore:
-        store = Neo4jGraphStore(uri, namespace=fresh_namespace(), **kwargs)
-        stores.append(store)
-        return store
-
-    yield make
-    for store in stores:
-        store.drop_namespace()
-        store.close()
-
 
 def snapshot(store: Neo4jGraphStore) -> tuple[list[Any], list[Any]]:
     """The workspace as the Browser shows it, without element ids or the workspace name."""

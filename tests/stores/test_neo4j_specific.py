@@ -4,7 +4,6 @@ workspaces and few round trips. The GraphStore contract itself is in test_graph_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,31 +56,6 @@ def test_unreachable_server_is_a_clear_store_error() -> None:
 
 
 # --- on the test server
-
-@pytest.fixture
-def uri() -> str:
-    from tests.neo4j_support import neo4j_test_uri
-
-    return neo4j_test_uri()
-
-
-@pytest.fixture
-def open_store(uri: str) -> Iterator[Any]:
-    """Opens stores on fresh namespaces; drops them afterwards."""
-    from tests.neo4j_support import fresh_namespace
-
-    stores: list[Neo4jGraphStore] = []
-
-    def make(namespace: str | None = None, **kwargs: Any) -> Neo4jGraphStore:
-        store = Neo4jGraphStore(uri, namespace=namespace or fresh_namespace(), **kwargs)
-        stores.append(store)
-        return store
-
-    yield make
-    for store in stores:
-        store.drop_namespace()
-        store.close()
-
 
 @pytest.fixture
 def store(open_store: Any) -> Neo4jGraphStore:
