@@ -4,7 +4,8 @@
     .venv/bin/python bench/neo4j_upsert.py --entities 2000 --relations 4000 --runs 3
 
 The batched side is Neo4jGraphStore (UNWIND $rows AS row MERGE ..., `--batch-size` rows per
-transaction, the GRAPHRAG_NEO4J_BATCH_SIZE default unless given), checking every relation's
+transaction, up to `--write-concurrency` transactions in flight; the GRAPHRAG_NEO4J_BATCH_SIZE
+and GRAPHRAG_NEO4J_WRITE_CONCURRENCY defaults unless given), checking every relation's
 endpoints first. The per-row side is what LightRAG's Neo4j storage does: a managed write
 transaction per entity and per relation, each a parameterized MERGE against the same indexes,
 with the same pinned index seeks (so the difference is round trips and commits, not query
@@ -73,8 +74,10 @@ def make_data(n_entities: int, n_relations: int, seed: int = 7) -> tuple[list[En
     return entities, relations
 
 
-def batched(uri: str, entities: list[Entity], relations: list[Relation], batch_size: int) -> tuple[float, float]:
-    store = Neo4jGraphStore(uri, namespace=f"bench-batched-{uuid.uuid4().hex[:8]}", batch_size=batch_size)
+def batched(uri: str, entities: list[Entity], relations: list[Relation], batch_size: int,
+            concurrency: int) -> tuple[float, float]:
+    store = Neo4jGraphStore(uri, namespace=f"bench-batched-{uuid.uuid4().hex[:8]}", batch_size=batch_size,
+                            write_concurrency=concurrency)
     try:
         start = time.perf_counter()
         store.upsert_entities(entities)
@@ -125,6 +128,8 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=10_000)
     parser.add_argument("--relations", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=Settings.model_fields["neo4j_batch_size"].default)
+    parser.add_argument("--write-concurrency", type=int,
+                        default=Settings.model_fields["neo4j_write_concurrency"].default)
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each side, alternating")
     args = parser.parse_args()
 
@@ -138,7 +143,7 @@ def main() -> None:
     # Warm-up, not timed (JIT, page cache, query plans): the batched side on the whole data (its
     # batches are the size it will run), the per-row side on a sample (its statements are one row).
     # A JVM compiles hot code late and in steps, so the batched side warms up three times.
-    warm_ups = [batched(args.uri, entities, relations, args.batch_size)[0] for _ in range(3)]
+    warm_ups = [batched(args.uri, entities, relations, args.batch_size, args.write_concurrency)[0] for _ in range(3)]
     print("warm-up: batched " + ", ".join(f"{t:.2f} s" for t in warm_ups)
           + " (right after a server start, the first is its first write ever)")
     sample = {e.key for e in entities[:500]}
@@ -146,7 +151,7 @@ def main() -> None:
 
     firsts, agains, slows = [], [], []
     for run in range(max(1, args.runs)):
-        first, again = batched(args.uri, entities, relations, args.batch_size)
+        first, again = batched(args.uri, entities, relations, args.batch_size, args.write_concurrency)
         slow = per_row(args.uri, entities, relations)
         firsts.append(first)
         agains.append(again)
@@ -155,7 +160,7 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.1f}")
     first, again, slow = (statistics.median(v) for v in (firsts, agains, slows))
     paired = statistics.median(s / f for s, f in zip(slows, firsts))
-    print(f"batched (UNWIND, {args.batch_size} rows/tx): {first:8.2f} s  {rows / first:10.0f} rows/s"
+    print(f"batched (UNWIND, {args.batch_size} rows/tx, {args.write_concurrency} in flight): {first:8.2f} s  {rows / first:10.0f} rows/s"
           f"   (re-run, no changes: {again:.2f} s, {rows / again:.0f} rows/s)")
     print(f"per-row (one MERGE tx per row):     {slow:8.2f} s  {rows / slow:10.0f} rows/s")
     print(f"batched is {slow / first:.1f}x faster (ratio of the medians; median of the runs' own ratios "

@@ -10,7 +10,9 @@
 Every node and relation carries the `workspace` property, so several workspaces share one
 database. Every query is parameterized (names are data, never query text); writes go in
 batches of `batch_size` rows through `UNWIND $rows AS row MERGE ...`, each batch one
-managed transaction that the driver retries on transient errors; reads answer a whole list
+managed transaction that the driver retries on transient errors; entities and relations go
+up to `write_concurrency` batches at a time, planned so that no two in flight lock one node
+(graphrag/stores/neo4j_bulk_write.py); reads answer a whole list
 of keys in one round trip. Semantics mirror NetworkXGraphStore (the same contract tests run
 on both): relations are undirected (keyed by the sorted entity pair) but keep the
 direction they were written with, and neighbors/subgraph order strongest first.
@@ -22,7 +24,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ from graphrag.cypher import CypherResult
 from graphrag.errors import StoreError
 from graphrag.models import Chunk, DocumentRecord, Entity, Relation, normalize_name
 from graphrag.stores import neo4j_queries as Q
+from graphrag.stores.neo4j_bulk_write import plan_writes, write_plan
 from graphrag.stores.neo4j_graph_reads import Neo4jGraphReads, _batches, _unique
 
 if TYPE_CHECKING:
@@ -84,6 +87,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
         auth: tuple[str, str] | None = None,
         database: str | None = None,
         batch_size: int = 1000,
+        write_concurrency: int = 1,
         apply_schema: bool = True,
         driver: neo4j.Driver | None = None,
     ) -> None:
@@ -93,6 +97,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
         self.namespace = namespace
         self.database = database
         self.batch_size = max(1, batch_size)
+        self.write_concurrency = max(1, write_concurrency)
         self._owns_driver = driver is None
         try:
             self._driver = driver or GraphDatabase.driver(
@@ -123,6 +128,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
             auth=(settings.neo4j_username, password) if password is not None else None,
             database=settings.neo4j_database,
             batch_size=settings.neo4j_batch_size,
+            write_concurrency=settings.neo4j_write_concurrency,
         )
 
     # --- plumbing
@@ -151,15 +157,30 @@ class Neo4jGraphStore(Neo4jGraphReads):
         with self._errors(action), self._session(default_access_mode=READ_ACCESS) as session:
             return session.execute_read(work)
 
-    def _write(self, query: str, rows: Sequence[Any], action: str, **params: Any) -> None:
+    def _write(
+        self,
+        query: str,
+        rows: Sequence[Any],
+        action: str,
+        lock_keys: Callable[[dict[str, Any]], Iterable[str]] | None = None,
+        **params: Any,
+    ) -> None:
         """`rows` in batches of batch_size, each its own retried transaction (idempotent,
-        so a batch that is retried or re-run after a crash changes nothing)."""
+        so a batch that is retried or re-run after a crash changes nothing). With
+        `lock_keys` (the keys of the nodes a row locks), the batches go in one query per step
+        of a plan, up to write_concurrency at once, never two that lock one node."""
         if not rows:
             return
 
         def work(tx: neo4j.ManagedTransaction, batch: Sequence[Any]) -> None:
             tx.run(query, params, rows=list(batch), ws=self.namespace).consume()
 
+        if lock_keys is not None:
+            plan = plan_writes(rows, row_key=lambda row: row["key"], lock_keys=lock_keys,
+                               batch_size=self.batch_size, lanes=self.write_concurrency)
+            with self._errors(action), self._session() as session:
+                write_plan(session, query, plan, work, {**params, "ws": self.namespace}, self.write_concurrency)
+            return
         if isinstance(rows[0], dict):
             # Key order: concurrent writers then lock nodes in the same order (no deadlock
             # ping-pong); the sort is stable, so of two rows with one key the last still wins.
@@ -234,7 +255,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
              "alias_keys": [normalize_name(a.name) for a in e.aliases]}
             for e in entities
         ]
-        self._write(Q.UPSERT_ENTITIES, rows, "writing entities")
+        self._write(Q.UPSERT_ENTITIES, rows, "writing entities", lock_keys=lambda row: row["source_ids"])
 
     def upsert_relations(self, relations: Sequence[Relation]) -> None:
         if not relations:
@@ -254,7 +275,8 @@ class Neo4jGraphStore(Neo4jGraphReads):
              "keywords": list(r.keywords), "weight": float(r.weight), "source_ids": list(r.source_ids)}
             for r in relations
         ]
-        self._write(Q.UPSERT_RELATIONS, rows, "writing relations")
+        self._write(Q.UPSERT_RELATIONS, rows, "writing relations",
+                    lock_keys=lambda row: (row["source"], row["target"]))
 
     def _validate_relations(self, relations: Sequence[Relation]) -> None:
         """The whole call is checked before anything is written, so a bad row leaves the

@@ -154,3 +154,31 @@ def state_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ba
 @pytest.fixture
 def state_store(state_backend: Backend[StateStore]) -> StateStore:
     return state_backend.open()
+
+
+# --- Neo4j stores on fresh workspaces (tests that need the Neo4j store itself)
+
+@pytest.fixture
+def uri() -> str:
+    from tests.neo4j_support import neo4j_test_uri
+
+    return neo4j_test_uri()
+
+
+@pytest.fixture
+def open_store(uri: str) -> Iterator[Any]:
+    """Opens Neo4j stores on fresh namespaces; drops them afterwards."""
+    from graphrag.stores.neo4j_graph import Neo4jGraphStore
+    from tests.neo4j_support import fresh_namespace
+
+    stores: list[Any] = []
+
+    def make(namespace: str | None = None, **kwargs: Any) -> Any:
+        store = Neo4jGraphStore(uri, namespace=namespace or fresh_namespace(), **kwargs)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.drop_namespace()
+        store.close()

@@ -4,7 +4,6 @@ workspaces and few round trips. The GraphStore contract itself is in test_graph_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,31 +56,6 @@ def test_unreachable_server_is_a_clear_store_error() -> None:
 
 
 # --- on the test server
-
-@pytest.fixture
-def uri() -> str:
-    from tests.neo4j_support import neo4j_test_uri
-
-    return neo4j_test_uri()
-
-
-@pytest.fixture
-def open_store(uri: str) -> Iterator[Any]:
-    """Opens stores on fresh namespaces; drops them afterwards."""
-    from tests.neo4j_support import fresh_namespace
-
-    stores: list[Neo4jGraphStore] = []
-
-    def make(namespace: str | None = None, **kwargs: Any) -> Neo4jGraphStore:
-        store = Neo4jGraphStore(uri, namespace=namespace or fresh_namespace(), **kwargs)
-        stores.append(store)
-        return store
-
-    yield make
-    for store in stores:
-        store.drop_namespace()
-        store.close()
-
 
 @pytest.fixture
 def store(open_store: Any) -> Neo4jGraphStore:
@@ -260,7 +234,8 @@ def test_workspaces_are_isolated(open_store: Any) -> None:
 
 
 class _Counting:
-    """Wraps a session and counts its transactions (each read query is one round trip)."""
+    """Wraps a session and counts its queries: a managed transaction (each read query is one
+    round trip), or an auto-commit query (a batched write's batches, each its own transaction)."""
 
     def __init__(self, session: Any, counts: dict[str, int]) -> None:
         self._session, self._counts = session, counts
@@ -280,6 +255,10 @@ class _Counting:
         self._counts["write"] += 1
         return self._session.execute_write(*args, **kwargs)
 
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        self._counts["write"] += 1
+        return self._session.run(*args, **kwargs)
+
 
 @pytest.mark.neo4j
 def test_round_trips(open_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,10 +269,10 @@ def test_round_trips(open_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
     keys = [f"e{i:05d}" for i in range(2500)]
     store.upsert_entities([ent(k) for k in keys])
-    assert counts == {"read": 0, "write": 3}  # 2500 rows, batches of 1000
+    assert counts == {"read": 0, "write": 1}  # 2500 rows, three transactions of 1000, one query
 
     store.upsert_relations([rel(keys[0], k) for k in keys[1:200]])
-    assert counts == {"read": 1, "write": 4}  # one validation read, one batch
+    assert counts == {"read": 1, "write": 2}  # one validation read, one batch
 
     for call in (lambda: store.neighbors(keys[:300]), lambda: store.degrees(keys),
                  lambda: store.get_entities(keys), lambda: store.stats()):
@@ -310,11 +289,12 @@ def test_round_trips(open_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_from_settings_and_the_factory(uri: str, make_settings: Any) -> None:
     from graphrag.stores.factory import build_graph_store
 
-    settings = make_settings("my-workspace", graph_store="neo4j", neo4j_uri=uri, neo4j_batch_size=7)
+    settings = make_settings("my-workspace", graph_store="neo4j", neo4j_uri=uri, neo4j_batch_size=7,
+                             neo4j_write_concurrency=3)
     store = build_graph_store(settings)
     try:
         assert isinstance(store, Neo4jGraphStore)
-        assert store.namespace == "my-workspace" and store.batch_size == 7
+        assert store.namespace == "my-workspace" and (store.batch_size, store.write_concurrency) == (7, 3)
     finally:
         store.close()
     settings = make_settings("ws", graph_store="neo4j", neo4j_uri=uri, graph_namespace="custom-ns")
