@@ -7,6 +7,7 @@ in `ppr.py`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -75,25 +76,9 @@ class PushState:
     stuck: float
 
 
-def push_pagerank(
-    indptr: np.ndarray,
-    dst: np.ndarray,
-    transition: np.ndarray,
-    reset: np.ndarray,
-    *,
-    damping: float,
-    eps: float = 1e-7,
-    max_rounds: int = 500,
-    degree: np.ndarray | None = None,
-    eps_per_edge: float = 0.0,
-) -> np.ndarray:
-    """Personalized PageRank by local push (Andersen, Chung and Lang): `push_walk`'s
-    estimate, the same distribution as `personalized_pagerank` within the push threshold
-    per node."""
-    state = push_walk(
-        indptr, dst, transition, reset, damping=damping, eps=eps, max_rounds=max_rounds, degree=degree,
-        eps_per_edge=eps_per_edge,
-    )
+def push_pagerank(indptr: np.ndarray, dst: np.ndarray, transition: np.ndarray, reset: np.ndarray, **options: Any) -> np.ndarray:
+    """`push_walk`'s estimate alone (zeros when `reset` holds no mass)."""
+    state = push_walk(indptr, dst, transition, reset, **options)
     return state.p if state is not None else np.zeros(len(reset))
 
 

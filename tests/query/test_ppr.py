@@ -148,6 +148,13 @@ def test_local_push_agrees_with_the_power_iteration() -> None:
         assert list(np.argsort(-pushed)[:10]) == list(top)
 
 
+def _random_graph(rng: np.random.Generator) -> EntityChunkGraph:
+    """400 entities in 1-5 of 300 chunks each, 600 relations."""
+    entities = [entity(f"e{i}", *{f"c{j}" for j in rng.integers(0, 300, size=int(rng.integers(1, 6)))}) for i in range(400)]
+    relations = [relation(f"e{a}", f"e{b}", float(rng.integers(1, 4))) for a, b in rng.integers(0, 400, size=(600, 2)) if a != b]
+    return EntityChunkGraph.build(entities, relations)
+
+
 def _push_sweeping_every_node(indptr, dst, transition, reset, *, damping, eps, max_rounds=500):  # type: ignore[no-untyped-def]
     """The push as it was before rounds tracked their frontier: every round scans and adds
     a residual vector over all nodes."""
@@ -183,9 +190,7 @@ def test_push_touching_only_its_frontier_equals_the_full_sweep(seed: int, dense_
 
     monkeypatch.setattr(push, "DENSE_ROUND", dense_round)
     rng = np.random.default_rng(seed)
-    entities = [entity(f"e{i}", *{f"c{j}" for j in rng.integers(0, 300, size=int(rng.integers(1, 6)))}) for i in range(400)]
-    relations = [relation(f"e{a}", f"e{b}", float(rng.integers(1, 4))) for a, b in rng.integers(0, 400, size=(600, 2)) if a != b]
-    g = EntityChunkGraph.build(entities, relations)
+    g = _random_graph(rng)
     from graphrag.query.push import push_pagerank
 
     isolated = 7
@@ -251,9 +256,7 @@ def test_a_walk_going_on_from_another_is_the_walk_of_its_own_reset(seed: int) ->
     from graphrag.query.push import push_walk
 
     rng = np.random.default_rng(seed)
-    entities = [entity(f"e{i}", *{f"c{j}" for j in rng.integers(0, 300, size=int(rng.integers(1, 6)))}) for i in range(400)]
-    relations = [relation(f"e{a}", f"e{b}", float(rng.integers(1, 4))) for a, b in rng.integers(0, 400, size=(600, 2)) if a != b]
-    g = EntityChunkGraph.build(entities, relations)
+    g = _random_graph(rng)
     isolated = 3
     indptr = np.concatenate([g.indptr, np.full(isolated, g.indptr[-1], dtype=np.int64)])
     n = g.n_nodes + isolated
