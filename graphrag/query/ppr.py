@@ -7,18 +7,19 @@ little) and, as in HippoRAG 2, at the chunks dense retrieval finds for the quest
 damping 0.5 the mass stays within a few hops of the seeds, so chunks that connect several
 seeds — the bridges of a multi-hop question — gather the most.
 
-Plain numpy: the transition is an edge list and one power-iteration step is a `bincount`.
+The walk itself (local push, plain numpy) is in `push.py`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from graphrag.models import Entity, Relation
+from graphrag.query.push import PushState, push_walk
 
 # An edge between an entity and a chunk it occurs in weighs this many relation edges (before
 # specificity). A walk at an entity then mostly goes to the passages that name it rather than
@@ -41,9 +42,6 @@ PUSH_EPS = 1e-5
 # 1 / ((1 - damping) * PUSH_EPS_PER_EDGE) edge visits whatever the size of the graph. Nodes
 # of up to 10 edges (a passage's entities, most entities) keep the absolute threshold.
 PUSH_EPS_PER_EDGE = 1e-6
-# A push round whose edges number more than 1/DENSE_ROUND of the nodes sums its mass with one
-# pass over all nodes; a smaller one sorts its targets instead (`push_pagerank`).
-DENSE_ROUND = 16
 
 
 @dataclass(frozen=True)
@@ -133,127 +131,6 @@ class EntityChunkGraph:
         )
 
 
-def personalized_pagerank(
-    n_nodes: int,
-    src: np.ndarray,
-    dst: np.ndarray,
-    transition: np.ndarray,
-    reset: np.ndarray,
-    *,
-    damping: float,
-    dangling: np.ndarray | None = None,
-    tol: float = 1e-6,
-    max_iter: int = 200,
-) -> np.ndarray:
-    """Stationary distribution of: with probability `damping` follow an edge (by weight),
-    else jump to a node drawn from `reset`. Mass at nodes without edges (`dangling`, a
-    boolean mask, computed when not given) jumps by `reset`. Stops when an iteration moves
-    less than `tol` of the mass (L1): the error is then about tol * d / (1 - d), far below
-    what changes a ranking."""
-    total = reset.sum()
-    if total <= 0:
-        return np.zeros(n_nodes)
-    r = reset / total
-    if dangling is None:
-        dangling = np.bincount(src, minlength=n_nodes) == 0
-    p = r.copy()
-    for _ in range(max_iter):
-        # One step of the walk is a weighted bincount over the edge list (~0.25 ms per
-        # 100k edges), faster here than a CSR product written in numpy.
-        spread = np.bincount(dst, weights=p[src] * transition, minlength=n_nodes)
-        stuck = p[dangling].sum()
-        nxt = (1.0 - damping) * r + damping * (spread + stuck * r)
-        delta = np.abs(nxt - p).sum()
-        p = nxt
-        if delta < tol:
-            break
-    return p
-
-
-def push_pagerank(
-    indptr: np.ndarray,
-    dst: np.ndarray,
-    transition: np.ndarray,
-    reset: np.ndarray,
-    *,
-    damping: float,
-    eps: float = 1e-7,
-    max_rounds: int = 500,
-    degree: np.ndarray | None = None,
-    eps_per_edge: float = 0.0,
-) -> np.ndarray:
-    """Personalized PageRank by local push (Andersen, Chung and Lang), the same
-    distribution as `personalized_pagerank` within `eps` per node: only nodes holding
-    residual mass above `eps` push it along their edges, so the work stays near the reset
-    nodes instead of sweeping every edge of the graph on every iteration (on MuSiQue dev,
-    ~15x fewer edge visits). Each round pushes every such node at once (numpy, no Python
-    loop per node). Mass reaching a node without edges jumps back by `reset`, as in the
-    power iteration. Edges come as CSR: the edges of u are indptr[u]:indptr[u+1]
-    (`degree`: their counts, np.diff(indptr), when the caller keeps them). With
-    `eps_per_edge`, a node pushes only when its residual passes max(eps, eps_per_edge *
-    its edge count) (see PUSH_EPS_PER_EDGE): the error at a node is then below that
-    threshold, and the whole walk visits at most 1 / ((1 - damping) * eps_per_edge) edges.
-
-    A round touches only the nodes that received mass in the round before (a node whose
-    residual passes `eps` must have received some): no pass over all nodes per round, so
-    its cost is that of the edges it pushes along, not the size of the graph (a 100k-entity
-    graph: 30 ms a walk before, when every round scanned and rebuilt the whole residual)."""
-    n_nodes = len(reset)
-    total = reset.sum()
-    if total <= 0:
-        return np.zeros(n_nodes)
-    r0 = reset / total
-    p = np.zeros(n_nodes)
-    r = r0.copy()
-    if degree is None:
-        degree = np.diff(indptr)
-    threshold = np.maximum(eps, eps_per_edge * degree) if eps_per_edge > 0 else None
-    restart = np.flatnonzero(r0)
-    active = restart
-    for _ in range(max_rounds):
-        frontier = active[r[active] > (eps if threshold is None else threshold[active])]
-        if not len(frontier):
-            break
-        mass = r[frontier]
-        r[frontier] = 0.0
-        p[frontier] += (1.0 - damping) * mass
-        moving = damping * mass
-        counts = degree[frontier]
-        stuck = moving[counts == 0].sum()
-        reached: np.ndarray | None = None  # a mask over all nodes, when the round is dense
-        parts = []
-        n_edges = int(counts.sum())
-        if n_edges:
-            starts = indptr[frontier]
-            # The edge positions of every frontier node, as one array.
-            offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-            edges = offsets + np.arange(n_edges)
-            targets = dst[edges]
-            weights = np.repeat(moving, counts) * transition[edges]
-            if n_edges * DENSE_ROUND > n_nodes:
-                # Many edges for the graph's size (a small graph, a hub's round): one pass
-                # over the nodes costs less than sorting the targets.
-                spread = np.bincount(targets, weights=weights, minlength=n_nodes)
-                r += spread
-                reached = spread != 0
-            else:
-                # Summed per target in order of occurrence, as a bincount over all nodes would.
-                at, position = np.unique(targets, return_inverse=True)
-                r[at] += np.bincount(position, weights=weights)
-                parts.append(at)
-        if stuck > 0:
-            r[restart] += stuck * r0[restart]
-            if reached is not None:
-                reached[restart] = True
-            else:
-                parts.append(restart)
-        if reached is not None:
-            active = np.flatnonzero(reached)
-        else:
-            active = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts)) if parts else restart[:0]
-    return p
-
-
 @dataclass(frozen=True)
 class PPRScores:
     chunks: list[tuple[str, float]]  # best first, positive scores only
@@ -261,6 +138,10 @@ class PPRScores:
     # PageRank is proportional to degree, so raw mass ranks the hubs first whatever the
     # question, while mass per unit of degree ranks the leaves next to a seed above it.
     entities: list[tuple[str, float]]
+    # Where the walk stopped, and the node of every prior chunk outside the graph: a later
+    # walk on the same graph goes on from here (`rank_chunks_ppr`'s `after`).
+    state: PushState | None = field(default=None, repr=False, compare=False)
+    extra: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
 
 def rank_chunks_ppr(
@@ -272,19 +153,22 @@ def rank_chunks_ppr(
     prior_share: float = 0.5,
     specificity: str = "idf",
     limit: int | None = None,
+    after: PPRScores | None = None,
 ) -> PPRScores:
     """Chunks (and entities) ranked by personalized PageRank.
 
     `entity_seeds`: entity key -> match strength (e.g. cosine similarity); unknown keys are
     ignored. `chunk_prior`: chunk id -> dense similarity to the question; it receives
     `prior_share` of the reset mass (all of it when no seed is in the graph). Chunks of the
-    prior that are not in the graph take part as isolated nodes.
+    prior that are not in the graph take part as isolated nodes. `after`: an earlier walk
+    on the same graph with the same damping; this one goes on from where it stopped
+    (`push_walk`'s `start`), which costs the work of the change in the reset.
     """
     n_graph = graph.n_nodes
     n_entities = len(graph.entity_keys)
-    extra: dict[str, int] = {}
+    extra: dict[str, int] = dict(after.extra) if after is not None else {}
     for chunk_id in chunk_prior or {}:
-        if chunk_id not in graph.chunk_index:
+        if chunk_id not in graph.chunk_index and chunk_id not in extra:
             extra[chunk_id] = n_graph + len(extra)
     n_nodes = n_graph + len(extra)
 
@@ -323,10 +207,12 @@ def rank_chunks_ppr(
     if extra:
         indptr = np.concatenate([indptr, np.full(len(extra), indptr[-1], dtype=np.int64)])
         degree = np.concatenate([degree, np.zeros(len(extra), dtype=degree.dtype)])
-    scores = push_pagerank(
+    state = push_walk(
         indptr, graph.csr_dst, graph.csr_transition, reset, damping=damping, eps=PUSH_EPS, degree=degree,
-        eps_per_edge=PUSH_EPS_PER_EDGE,
+        eps_per_edge=PUSH_EPS_PER_EDGE, start=after.state if after is not None else None,
     )
+    assert state is not None  # the reset holds mass
+    scores = state.p
     chunk_ids = graph.chunk_ids + list(extra) if extra else graph.chunk_ids
     visited = np.flatnonzero(scores > 0)
     entities_at = visited[visited < n_entities]
@@ -335,6 +221,8 @@ def rank_chunks_ppr(
     return PPRScores(
         chunks=_best(chunk_ids, chunks_at - n_entities, scores[chunks_at], limit),
         entities=_best(graph.entity_keys, entities_at, entity_scores, limit),
+        state=state,
+        extra=extra,
     )
 
 

@@ -217,7 +217,8 @@ class PPRRetriever:
         if prior and rewrite and self.embed is not None and qv.inner_text and qv.inner_text in qv.text:
             prior = self._rewritten_prior(bridges, qv, prior, top_k, timer)
         with timer("ppr"):
-            return rank_chunks_ppr(ecg, fed, prior, damping=s.ppr_damping, prior_share=share, limit=limit)
+            # From where the first walk stopped: only the moved reset mass is walked.
+            return rank_chunks_ppr(ecg, fed, prior, damping=s.ppr_damping, prior_share=share, limit=limit, after=scores)
 
     def _rewritten_prior(
         self, bridges: dict[str, float], qv: QueryVectors, prior: dict[str, float], top_k: int, timer: Timer

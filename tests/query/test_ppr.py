@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from graphrag.models import Entity, Relation, relation_key
-from graphrag.query.ppr import PUSH_EPS, EntityChunkGraph, personalized_pagerank, rank_chunks_ppr
+from graphrag.query.ppr import PUSH_EPS, EntityChunkGraph, rank_chunks_ppr
+from graphrag.query.push import personalized_pagerank
 
 
 def entity(key: str, *chunks: str) -> Entity:
@@ -135,7 +136,7 @@ def test_local_push_agrees_with_the_power_iteration() -> None:
     entities = [entity(f"e{i}", *{f"c{j}" for j in rng.integers(0, 60, size=int(rng.integers(1, 8)))}) for i in range(80)]
     relations = [relation(f"e{a}", f"e{b}", float(rng.integers(1, 4))) for a, b in rng.integers(0, 80, size=(120, 2)) if a != b]
     g = EntityChunkGraph.build(entities, relations)
-    from graphrag.query.ppr import push_pagerank
+    from graphrag.query.push import push_pagerank
 
     for damping in (0.5, 0.8):
         reset = np.zeros(g.n_nodes)
@@ -145,6 +146,13 @@ def test_local_push_agrees_with_the_power_iteration() -> None:
         assert np.abs(exact - pushed).sum() < 1e-5
         top = np.argsort(-exact)[:10]
         assert list(np.argsort(-pushed)[:10]) == list(top)
+
+
+def _random_graph(rng: np.random.Generator) -> EntityChunkGraph:
+    """400 entities in 1-5 of 300 chunks each, 600 relations."""
+    entities = [entity(f"e{i}", *{f"c{j}" for j in rng.integers(0, 300, size=int(rng.integers(1, 6)))}) for i in range(400)]
+    relations = [relation(f"e{a}", f"e{b}", float(rng.integers(1, 4))) for a, b in rng.integers(0, 400, size=(600, 2)) if a != b]
+    return EntityChunkGraph.build(entities, relations)
 
 
 def _push_sweeping_every_node(indptr, dst, transition, reset, *, damping, eps, max_rounds=500):  # type: ignore[no-untyped-def]
@@ -178,14 +186,12 @@ def _push_sweeping_every_node(indptr, dst, transition, reset, *, damping, eps, m
 def test_push_touching_only_its_frontier_equals_the_full_sweep(seed: int, dense_round: int, monkeypatch) -> None:
     # Random graphs with isolated (dangling) nodes among the reset nodes, so mass also jumps
     # back; the frontier-only rounds must give the very same floats, not just close ones.
-    import graphrag.query.ppr as ppr
+    import graphrag.query.push as push
 
-    monkeypatch.setattr(ppr, "DENSE_ROUND", dense_round)
+    monkeypatch.setattr(push, "DENSE_ROUND", dense_round)
     rng = np.random.default_rng(seed)
-    entities = [entity(f"e{i}", *{f"c{j}" for j in rng.integers(0, 300, size=int(rng.integers(1, 6)))}) for i in range(400)]
-    relations = [relation(f"e{a}", f"e{b}", float(rng.integers(1, 4))) for a, b in rng.integers(0, 400, size=(600, 2)) if a != b]
-    g = EntityChunkGraph.build(entities, relations)
-    from graphrag.query.ppr import push_pagerank
+    g = _random_graph(rng)
+    from graphrag.query.push import push_pagerank
 
     isolated = 7
     indptr = np.concatenate([g.indptr, np.full(isolated, g.indptr[-1], dtype=np.int64)])
@@ -213,7 +219,7 @@ def test_the_degree_scaled_threshold_spares_the_hubs_and_keeps_the_ranking() -> 
     for e in entities:
         merged.setdefault(e.key, []).extend(e.source_ids)
     g = EntityChunkGraph.build([entity(k, *v) for k, v in merged.items()], [])
-    from graphrag.query.ppr import push_pagerank
+    from graphrag.query.push import push_pagerank
 
     reset = np.zeros(g.n_nodes)
     reset[[g.entity_index[h] for h in hubs[:2]]] = 1.0
@@ -239,3 +245,49 @@ def test_the_degree_scaled_threshold_spares_the_hubs_and_keeps_the_ranking() -> 
     for p in results.values():
         assert set(np.argsort(-p[len(g.entity_keys):])[:20]) == best
     assert visits[1e-6] < 0.7 * visits[0.0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_walk_going_on_from_another_is_the_walk_of_its_own_reset(seed: int) -> None:
+    # Bridge feedback's second walk goes on from the first (push_walk's start): the reset
+    # moves (mass leaves the seeds for new nodes, a node without edges joins at the end),
+    # and the result must be the power iteration's for the new reset, as a walk from
+    # nothing is, with the same best nodes.
+    from graphrag.query.push import push_walk
+
+    rng = np.random.default_rng(seed)
+    g = _random_graph(rng)
+    isolated = 3
+    indptr = np.concatenate([g.indptr, np.full(isolated, g.indptr[-1], dtype=np.int64)])
+    n = g.n_nodes + isolated
+    first = np.zeros(n - 1)  # the last isolated node is not yet a node of the first walk
+    first[rng.integers(0, g.n_nodes, size=4)] = rng.random(4)
+    first[g.n_nodes] = 0.3  # mass jumps back from here, by the first reset
+    second = np.zeros(n)
+    second[: n - 1] = first * 0.6
+    second[rng.integers(0, g.n_nodes, size=3)] += rng.random(3)
+    second[n - 1] = 0.2
+    src = np.repeat(np.arange(n), np.diff(indptr))
+    for damping in (0.5, 0.8):
+        exact = personalized_pagerank(n, src, g.csr_dst, g.csr_transition, second, damping=damping, tol=1e-13, max_iter=5000)
+        before = push_walk(indptr[:n], g.csr_dst, g.csr_transition, first, damping=damping, eps=1e-9)
+        assert before is not None and before.stuck > 0
+        went_on = push_walk(indptr, g.csr_dst, g.csr_transition, second, damping=damping, eps=1e-9, start=before)
+        fresh = push_walk(indptr, g.csr_dst, g.csr_transition, second, damping=damping, eps=1e-9)
+        assert went_on is not None and fresh is not None
+        assert np.abs(exact - went_on.p).sum() < 1e-5
+        assert np.abs(exact - fresh.p).sum() < 1e-5
+        assert list(np.argsort(-went_on.p)[:10]) == list(np.argsort(-exact)[:10])
+        assert not np.array_equal(went_on.p, fresh.p)  # it did go on, not walk again
+
+
+def test_the_second_ranking_goes_on_from_the_first_with_its_outside_chunks() -> None:
+    g = two_hop_graph()
+    first = rank_chunks_ppr(g, {"q1": 1.0}, {"c_other": 0.9, "outside": 0.4})
+    again = rank_chunks_ppr(g, {"q1": 1.0, "x": 0.5}, {"c_other": 0.9, "outside": 0.4, "outside2": 0.3}, after=first)
+    fresh = rank_chunks_ppr(g, {"q1": 1.0, "x": 0.5}, {"c_other": 0.9, "outside": 0.4, "outside2": 0.3})
+    assert [c for c, _ in again.chunks] == [c for c, _ in fresh.chunks]
+    assert {"outside", "outside2"} <= dict(again.chunks).keys()
+    for (_, a), (_, b) in zip(again.chunks, fresh.chunks):
+        assert a == pytest.approx(b, abs=10 * PUSH_EPS)
+    assert again.extra == {"outside": g.n_nodes, "outside2": g.n_nodes + 1}
