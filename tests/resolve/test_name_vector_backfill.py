@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from graphrag.resolve.resolver import EntityResolver
-from tests.resolve.test_context_evidence import USA, vector_pairs, vectored
+from tests.resolve.test_context_evidence import USA, SynonymEmbedder, vector_pairs, vectored
 from tests.resolve.test_resolution_invariants import resolved
 
 
@@ -36,7 +36,7 @@ def test_offline_by_default_no_name_is_embedded(make_rag, write_docs):
 def test_with_a_chat_model_judging_auto_uses_name_vectors(make_rag):
     rag = make_rag("ws")  # the scripted chat model
     assert rag.settings.resolution_vectors == "auto"
-    rag.__dict__["embedder"] = vectored(make_rag, "other").embedder
+    rag.__dict__["embedder"] = SynonymEmbedder([["usa", "united states"]])
     assert rag.resolver.adjudicator is not None and rag.resolver.name_vectors is not None
 
 
