@@ -54,11 +54,11 @@ class Settings(BaseSettings):
         default=None, description="LanceDB URI (path or object store); default <workspace>/vectors"
     )
     vector_ann_min_rows: int = Field(
-        default=200_000,
+        default=1_000_000,
         ge=0,
-        description="rows from which a vector table gets an ANN index (IVF_HNSW_SQ, cosine; built by the write "
-        "that passes it, a minute or more per 100k rows on 2 cores); the query engine searches smaller tables "
-        "exactly in memory (query_vector_cache_rows), so keep the two equal (0: never build one)",
+        description="rows from which a vector table gets a LanceDB ANN index (IVF_HNSW_SQ, cosine; built by the "
+        "write that passes it, a minute or more per 100k rows on 2 cores); the query engine searches smaller tables "
+        "in memory (query_vector_cache_rows), so keep the two equal (0: never build one)",
     )
     neo4j_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("GRAPHRAG_NEO4J_URI", "NEO4J_URI", "neo4j_uri")
@@ -213,7 +213,22 @@ class Settings(BaseSettings):
     query_relation_tokens: int = Field(default=2000, ge=0, description="context budget of the relations section")
     query_chunk_tokens: int = Field(default=6000, ge=0, description="context budget of the chunks section")
     query_vector_cache_rows: int = Field(
-        default=200_000, ge=0, description="vector tables up to this size are searched in memory (0: always the store)"
+        default=1_000_000,
+        ge=0,
+        description="vector tables up to this size are searched in memory (0: always the store); 1.5 KB of RAM a "
+        "row at 384 dimensions",
+    )
+    query_hnsw_min_rows: int = Field(
+        default=50_000,
+        ge=0,
+        description="in-memory vector tables from this many rows are searched through an HNSW graph (usearch, kept "
+        "in <workspace>/ann, updated with the rows that changed) and re-ranked exactly, instead of an exact scan "
+        "(0: always exact)",
+    )
+    query_hnsw_ef: int = Field(
+        default=512,
+        ge=16,
+        description="breadth of an HNSW search (larger: closer to exact, slower)",
     )
     query_blas_threads: int = Field(
         default=1,

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
+from pathlib import Path
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -65,7 +66,11 @@ class QueryEngine:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
         self.chat = chat
-        self.searcher = VectorSearcher(vectors, settings.query_vector_cache_rows, settings.query_blas_threads)
+        self.searcher = VectorSearcher(
+            vectors, settings.query_vector_cache_rows, settings.query_blas_threads,
+            hnsw_min_rows=settings.query_hnsw_min_rows, hnsw_folder=Path(settings.workspace) / "ann",
+            hnsw_ef=settings.query_hnsw_ef,
+        )
         self.retriever = Retriever(settings, graph=graph, state=state, searcher=self.searcher)
         self.ppr_retriever = PPRRetriever(self.retriever, self._embed_texts)
         self.modes = ModeRunner(self.retriever, self.ppr_retriever, LexicalSearcher(vectors))

@@ -26,10 +26,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from graphrag.query.hnsw_rows import HnswRows
 from graphrag.query.quantized_scan import QUANTIZE_FROM_BYTES, Int8Rows, exact_top_k
 from graphrag.stores.base import VectorHit, VectorStore
 
@@ -93,13 +95,28 @@ class _Table:
     matrix: np.ndarray  # (rows, dim), unit rows
     metadata: list[Mapping[str, Any]]
     quantized: Int8Rows | None = None  # the 8-bit copy of a large table (quantized_scan.py)
+    hnsw: HnswRows | None = None  # the graph of a table past `hnsw_min_rows` (hnsw_rows.py)
 
 
 class VectorSearcher:
-    def __init__(self, store: VectorStore, max_cached_rows: int, blas_threads: int = 1) -> None:
+    def __init__(
+        self,
+        store: VectorStore,
+        max_cached_rows: int,
+        blas_threads: int = 1,
+        *,
+        hnsw_min_rows: int = 0,
+        hnsw_folder: Path | None = None,
+        hnsw_ef: int = 512,
+    ) -> None:
+        """`hnsw_min_rows`: in-memory tables from this many rows are searched through an HNSW
+        graph (hnsw_rows.py) kept in `hnsw_folder` (0: never; None folder: rebuilt per process)."""
         self.store = store
         self.max_cached_rows = max_cached_rows
         self.blas_threads = blas_threads
+        self.hnsw_min_rows = hnsw_min_rows
+        self.hnsw_folder = hnsw_folder
+        self.hnsw_ef = hnsw_ef
         self._generation = 0  # bumped by invalidate: hits of an older table are not kept
         self._tables: dict[str, _Table | None] = {}  # None: searched through the store
         self._lock = threading.Lock()
@@ -173,9 +190,13 @@ class VectorSearcher:
         return [[VectorHit(h.id, h.score, "", h.metadata) for h in hits] for hits in found]
 
     def _search_matrix(self, cached: _Table, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
-        if cached.quantized is not None:
+        if cached.hnsw is not None or cached.quantized is not None:
             with self._blas_limit():
-                best = exact_top_k(cached.matrix, cached.quantized, queries, k)
+                if cached.hnsw is not None:
+                    best = cached.hnsw.search(cached.matrix, queries, k)
+                else:
+                    assert cached.quantized is not None
+                    best = exact_top_k(cached.matrix, cached.quantized, queries, k)
             return [
                 [VectorHit(cached.ids[j], float(s), "", cached.metadata[j]) for j, s in zip(rows.tolist(), scores.tolist())]
                 for rows, scores in best
@@ -226,5 +247,8 @@ class VectorSearcher:
             return _Table([], np.zeros((0, 1), dtype=np.float32), [])
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix /= np.where(norms > 0, norms, 1.0)
+        if 0 < self.hnsw_min_rows <= len(ids):
+            hnsw = HnswRows.open(self.hnsw_folder, table, ids, matrix, ef=self.hnsw_ef)
+            return _Table(ids, matrix, metadata, hnsw=hnsw)
         quantized = Int8Rows.of(matrix) if matrix.nbytes >= QUANTIZE_FROM_BYTES else None
         return _Table(ids, matrix, metadata, quantized)
