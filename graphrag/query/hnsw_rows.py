@@ -189,6 +189,13 @@ def _write(folder: Path, table: str, index: object, key_ids: np.ndarray, fingerp
     except OSError as e:
         log.warning("could not save the HNSW graph of %s in %s (%s); it stays in memory", table, folder, e)
         return
+    # Another process may have saved its own pair meanwhile: keep the graph its key table names.
+    keep = {_index_path(folder, table, token).name}
+    try:
+        with np.load(_keys_path(folder, table), allow_pickle=False) as data:
+            keep.add(_index_path(folder, table, str(data["token"])).name)
+    except (OSError, KeyError, ValueError):
+        pass
     for old in folder.glob(f"{table}.*.usearch"):
-        if old.name != _index_path(folder, table, token).name:
+        if old.name not in keep:
             old.unlink(missing_ok=True)
