@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,8 @@ class HnswRows:
         else:
             changed = -1
         if index is None or changed < 0:
+            started = time.perf_counter()
+            log.warning("building the HNSW graph of %s (%d rows): once, then updated with the rows that change", table, len(ids))
             index = Index(ndim=matrix.shape[1], metric="cos", dtype="i8", connectivity=CONNECTIVITY,
                           expansion_add=EXPANSION_ADD)
             if len(ids):
@@ -93,6 +96,7 @@ class HnswRows:
             key_ids, key_fps = np.asarray(ids, dtype=str), fingerprints
             rows.row_of_key = np.arange(len(ids), dtype=np.int64)
             rows.built = True
+            log.info("built the HNSW graph of %s in %.1f s", table, time.perf_counter() - started)
         rows.index = index
         if folder is not None and (rows.built or rows.updated):
             _write(folder, table, index, key_ids, key_fps)
