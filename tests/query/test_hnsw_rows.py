@@ -130,3 +130,30 @@ def test_searcher_uses_the_graph_past_the_threshold_and_agrees_with_exact(tmp_pa
         for h in a:
             if h.id in scores:
                 assert h.score == pytest.approx(scores[h.id], abs=1e-6)
+
+
+def test_engine_searches_large_tables_through_graphs_kept_in_the_workspace(sample_workspace: Path) -> None:
+    """Every table of the sample workspace past a threshold of 1 row: the engine keeps their
+    graphs in <workspace>/ann and ranks like the exact search (tables this small are
+    searched exhaustively by the graph)."""
+    import shutil
+
+    from graphrag.core import GraphRAG
+    from tests.fakes.chat import ScriptedChatModel, derived_extraction_responder
+    from tests.query.conftest import sample_settings
+
+    workspace = sample_workspace.parent / "hnsw-copy"
+    shutil.copytree(sample_workspace, workspace, dirs_exist_ok=True)
+    question = "Who is Scrooge's clerk, and what happens to Tiny Tim?"
+    results = {}
+    for threshold in (0, 1):
+        settings = sample_settings(workspace, query_hnsw_min_rows=threshold)
+        with GraphRAG(settings, chat=ScriptedChatModel(derived_extraction_responder)) as rag:
+            results[threshold] = {m: rag.retrieve(question, mode=m) for m in ("naive", "local", "global", "mix")}
+    assert sorted(p.name.split(".")[0] for p in (workspace / "ann").glob("*.usearch")) == [
+        "chunks", "entities", "relations",
+    ]
+    for mode, exact in results[0].items():
+        graph = results[1][mode]
+        assert [c.id for c in graph.chunks] == [c.id for c in exact.chunks], mode
+        assert [e.key for e in graph.entities] == [e.key for e in exact.entities], mode
