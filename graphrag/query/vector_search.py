@@ -5,7 +5,10 @@ memory: one matrix product answers every query vector of a question in well unde
 millisecond per thousand rows, where a round trip per vector costs tens. A table too large
 for the cache (32 MB of floats and up) is also kept as 8-bit codes, scanned first and
 re-ranked on the float32 rows whose score can reach the top k: the same exact hits, reading a
-quarter of the bytes (quantized_scan.py). Tables past `max_cached_rows` are
+quarter of the bytes (quantized_scan.py). From `hnsw_min_rows` a scan, even of 8-bit codes,
+costs tens of milliseconds (the memory bandwidth's floor), so such a table is searched
+through an HNSW graph kept in the workspace and re-ranked on its float32 rows
+(hnsw_rows.py). Tables past `max_cached_rows` are
 searched through the store, on the store's ANN index, all of a search's vectors in one call
 when the store can (`search_many`: LanceDB visits the index once for them): loading such a
 table asks the store to build the index if it has none yet (`ensure_ann_index`), since an
