@@ -41,21 +41,28 @@ CANDIDATES_PER_HIT = 5
 # Past this share of changed rows a fresh build costs about what the updates would, and
 # leaves a graph without removed nodes.
 REBUILD_SHARE = 0.25
-# Two fixed projections of a row: a changed vector changes them (a float64 sum over 384
-# terms; equal fingerprints of different vectors would need a coincidence to the last bit).
-_FINGERPRINT_SEED = 20261203
+# A row's fingerprint: its float32 bits times fixed odd 64-bit numbers, summed modulo 2^64
+# (two such sums). Integer arithmetic is exact, so a row has the same fingerprint wherever
+# it sits in the table (a float product may round differently by position), and a changed
+# vector changes it but for a 2^-128 coincidence. 0.2 s for 342k rows × 384.
+_FINGERPRINT_COEFFICIENTS = np.random.default_rng(20261203).integers(1, 2**62, size=(4096, 2), dtype=np.uint64) | np.uint64(1)
+_FINGERPRINT_BLOCK = 4096
 
 
 def _fingerprints(matrix: np.ndarray) -> np.ndarray:
-    probe = np.random.default_rng(_FINGERPRINT_SEED).standard_normal((matrix.shape[1], 2))
-    return np.asarray(matrix, dtype=np.float64) @ probe
+    bits = np.ascontiguousarray(matrix, dtype=np.float32).view(np.uint32)
+    coefficients = _FINGERPRINT_COEFFICIENTS[: bits.shape[1]]
+    out = np.empty((len(bits), 2), dtype=np.uint64)
+    for start in range(0, len(bits), _FINGERPRINT_BLOCK):
+        out[start : start + _FINGERPRINT_BLOCK] = bits[start : start + _FINGERPRINT_BLOCK].astype(np.uint64) @ coefficients
+    return out
 
 
 @dataclass
 class _Saved:
     token: str
     key_ids: np.ndarray  # id of every key ("" for a key whose row was removed)
-    fingerprints: np.ndarray  # (keys, 2)
+    fingerprints: np.ndarray  # (keys, 2) uint64
 
 
 class HnswRows:
@@ -128,7 +135,7 @@ class HnswRows:
         if len(new):
             row_keys[new] = np.arange(len(key_ids), len(key_ids) + len(new))
             key_ids = np.concatenate([key_ids, np.asarray([ids[i] for i in new], dtype=object)])
-            key_fps = np.vstack([key_fps, np.zeros((len(new), 2))])
+            key_fps = np.vstack([key_fps, np.zeros((len(new), 2), dtype=np.uint64)])
         added = np.concatenate([stale, new]).astype(np.int64)
         if len(added):
             index.add(row_keys[added].astype(np.uint64), matrix[added], threads=0)  # type: ignore[attr-defined]
