@@ -49,6 +49,8 @@ _REFINE_FACTOR = 10
 # `optimize` folds them into the index; past this share of the table that scan costs more
 # than the fold, which the next write then runs.
 _UNINDEXED_SHARE = 0.1
+# Rows from which a table gets a B-tree on id, whatever its ANN threshold.
+_ID_INDEX_MIN_ROWS = 20_000
 
 
 def sql_string(value: str) -> str:
@@ -107,6 +109,7 @@ class LanceDBVectorStore:
         self._writes: dict[str, int] = {}
         self._text_indexed: set[str] = set()  # tables known to have a full-text index
         self._vector_indexed: set[str] = set()  # tables known to have the ANN index
+        self._id_indexed: set[str] = set()  # tables known to have the B-tree on id
         try:
             self._db = lancedb.connect(
                 self.uri,
@@ -303,11 +306,11 @@ class LanceDBVectorStore:
         return tbl is not None and _vector_index(tbl) is not None
 
     def _maintain_ann_index(self, name: str, table: Table) -> None:
-        if self.index_threshold is None:
-            return
         try:
             rows = table.count_rows()
-            if rows < self.index_threshold:
+            if rows >= _ID_INDEX_MIN_ROWS and name not in self._id_indexed:
+                self._ensure_id_index(name, table)
+            if self.index_threshold is None or rows < self.index_threshold:
                 return
             index = _vector_index(table)
             if index is None:
@@ -315,9 +318,7 @@ class LanceDBVectorStore:
             else:
                 stats = table.index_stats(index)
                 if stats is not None and stats.num_unindexed_rows > _UNINDEXED_SHARE * rows:
-                    log.info(
-                        "folding %d new rows of %r into its ANN index", stats.num_unindexed_rows, name
-                    )
+                    log.info("folding %d new rows of %r into its ANN index", stats.num_unindexed_rows, name)
                     table.optimize()
         except NotImplementedError:
             return  # LanceDB Cloud/Enterprise index server-side.
@@ -328,17 +329,22 @@ class LanceDBVectorStore:
         with self._lock:
             self._vector_indexed.add(name)
 
-    def _build_ann_index(self, name: str, table: Table, rows: int) -> None:
-        log.info(
-            "building the ANN index of %r in %s (%d rows; a minute or more per 100k rows on 2 cores)",
-            name,
-            self.uri,
-            rows,
-        )
+    def _ensure_id_index(self, name: str, table: Table) -> None:
+        """A B-tree on id: the join merge_insert and get() do on id reads it instead of
+        every row (tables this large are searched in memory, without the ANN index, up to
+        a million rows)."""
         try:
             if not any("id" in index.columns for index in table.list_indices()):
-                # Speeds up the join merge_insert and get() do on id.
                 table.create_index("id", config=BTree())
+        except Exception as e:
+            raise StoreError(f"indexing the ids of {name!r} in {self.uri} failed: {e}") from e
+        with self._lock:
+            self._id_indexed.add(name)
+
+    def _build_ann_index(self, name: str, table: Table, rows: int) -> None:
+        log.info("building the ANN index of %r in %s (%d rows; a minute or more per 100k rows on 2 cores)",
+                 name, self.uri, rows)
+        try:
             table.create_index("vector", config=HnswSq(distance_type="cosine"))
         except Exception as e:
             raise StoreError(f"building the ANN index of {name!r} in {self.uri} failed: {e}") from e

@@ -153,3 +153,22 @@ def test_scan_reads_every_row_as_get_does_in_one_read(tmp_path) -> None:
     np.testing.assert_array_equal(matrix, np.stack([expected[i].vector for i in ids]))
     assert metadata == [expected[i].metadata for i in ids]
     assert store.scan("missing")[0] == []
+
+
+def test_ids_get_a_btree_from_a_size_whatever_the_ann_threshold(tmp_path, monkeypatch) -> None:
+    """Tables searched in memory (below the ANN threshold) are still written by id: past
+    `_ID_INDEX_MIN_ROWS` merge_insert and get() read a B-tree on id, not every row."""
+    from graphrag.stores import lancedb_vectors
+
+    monkeypatch.setattr(lancedb_vectors, "_ID_INDEX_MIN_ROWS", 600)
+    store = LanceDBVectorStore(tmp_path / "v", DIM, index_threshold=None)
+    _fill(store, _clustered(500))
+
+    def indexed_columns() -> list[list[str]]:
+        return [index.columns for index in store._table("relations").list_indices()]
+
+    assert indexed_columns() == []
+    store.upsert("relations", _rows(_clustered(200, seed=2), 500))  # 700 rows
+    assert indexed_columns() == [["id"]]
+    assert not store.has_ann_index("relations")
+    assert set(store.get("relations", ["r3", "r650"])) == {"r3", "r650"}
