@@ -50,7 +50,7 @@ def test_hits_have_exact_scores_best_first_and_recall_the_exact_top_k(tmp_path: 
     assert recall(rows, matrix, queries, 10) >= 0.98
 
 
-def test_saved_graph_takes_only_the_changed_rows(tmp_path: Path) -> None:
+def test_saved_graph_takes_only_the_changed_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     matrix = clustered(2000)
     ids = [f"r{i}" for i in range(len(matrix))]
     first = HnswRows.open(tmp_path, "t", ids, matrix, ef=128)
@@ -67,8 +67,14 @@ def test_saved_graph_takes_only_the_changed_rows(tmp_path: Path) -> None:
     ids2 = [ids[i] for i in keep] + ["n0", "n1", "n2"]
     ids2.reverse()  # another scan order
     matrix2 = np.vstack([changed[keep], new])[::-1].copy()
+    saved = sorted(tmp_path.iterdir())
     updated = HnswRows.open(tmp_path, "t", ids2, matrix2, ef=128)
     assert not updated.built and updated.updated == 1 + 2 + 3
+    assert sorted(tmp_path.iterdir()) == saved  # 6 of 2,000 rows: not saved again (SAVE_SHARE)
+    monkeypatch.setattr(hnsw_rows, "SAVE_SHARE", 0.0)
+    updated = HnswRows.open(tmp_path, "t", ids2, matrix2, ef=128)  # the same six again, then saved
+    assert not updated.built and updated.updated == 6 and sorted(tmp_path.iterdir()) != saved
+    assert HnswRows.open(tmp_path, "t", ids2, matrix2, ef=128).updated == 0
 
     # The hits name rows of the new matrix: the changed row and a new one are found by their
     # new vectors, the removed rows never.
