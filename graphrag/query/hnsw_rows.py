@@ -12,8 +12,8 @@ The graph takes a minute or more to build at a few hundred thousand rows, so it 
 under `<workspace>/ann/` and brought up to date at each load: rows are keyed by id, with a
 fingerprint of their vector; rows added, changed or removed since the graph was saved are
 added to or removed from it (the cost of the change, not of the table), and it is saved
-again once SAVE_SHARE of the rows changed. Past REBUILD_SHARE, it is built anew. A failed save (a read-only
-workspace) leaves the graph in memory for this process.
+again once SAVE_SHARE of the rows changed; past REBUILD_SHARE it is built anew. A failed
+save (a read-only workspace) leaves the graph in memory for this process.
 """
 
 from __future__ import annotations
