@@ -18,6 +18,7 @@ save (a read-only workspace) leaves the graph in memory for this process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +54,13 @@ REBUILD_SHARE = 0.25
 # (two such sums). Integer arithmetic is exact, so a row has the same fingerprint wherever
 # it sits in the table (a float product may round differently by position), and a changed
 # vector changes it but for a 2^-128 coincidence. 0.2 s for 342k rows × 384.
-_FINGERPRINT_COEFFICIENTS = np.random.default_rng(20261203).integers(1, 2**62, size=(4096, 2), dtype=np.uint64) | np.uint64(1)
 _FINGERPRINT_BLOCK = 4096
 
 
 def _fingerprints(matrix: np.ndarray) -> np.ndarray:
     bits = np.ascontiguousarray(matrix, dtype=np.float32).view(np.uint32)
-    coefficients = _FINGERPRINT_COEFFICIENTS[: bits.shape[1]]
+    rng = np.random.default_rng(20261203)
+    coefficients = rng.integers(1, 2**62, size=(bits.shape[1], 2), dtype=np.uint64) | np.uint64(1)
     out = np.empty((len(bits), 2), dtype=np.uint64)
     for start in range(0, len(bits), _FINGERPRINT_BLOCK):
         out[start : start + _FINGERPRINT_BLOCK] = bits[start : start + _FINGERPRINT_BLOCK].astype(np.uint64) @ coefficients
@@ -85,36 +87,51 @@ class HnswRows:
     @classmethod
     def open(cls, folder: Path | None, table: str, ids: list[str], matrix: np.ndarray, *, ef: int) -> "HnswRows":
         """The graph of `table` saved in `folder`, brought up to date with `ids`/`matrix`
-        (unit rows), or a new one; saved back when it changed (`folder` None: not kept)."""
-        from usearch.index import Index
+        (unit rows), or a new one; saved back when it changed (`folder` None: not kept).
+        Processes take turns per table (a lock file), so a second one waits for the first's
+        build and then reads it instead of building its own."""
+        if folder is None:
+            return cls._open(None, table, ids, matrix, ef)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock: contextlib.AbstractContextManager[object] = FileLock(str(folder / f"{table}.lock"))
+            lock.__enter__()
+        except OSError:  # a read-only workspace: nothing is written, nothing to guard
+            return cls._open(folder, table, ids, matrix, ef)
+        try:
+            return cls._open(folder, table, ids, matrix, ef)
+        finally:
+            lock.__exit__(None, None, None)
 
+    @classmethod
+    def _open(cls, folder: Path | None, table: str, ids: list[str], matrix: np.ndarray, ef: int) -> "HnswRows":
         fingerprints = _fingerprints(matrix)
         saved = _read(folder, table) if folder is not None else None
-        index = None
-        if saved is not None:
-            index = Index.restore(str(_index_path(folder, table, saved.token)))  # type: ignore[arg-type]
-            if index is None or index.ndim != matrix.shape[1] or len(index) > len(saved.key_ids):
-                index = None
+        index = _restore(folder, table, saved, matrix.shape[1]) if folder is not None and saved is not None else None
         rows = cls(None, np.zeros(0, dtype=np.int64), ef)
+        changed = -1
         if index is not None and saved is not None:
             key_ids, key_fps, changed = rows._update(index, saved, ids, matrix, fingerprints)
-        else:
-            changed = -1
         if index is None or changed < 0:
-            started = time.perf_counter()
-            log.warning("building the HNSW graph of %s (%d rows): once, then updated with the rows that change", table, len(ids))
-            index = Index(ndim=matrix.shape[1], metric="cos", dtype="i8", connectivity=CONNECTIVITY,
-                          expansion_add=EXPANSION_ADD)
-            if len(ids):
-                index.add(np.arange(len(ids), dtype=np.uint64), matrix, threads=0)
+            index = rows._build(table, ids, matrix)
             key_ids, key_fps = np.asarray(ids, dtype=str), fingerprints
-            rows.row_of_key = np.arange(len(ids), dtype=np.int64)
-            rows.built = True
-            log.info("built the HNSW graph of %s in %.1f s", table, time.perf_counter() - started)
         rows.index = index
         if folder is not None and (rows.built or rows.updated > SAVE_SHARE * len(ids)):
             _write(folder, table, index, key_ids, key_fps)
         return rows
+
+    def _build(self, table: str, ids: list[str], matrix: np.ndarray) -> object:
+        from usearch.index import Index
+
+        started = time.perf_counter()
+        log.warning("building the HNSW graph of %s (%d rows): once, then updated with the rows that change", table, len(ids))
+        index = Index(ndim=matrix.shape[1], metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
+        if len(ids):
+            index.add(np.arange(len(ids), dtype=np.uint64), matrix, threads=0)
+        self.row_of_key = np.arange(len(ids), dtype=np.int64)
+        self.built = True
+        log.info("built the HNSW graph of %s in %.1f s", table, time.perf_counter() - started)
+        return index
 
     def _update(
         self, index: object, saved: _Saved, ids: list[str], matrix: np.ndarray, fingerprints: np.ndarray
@@ -189,32 +206,53 @@ def _read(folder: Path, table: str) -> _Saved | None:
     try:
         with np.load(_keys_path(folder, table), allow_pickle=False) as data:
             return _Saved(str(data["token"]), data["key_ids"], data["fingerprints"])
-    except (OSError, KeyError, ValueError) as e:
-        if not isinstance(e, FileNotFoundError):
-            log.warning("the saved HNSW graph of %s is unreadable (%s); building it again", table, e)
+    except FileNotFoundError:
+        return None
+    except Exception as e:  # truncated, not an npz, fields missing: build again
+        log.warning("the saved HNSW graph of %s is unreadable (%s); building it again", table, e)
         return None
 
 
+def _restore(folder: Path, table: str, saved: _Saved, dim: int) -> object | None:
+    """The saved graph, or None when it is missing, damaged or does not match its key table."""
+    from usearch.index import Index
+
+    path = _index_path(folder, table, saved.token)
+    try:
+        # Rows the update adds are linked as carefully as the build's (restore forgets it).
+        index = Index.restore(str(path), expansion_add=EXPANSION_ADD)
+    except Exception as e:  # usearch raises RuntimeError/ValueError on a truncated file
+        log.warning("the saved HNSW graph of %s is unreadable (%s); building it again", table, e)
+        return None
+    if index is None or index.ndim != dim or len(index) > len(saved.key_ids):
+        if index is not None or path.exists():
+            log.warning("the saved HNSW graph of %s does not match its rows; building it again", table)
+        return None
+    return index
+
+
 def _write(folder: Path, table: str, index: object, key_ids: np.ndarray, fingerprints: np.ndarray) -> None:
-    """The graph under a new name, then its key table (one atomic rename names the graph in
-    use), then the older graphs go: a crash at any point leaves a matching pair or none."""
+    """The graph under a new name, flushed to disk and checked whole, then its key table (one
+    atomic rename names the graph in use), then the older graphs go: a crash at any point
+    leaves a matching pair or none. Called under the table's lock file (`open`)."""
     token = secrets.token_hex(6)
+    graph = _index_path(folder, table, token)
+    tmp = folder / f"{table}.keys.{token}.tmp.npz"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        index.save(str(_index_path(folder, table, token)))  # type: ignore[attr-defined]
-        tmp = folder / f"{table}.keys.{token}.tmp.npz"
+        index.save(str(graph))  # type: ignore[attr-defined]
+        # usearch does not report a short write (a full disk): compare the size it meant.
+        if graph.stat().st_size != index.serialized_length:  # type: ignore[attr-defined]
+            raise OSError(f"{graph.name}: {graph.stat().st_size} of {index.serialized_length} bytes written")  # type: ignore[attr-defined]
         np.savez(tmp, token=np.asarray(token), key_ids=np.asarray(key_ids, dtype=str), fingerprints=fingerprints)
+        for path in (graph, tmp):
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, _keys_path(folder, table))
-    except OSError as e:
+    except Exception as e:  # usearch reports a failed save as RuntimeError
         log.warning("could not save the HNSW graph of %s in %s (%s); it stays in memory", table, folder, e)
+        graph.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         return
-    # Another process may have saved its own pair meanwhile: keep the graph its key table names.
-    keep = {_index_path(folder, table, token).name}
-    try:
-        with np.load(_keys_path(folder, table), allow_pickle=False) as data:
-            keep.add(_index_path(folder, table, str(data["token"])).name)
-    except (OSError, KeyError, ValueError):
-        pass
     for old in folder.glob(f"{table}.*.usearch"):
-        if old.name not in keep:
+        if old.name != graph.name:
             old.unlink(missing_ok=True)

