@@ -13,7 +13,8 @@ description words. Used twice, conservatively (co-mention alone made a wrong mer
 
 - a short name several incompatible long names extend ("Bowie": David, James) takes the
   one candidate that shares at least `MIN_SHARED` neighbours with it while no other shares
-  any, and whose descriptions are the closest and at least `MIN_DESCRIPTION`;
+  any, and whose descriptions are the closest and at least `MIN_DESCRIPTION`; a crowd of
+  them (more than the resolver's `MAX_ASKED`) is not read, and the short name stays apart;
 - two names only their vectors bring together are at most uncertain: for the chat model or
   a person, never merged on this evidence alone.
 """

@@ -54,7 +54,7 @@ SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
 # name vectors found, with context support (uncertain: for a judge) or without (recorded only).
 SUPPORTED, VECTOR_SUPPORTED, VECTOR_ONLY = 0.82, 0.6, 0.45
 UNCERTAIN_FLOOR = AMBIGUOUS - 0.1  # pairs from here up to the threshold are uncertain
-MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart unasked
+MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart, unasked and unread
 NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
 NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
 # Words a letter or two apart that name opposite things.
@@ -330,9 +330,15 @@ class EntityResolver:
         verdicts: dict[tuple[str, str], list[tuple[float, str, dict]]], evidence: EvidenceOf,
     ) -> None:
         """Adds to `verdicts` what the names' contexts say: the support of every candidate of
-        an ambiguous short name (offline, the one they clearly single out rises to a merge;
-        with a chat model, the model judges), and the pairs only the name vectors found."""
+        an ambiguous short name with at most `MAX_ASKED` candidates (offline, the one they
+        clearly single out rises to a merge; with a chat model, the model judges), and the
+        pairs only the name vectors found."""
         vector_pairs = self._vector_pairs(records, forms, verdicts)
+        # A crowd of long forms ("Dame Baba": 985 at 10^5 names) is left apart unread, as the
+        # chat model leaves it unasked: reading every candidate's passages made an add cost
+        # what the crowd is, and a pair scored from contexts is scored again whenever either
+        # name gains a chunk, so one crowd member's new chunk re-read the whole crowd.
+        groups = {short: g for short, g in groups.items() if len(g[0]) <= MAX_ASKED}
         wanted = set(groups).union(*(g for g, _ in groups.values())) | {k for pair in vector_pairs for k in pair}
         contexts: Mapping[str, NameEvidence] = evidence(wanted) if wanted else {}
         for short, (longer, takeable) in groups.items():
