@@ -18,7 +18,6 @@ save (a read-only workspace) leaves the graph in memory for this process.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
@@ -92,16 +91,16 @@ class HnswRows:
         build and then reads it instead of building its own."""
         if folder is None:
             return cls._open(None, table, ids, matrix, ef)
+        lock = FileLock(str(folder / f"{table}.lock"))
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            lock: contextlib.AbstractContextManager[object] = FileLock(str(folder / f"{table}.lock"))
-            lock.__enter__()
+            lock.acquire()
         except OSError:  # a read-only workspace: nothing is written, nothing to guard
             return cls._open(folder, table, ids, matrix, ef)
         try:
             return cls._open(folder, table, ids, matrix, ef)
         finally:
-            lock.__exit__(None, None, None)
+            lock.release()
 
     @classmethod
     def _open(cls, folder: Path | None, table: str, ids: list[str], matrix: np.ndarray, ef: int) -> "HnswRows":

@@ -123,6 +123,7 @@ class VectorSearcher:
         self._generation = 0  # bumped by invalidate: hits of an older table are not kept
         self._tables: dict[str, _Table | None] = {}  # None: searched through the store
         self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}  # per table, held while it loads
         # (table, vector bytes) -> the best hits found for it, as many as were asked
         self._hits: OrderedDict[tuple[str, bytes], list[VectorHit]] = OrderedDict()
         self._hits_lock = threading.Lock()
@@ -223,11 +224,22 @@ class VectorSearcher:
         return _shared_blas_limit(self.blas_threads)
 
     def _cached(self, table: str) -> _Table | None:
+        """The loaded table, loading it once. Loading (a scan, an HNSW graph's first build: a
+        minute or more at a few 100k rows) holds only that table's lock, so searches of the
+        tables already loaded go on meanwhile."""
         with self._lock:
             if table in self._tables:
                 return self._tables[table]
+            loading = self._loading.setdefault(table, threading.Lock())
+            generation = self._generation
+        with loading:
+            with self._lock:
+                if table in self._tables:  # loaded by the thread this one waited for
+                    return self._tables[table]
             loaded = self._load(table)
-            self._tables[table] = loaded
+            with self._lock:
+                if generation == self._generation:  # not invalidated while loading
+                    self._tables[table] = loaded
             return loaded
 
     def _load(self, table: str) -> _Table | None:

@@ -156,3 +156,37 @@ def test_the_blas_libraries_are_scanned_again_only_after_an_import(monkeypatch) 
     assert vector_search._controller() is first
     monkeypatch.setitem(sys.modules, "graphrag_test_newly_imported", types.ModuleType("graphrag_test_newly_imported"))
     assert vector_search._controller() is not first
+
+
+def test_a_table_loading_does_not_hold_up_searches_of_loaded_ones() -> None:
+    """Loading a table (an HNSW graph's first build takes minutes at a few 100k rows) holds
+    that table's lock only: another thread's search of a loaded table goes on meanwhile, and
+    a second search of the loading table waits for it rather than loading it again."""
+    import threading
+
+    rng = np.random.default_rng(0)
+    release, started = threading.Event(), threading.Event()
+    loads: list[str] = []
+
+    class SlowStore(_Store):
+        def get(self, table: str, ids):
+            loads.append(table)
+            if table == "slow":
+                started.set()
+                assert release.wait(10)
+            return super().get(table, ids)
+
+    searcher = VectorSearcher(SlowStore(rng.normal(size=(50, 8)).astype(np.float32)), max_cached_rows=1000)
+    query = rng.normal(size=(1, 8)).astype(np.float32)
+    searcher.search("fast", query, 3)
+    waiting = [threading.Thread(target=searcher.search, args=("slow", query, 3)) for _ in range(2)]
+    for t in waiting:
+        t.start()
+    assert started.wait(10)
+    done = threading.Event()
+    threading.Thread(target=lambda: (searcher.search("fast", query, 3), done.set())).start()
+    assert done.wait(5)  # not held up by the load of "slow"
+    release.set()
+    for t in waiting:
+        t.join(10)
+    assert loads == ["fast", "slow"]  # "slow" loaded once for both searches
