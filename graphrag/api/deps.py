@@ -66,13 +66,16 @@ def durable_job_queue(rag: "GraphRAG") -> JobQueue:
     from graphrag.stores.sqlite_jobs import SQLiteJobStore
 
     settings = rag.settings
-    return JobQueue(
-        job_executor(rag, settings.workspace / "uploads"),
+    jobs: list[JobQueue] = []  # the queue, once made: the executor asks it what is still queued
+    queue = JobQueue(
+        job_executor(rag, settings.workspace / "uploads", lambda: jobs[0].active() if jobs else ()),
         store=SQLiteJobStore(settings.state_path),
         lock_wait=settings.api_job_lock_wait,
         retries=settings.api_job_retries,
         retry_delay=settings.api_job_retry_delay,
     )
+    jobs.append(queue)
+    return queue
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from graphrag.api.jobs import Executor
+from graphrag.api.jobs import Executor, Job
 from graphrag.core import GraphRAG
 from graphrag.progress import ProgressCallback
 
@@ -22,14 +23,22 @@ def discard_upload(path: Path, upload_dir: Path) -> None:
         pass
 
 
-def job_executor(rag: GraphRAG, upload_dir: Path) -> Executor:
+def job_executor(rag: GraphRAG, upload_dir: Path, queued: Callable[[], Iterable[Job]] = lambda: ()) -> Executor:
+    """`queued`: the jobs not yet finished. A delete keeps the upload of a document that an
+    index job queued after it still reads: the same content lands on the same path, so the
+    same text added again while its delete waits would otherwise lose its file."""
+
+    def still_read(source: str) -> bool:
+        return any(job.kind == "index" and source in job.spec.get("paths", ()) for job in queued())
+
     def execute(kind: str, spec: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
         if kind in ("index", "scan"):
             return rag.index(list(spec["paths"]), progress, prune=bool(spec.get("prune", False))).to_dict()
         if kind == "delete":
             removed = rag.delete(list(spec["refs"]), progress)
             for record in removed:
-                discard_upload(Path(record.source), upload_dir)
+                if not still_read(record.source):
+                    discard_upload(Path(record.source), upload_dir)
             return {"deleted": [asdict(r) for r in removed]}
         if kind == "reextract":
             refs = spec.get("refs")

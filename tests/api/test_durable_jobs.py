@@ -108,3 +108,27 @@ def test_an_accepted_job_survives_a_server_restart(tmp_path: Path) -> None:
             assert job["status"] == "done", job
             assert client.get(f"/documents/{document}").json()["status"] == "processed"
             assert client.get("/documents").json()["counts"]["processed"] == 1
+
+
+def test_a_delete_keeps_the_upload_an_index_queued_after_it_reads(tmp_path) -> None:
+    """The same text added again while its delete waits lands on the same upload path: the
+    delete must not take the file the later index job reads (found by the API fuzz test:
+    the index job failed with 'no such file')."""
+    from types import SimpleNamespace
+
+    from graphrag.api.job_kinds import job_executor
+    from graphrag.api.jobs import Job
+    from graphrag.models import DocumentRecord
+
+    upload_dir = tmp_path / "uploads"
+    path = upload_dir / "5feceb66ffc86f38" / "text-0.txt"
+    path.parent.mkdir(parents=True)
+    path.write_text("0")
+    record = DocumentRecord("doc", str(path), "", "hash")
+    rag = SimpleNamespace(delete=lambda refs, progress: [record])
+    index = Job("index-1", "index", {"paths": [str(path)]})
+
+    job_executor(rag, upload_dir, lambda: [index])("delete", {"refs": ["doc"]}, lambda *a: None)
+    assert path.exists()
+    job_executor(rag, upload_dir, lambda: [])("delete", {"refs": ["doc"]}, lambda *a: None)
+    assert not path.exists()
