@@ -16,6 +16,7 @@ from graphrag.llm.base import Embedder
 from graphrag.llm.embed.common import aembed
 from graphrag.llm.embed.segments import Segments, aembed_segments, description_segments
 from graphrag.models import Entity, Extraction, Relation
+from graphrag.resolve.adjudicate import Judging
 from graphrag.resolve.apply import plan_graph_changes
 from graphrag.stores.base import GraphStore, StateStore, VectorRow, VectorStore
 from graphrag.summarize import DescriptionSummarizer
@@ -99,7 +100,23 @@ class Reconciler:
         `budget` bounds the tokens the chat model may spend adjudicating name pairs.
         `defer(names)` says whether an entity or relation of those names may still gain
         fragments in this run (chunks not yet extracted mention one): one that needs a
-        summary then keeps its offline description and stays journaled for a later round."""
+        summary then keeps its offline description and stays journaled for a later round.
+
+        Name pairs for the chat model to judge are asked beside the summaries, not before
+        them: the first pass writes everything a verdict cannot change and holds back (still
+        journaled) the summaries of the entities it can; a second pass, once the verdicts are
+        in, rebuilds those. A step whose judging used to take a round trip of its own before
+        its first summary call (a delete; an add that brings a doubtful name) saves it."""
+        judging = Judging()
+        try:
+            await self._apass(budget, defer, judging)
+            if judging:
+                judging.final = True
+                await self._apass(budget, defer, judging)
+        finally:
+            judging.cancel()
+
+    async def _apass(self, budget: "Budget | None", defer: "Deferral | None", judging: Judging) -> None:
         doc_ids = self.state.pending("document")
         chunk_ids = self.state.pending("chunk")
         entity_keys = self.state.pending("entity")
@@ -119,6 +136,7 @@ class Reconciler:
             relation_keys=relation_keys,
             extractor_id=self.extractor_id,
             budget=budget,
+            judging=judging,
         )
         merged_entities, merged_relations = changes.entities, changes.relations
 
@@ -130,21 +148,25 @@ class Reconciler:
         if missing_names:
             names.update({k: e.name for k, e in self.graph.get_entities(missing_names).items()})
 
-        def later(*involved: str) -> "Callable[[], bool] | None":
+        def later(keys: set[str], *involved: str) -> "Callable[[], bool] | None":
+            if keys & changes.held:  # a verdict on its way may change it: summarized in the next pass
+                return lambda: True
             return None if defer is None else lambda: defer(involved)
 
         # Entities and relations together: one pool of calls, no idle slots between two phases.
         outcomes = await asyncio.gather(
             *(
                 self.summarizer.describe_checked(
-                    m.name, m.fragments, key=f"entity:{m.key}", defer=later(m.name, *(a.name for a in m.aliases))
+                    m.name, m.fragments, key=f"entity:{m.key}",
+                    defer=later({m.key}, m.name, *(a.name for a in m.aliases)),
                 )
                 for m in merged_entities.values()
             ),
             *(
                 self.summarizer.describe_checked(
                     f"{names.get(m.source, m.source)} - {names.get(m.target, m.target)}", m.fragments,
-                    key=f"relation:{m.key}", defer=later(names.get(m.source, m.source), names.get(m.target, m.target)),
+                    key=f"relation:{m.key}",
+                    defer=later({m.source, m.target}, names.get(m.source, m.source), names.get(m.target, m.target)),
                 )
                 for m in merged_relations.values()
             ),

@@ -15,6 +15,10 @@ and however the pairs happened to be batched.
 A pair the model could not judge now (unreachable, malformed or empty answer, no verdict
 for it, or the token budget spent) stays apart with the reason in its evidence, and its
 names are returned as unsettled so that the next run asks again. Never merged by accident.
+
+Judging need not hold up the rest of an update: with a `Judging` (see there), the pairs are
+asked in the background and wait apart, unsettled, while the caller gets on with what they
+cannot change; a second pass over the same pairs takes the answers as they arrive.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -43,6 +47,7 @@ VERDICTS = ("same", "different", "unsure")
 _CACHE_PREFIX = "resolve:"
 _CONTEXT_WORDS = 40
 _ANSWER_TOKENS_PER_PAIR = 30  # for the budget estimate: {"pair": n, "verdict": ..., "reason": ...}
+_NO_VERDICT = "the model gave no verdict for this pair"
 
 Contexts = Callable[[set[str]], Mapping[str, Sequence[str]]]
 """name key -> a few passages that mention it, chosen as a function of the live records."""
@@ -66,6 +71,49 @@ class Adjudication:
     pairs: list[PairRecord]  # every pair handed in, the judged ones with their verdict applied
     unsettled: set[str] = field(default_factory=set)  # names of pairs to judge again next run
     calls: int = 0  # model calls made (cached verdicts cost none)
+    judging: set[str] = field(default_factory=set)  # names of pairs asked in the background (also unsettled)
+
+
+Answer = dict[int, dict[str, Any]] | str  # verdicts by position in the batch, or why there are none
+
+
+class Judging:
+    """Name pairs put to the chat model beside the rest of a reconcile, not before it.
+
+    A verdict can only change the entities of the names it judges, yet asking first left
+    every summary waiting a whole model round trip behind it. In a first pass
+    (`final` false) `adjudicate` starts the calls and leaves the pairs apart for now, their
+    names unsettled; the caller holds back what depends on those names and goes on with the
+    rest. In the final pass the same pairs (keyed by what the model was shown) take the
+    answers of those calls instead of asking again; anything new is asked there and then.
+    """
+
+    def __init__(self) -> None:
+        self.final = False
+        self._asks: dict[str, tuple[asyncio.Future[Answer], int]] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._asks
+
+    def __bool__(self) -> bool:
+        return bool(self._asks)
+
+    def start(self, keys: Sequence[str], ask: Awaitable[Answer]) -> None:
+        task = asyncio.ensure_future(ask)
+        for i, key in enumerate(keys):
+            self._asks[key] = (task, i)
+
+    async def answer(self, key: str) -> dict[str, Any] | str:
+        task, i = self._asks[key]
+        answer = await task
+        if isinstance(answer, str):
+            return answer
+        return answer.get(i, _NO_VERDICT)
+
+    def cancel(self) -> None:
+        """Calls of a reconcile that failed before its final pass are not left running."""
+        for task, _ in self._asks.values():
+            task.cancel()
 
 
 def describe_name(record: NameRecord, contexts: Sequence[str]) -> str:
@@ -95,8 +143,10 @@ class PairAdjudicator:
         contexts: Contexts,
         threshold: float,
         budget: Budget | None = None,
+        judging: Judging | None = None,
     ) -> Adjudication:
-        """`pairs` with a verdict applied to each one `uncertain` selects."""
+        """`pairs` with a verdict applied to each one `uncertain` selects; with `judging`
+        not final, the calls run in the background and the pairs wait (see `Judging`)."""
         todo = sorted((p for p in pairs if uncertain(p)), key=lambda p: (p.a, p.b))
         out = Adjudication(pairs=list(pairs))
         if not todo:
@@ -112,13 +162,17 @@ class PairAdjudicator:
                     + "\n"
                     + describe_name(records[p.b], passages.get(p.b, ()))
                 )
+        cache_keys = {pair: self._cache_key(block) for pair, block in blocks.items()}
         verdicts: dict[tuple[str, str], dict[str, Any]] = {}
         asked: list[tuple[str, str]] = []
-        for pair, block in blocks.items():
-            cached = self.cache.cache_get(self._cache_key(block))
+        in_flight: list[tuple[str, str]] = []
+        for pair, key in cache_keys.items():
+            cached = self.cache.cache_get(key)
             if cached is not None:
                 verdicts[pair] = json.loads(cached)
                 self.chat.usage.record(PURPOSE, cache_hit=True)
+            elif judging is not None and key in judging:
+                in_flight.append(pair)
             else:
                 asked.append(pair)
         failures: dict[tuple[str, str], str] = {}
@@ -131,17 +185,27 @@ class PairAdjudicator:
                     failures[p] = f"not asked: {budget.stopped or 'token budget reached'}"
                 continue
             admitted.append(batch)
-        answers = await asyncio.gather(*(self._ask([blocks[p] for p in batch]) for batch in admitted))
         out.calls = len(admitted)
-        for batch, answer in zip(admitted, answers):
-            for i, pair in enumerate(batch):
-                if isinstance(answer, str):
-                    failures[pair] = answer
-                elif i in answer:
-                    verdicts[pair] = answer[i]
-                    self.cache.cache_put(self._cache_key(blocks[pair]), json.dumps(answer[i], sort_keys=True))
-                else:
-                    failures[pair] = "the model gave no verdict for this pair"
+        waiting: set[tuple[str, str]] = set()
+        if judging is not None and not judging.final:
+            for batch in admitted:
+                judging.start([cache_keys[p] for p in batch], self._ask([blocks[p] for p in batch]))
+                waiting.update(batch)
+            admitted = []
+        answers = await asyncio.gather(*(self._ask([blocks[p] for p in batch]) for batch in admitted))
+        by_pair = {pair: (answer, i) for batch, answer in zip(admitted, answers) for i, pair in enumerate(batch)}
+        for pair in in_flight:
+            assert judging is not None
+            answer = await judging.answer(cache_keys[pair])
+            by_pair[pair] = (answer, 0) if isinstance(answer, str) else ({0: answer}, 0)
+        for pair, (answer, i) in by_pair.items():
+            if isinstance(answer, str):
+                failures[pair] = answer
+            elif i in answer:
+                verdicts[pair] = answer[i]
+                self.cache.cache_put(cache_keys[pair], json.dumps(answer[i], sort_keys=True))
+            else:
+                failures[pair] = _NO_VERDICT
         if failures:
             log.warning(
                 "%d uncertain name pair(s) left apart for now, judged again on the next run: %s",
@@ -155,6 +219,10 @@ class PairAdjudicator:
             elif pair in failures:
                 judged.append(replace(p, evidence={**p.evidence, "adjudication": failures[pair]}))
                 out.unsettled |= {p.a, p.b}
+            elif pair in waiting:
+                judged.append(replace(p, evidence={**p.evidence, "adjudication": "being judged"}))
+                out.unsettled |= {p.a, p.b}
+                out.judging |= {p.a, p.b}
             else:
                 judged.append(p)
         out.pairs = judged

@@ -19,7 +19,7 @@ from graphrag.merge import MergedEntity, MergedRelation, combine_entities, combi
 from graphrag.merge_aggregates import NameAggregate, ranked
 from graphrag.merge_ledger import EntitySnapshot, MergeLedger
 from graphrag.models import Extraction, normalize_name, relation_key
-from graphrag.resolve.adjudicate import Budget
+from graphrag.resolve.adjudicate import Budget, Judging
 from graphrag.resolve.evidence import name_evidence
 from graphrag.resolve.names import PERSONAL_TITLES, type_family
 from graphrag.resolve.resolver import EntityResolver
@@ -37,6 +37,7 @@ class GraphChanges:
     gone_relations: set[str] = field(default_factory=set)
     journaled: set[str] = field(default_factory=set)  # name keys this step added to the journal
     unsettled: set[str] = field(default_factory=set)  # name keys to resolve again next run (model failed)
+    held: set[str] = field(default_factory=set)  # entity keys a verdict still being given may change
     ledger: MergeLedger | None = None  # its save() goes after the graph and vector writes
 
 
@@ -83,6 +84,7 @@ async def plan_graph_changes(
     relation_keys: set[str],
     extractor_id: str,
     budget: Budget | None = None,
+    judging: Judging | None = None,
 ) -> GraphChanges:
     ledger = MergeLedger(state, load_records, extractor_id)
     changes = GraphChanges(ledger=ledger)
@@ -107,9 +109,10 @@ async def plan_graph_changes(
     decided = await resolver.aupdate(
         live, entity_keys - live.keys(), journal,
         contexts=lambda keys: name_contexts(state, load_records, keys), budget=budget,
-        evidence=lambda keys: name_evidence(state, load_records, keys),
+        evidence=lambda keys: name_evidence(state, load_records, keys), judging=judging,
     )
     changes.unsettled = decided.unsettled
+    changes.held = set(resolver.canonical_of(decided.judging).values())
     affected = decided.affected | entity_keys
     canonicals = set(decided.canonical.values())
     members = resolver.members_of(canonicals)

@@ -34,7 +34,7 @@ from itertools import combinations
 
 from rapidfuzz import fuzz, process
 
-from graphrag.resolve.adjudicate import Budget, Contexts, PairAdjudicator
+from graphrag.resolve.adjudicate import Budget, Contexts, Judging, PairAdjudicator
 from graphrag.resolve.evidence import EvidenceOf, NameEvidence, clearly_best, co_mentioned, support, supported
 from graphrag.resolve.names import (
     LINKING_WORDS,
@@ -73,6 +73,7 @@ class ResolutionChange:
     affected: set[str] = field(default_factory=set)
     canonical: dict[str, str] = field(default_factory=dict)
     unsettled: set[str] = field(default_factory=set)  # names of pairs the chat model must judge again
+    judging: set[str] = field(default_factory=set)  # names of pairs it is judging in the background
 
 
 def form_of(record: NameRecord) -> NameForm:
@@ -176,13 +177,15 @@ class EntityResolver:
         contexts: Contexts = lambda keys: {},
         budget: Budget | None = None,
         evidence: EvidenceOf = lambda keys: {},
+        judging: Judging | None = None,
     ) -> ResolutionChange:
         """Resolves after the names in `live` appeared or changed and those in `gone` lost
         their last mention. `journal(keys)` is called with every name whose entity will
         change before any assignment is written, so a crash in between is finished by the
         next run. `contexts(keys)` gives passages that mention each name, for the chat
         model's adjudication; `budget` bounds its tokens. `evidence(keys)` gives each name's
-        neighbours and description words (`resolve.evidence`)."""
+        neighbours and description words (`resolve.evidence`); `judging`, the chat model's
+        calls in the background (`adjudicate.Judging`)."""
         gone = set(gone) - set(live)
         changed = set(live) | gone
         backfill = self.vectors_due()
@@ -232,12 +235,13 @@ class EntityResolver:
         affected = (set(live) - counted) | set(near_records) | (set().union(*by_term.values()) if by_term else set())
         pairs = self._score(affected, evidence)
         unsettled: set[str] = set()
+        judging_names: set[str] = set()
         if self.adjudicator is not None:
             judged = await self.adjudicator.adjudicate(
                 pairs, self.uncertain, names=self.store.names, contexts=contexts,
-                threshold=self.threshold, budget=budget,
+                threshold=self.threshold, budget=budget, judging=judging,
             )
-            pairs, unsettled = judged.pairs, judged.unsettled
+            pairs, unsettled, judging_names = judged.pairs, judged.unsettled, judged.judging
         self.store.replace_pairs(affected | gone, pairs)
 
         # Old clusters of the affected names, then the components they now belong to.
@@ -256,7 +260,9 @@ class EntityResolver:
             self.name_vectors.delete(gone)
             if backfill:
                 self.name_vectors.complete(self.store)
-        return ResolutionChange(affected=component | gone | start, canonical=canonical, unsettled=unsettled)
+        return ResolutionChange(
+            affected=component | gone | start, canonical=canonical, unsettled=unsettled, judging=judging_names
+        )
 
     def _score(self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}) -> list[PairRecord]:
         records = self.store.names(keys)
