@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from graphrag.index_report import ProgressCallback
@@ -69,6 +70,15 @@ def relation_vector_segments(relation: Relation, names: dict[str, str]) -> list[
     ]
 
 
+@dataclass
+class HeldBack:
+    """What a reconcile's first pass leaves to its second: the names whose pairs the chat
+    model is judging, and the entity and relation keys whose summaries wait for its verdicts."""
+
+    entities: set[str] = field(default_factory=set)
+    relations: set[str] = field(default_factory=set)
+
+
 def journal_is_empty(state: StateStore) -> bool:
     return not any(state.pending(kind) for kind in ("document", "chunk", "entity", "relation"))
 
@@ -109,23 +119,33 @@ class Reconciler:
         its first summary call (a delete; an add that brings a doubtful name) saves it."""
         judging = Judging()
         try:
-            await self._apass(budget, defer, judging)
+            held = await self._apass(budget, defer, judging)
             if judging:
                 judging.final = True
-                await self._apass(budget, defer, judging)
+                await self._apass(budget, defer, judging, only=held)
         finally:
-            judging.cancel()
+            await judging.close()
 
-    async def _apass(self, budget: "Budget | None", defer: "Deferral | None", judging: Judging) -> None:
-        doc_ids = self.state.pending("document")
-        chunk_ids = self.state.pending("chunk")
-        entity_keys = self.state.pending("entity")
-        relation_keys = self.state.pending("relation")
-        # A back-fill of name vectors (turned on for a workspace indexed without them) runs
-        # even when nothing else is journaled: the names it brings together are re-resolved.
-        vectors_due = self.resolver is not None and self.resolver.vectors_due()
+    async def _apass(
+        self, budget: "Budget | None", defer: "Deferral | None", judging: Judging, only: HeldBack | None = None
+    ) -> HeldBack:
+        """One pass over the journal, or (`only`) over what the first pass held back: the
+        rest of the journal (a summary the model failed, a key a pipelined round defers)
+        waits for the next run or round, as without judging aside."""
+        if only is None:
+            doc_ids = self.state.pending("document")
+            chunk_ids = self.state.pending("chunk")
+            entity_keys = self.state.pending("entity")
+            relation_keys = self.state.pending("relation")
+            # A back-fill of name vectors (turned on for a workspace indexed without them) runs
+            # even when nothing else is journaled: the names it brings together are re-resolved.
+            vectors_due = self.resolver is not None and self.resolver.vectors_due()
+        else:
+            doc_ids, chunk_ids, vectors_due = set(), set(), False
+            entity_keys = self.state.pending("entity") & only.entities
+            relation_keys = self.state.pending("relation") & only.relations
         if not (doc_ids or chunk_ids or entity_keys or relation_keys or vectors_due):
-            return
+            return HeldBack()
 
         changes = await plan_graph_changes(
             state=self.state,
@@ -178,6 +198,11 @@ class Reconciler:
         unsettled_entities = {k for k, (_, final) in zip(merged_entities, entity_outcomes) if not final}
         unsettled_entities |= changes.unsettled  # name pairs the chat model could not judge yet
         unsettled_relations = {k for k, (_, final) in zip(merged_relations, relation_outcomes) if not final}
+        held = HeldBack(
+            entities=changes.judging | (unsettled_entities & changes.held),
+            relations={k for k in unsettled_relations
+                       if {merged_relations[k].source, merged_relations[k].target} & changes.held},
+        )
         self.progress("describe", total, total)
         entities = [
             Entity(key=m.key, name=m.name, type=m.type, description=d, source_ids=m.source_ids, aliases=m.aliases)
@@ -224,15 +249,16 @@ class Reconciler:
             CHUNKS_TABLE,
             [(c.id, c.text, {"document_id": c.document_id, "order": c.order}) for c in live_chunks.values()],
         )
+        # What waits for a verdict is embedded once, in the second pass, with its summary.
         await self._upsert_composed(
             [
                 (ENTITIES_TABLE, e.key, entity_vector_text(e), entity_metadata(e), entity_vector_segments(e))
-                for e in entities
+                for e in entities if e.key not in held.entities
             ]
             + [
                 (RELATIONS_TABLE, r.key, relation_vector_text(r, names), relation_metadata(r),
                  relation_vector_segments(r, names))
-                for r in relations
+                for r in relations if r.key not in held.relations
             ]
         )
         self.progress("embed", n_write, n_write)
@@ -240,14 +266,18 @@ class Reconciler:
         if changes.ledger is not None:  # after the graph and vectors: see graphrag.merge_ledger
             changes.ledger.save()
 
-        self.state.clear_pending("relation", relation_keys)
-        self.state.clear_pending("entity", entity_keys | changes.journaled)
-        self.state.clear_pending("chunk", chunk_ids)
-        self.state.clear_pending("document", doc_ids)
+        # Journaled again before the rest is cleared: a kill between the two never loses a key.
         self.state.add_pending("entity", unsettled_entities)
         self.state.add_pending("relation", unsettled_relations)
-        # Long-lived readers in other processes (the API) compare this to reload.
-        self.state.cache_put(GENERATION_KEY, str(time.time_ns()))
+        self.state.clear_pending("relation", relation_keys - unsettled_relations)
+        self.state.clear_pending("entity", (entity_keys | changes.journaled) - unsettled_entities)
+        self.state.clear_pending("chunk", chunk_ids)
+        self.state.clear_pending("document", doc_ids)
+        # Long-lived readers in other processes (the API) compare this to reload: not
+        # before the verdicts are in, so they never load a graph judging first never gives.
+        if only is not None or not judging:
+            self.state.cache_put(GENERATION_KEY, str(time.time_ns()))
+        return held
 
     def _records_for(self, chunk_ids: set[str]) -> dict[str, Extraction]:
         chunks = self.state.get_chunks(chunk_ids)

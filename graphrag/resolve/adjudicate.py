@@ -110,10 +110,15 @@ class Judging:
             return answer
         return answer.get(i, _NO_VERDICT)
 
-    def cancel(self) -> None:
-        """Calls of a reconcile that failed before its final pass are not left running."""
-        for task, _ in self._asks.values():
-            task.cancel()
+    async def close(self) -> None:
+        """Calls of a reconcile that failed before its final pass are not left running, and
+        a call that failed for a reason other than the model's is reported, not dropped."""
+        tasks = {task for task, _ in self._asks.values()}
+        for task in tasks:
+            task.cancel()  # a finished one stays as it is
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.warning("a call judging name pairs failed: %r", outcome)
 
 
 def describe_name(record: NameRecord, contexts: Sequence[str]) -> str:

@@ -37,6 +37,7 @@ class GraphChanges:
     gone_relations: set[str] = field(default_factory=set)
     journaled: set[str] = field(default_factory=set)  # name keys this step added to the journal
     unsettled: set[str] = field(default_factory=set)  # name keys to resolve again next run (model failed)
+    judging: set[str] = field(default_factory=set)  # name keys of pairs the chat model is judging aside
     held: set[str] = field(default_factory=set)  # entity keys a verdict still being given may change
     ledger: MergeLedger | None = None  # its save() goes after the graph and vector writes
 
@@ -112,6 +113,7 @@ async def plan_graph_changes(
         evidence=lambda keys: name_evidence(state, load_records, keys), judging=judging,
     )
     changes.unsettled = decided.unsettled
+    changes.judging = decided.judging
     changes.held = set(resolver.canonical_of(decided.judging).values())
     affected = decided.affected | entity_keys
     canonicals = set(decided.canonical.values())
