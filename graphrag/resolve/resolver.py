@@ -35,6 +35,7 @@ from itertools import combinations
 from rapidfuzz import fuzz, process
 
 from graphrag.resolve.adjudicate import Budget, Contexts, PairAdjudicator
+from graphrag.resolve.crowds import CROWDED, MAX_ASKED, joined_crowds
 from graphrag.resolve.evidence import EvidenceOf, NameEvidence, clearly_best, co_mentioned, support, supported
 from graphrag.resolve.names import (
     LINKING_WORDS,
@@ -54,7 +55,6 @@ SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
 # name vectors found, with context support (uncertain: for a judge) or without (recorded only).
 SUPPORTED, VECTOR_SUPPORTED, VECTOR_ONLY = 0.82, 0.6, 0.45
 UNCERTAIN_FLOOR = AMBIGUOUS - 0.1  # pairs from here up to the threshold are uncertain
-MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart, unasked and unread
 NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
 NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
 # Words a letter or two apart that name opposite things.
@@ -230,7 +230,9 @@ class EntityResolver:
         signatures = set().union(*(subset_terms(f) for f in forms_changed)) if forms_changed else set()
         by_term = self.store.keys_with_terms(signatures)
         affected = (set(live) - counted) | set(near_records) | (set().union(*by_term.values()) if by_term else set())
-        pairs = self._score(affected, evidence)
+        joined = self._joined(forms_changed, by_term, set(live) - set(previous), (set(live) - counted) | set(near_records))
+        affected -= set(joined)  # their pairs stay as stored but for the new names' (`crowds`)
+        pairs = self._score(affected, evidence, joined)
         unsettled: set[str] = set()
         if self.adjudicator is not None:
             judged = await self.adjudicator.adjudicate(
@@ -258,15 +260,30 @@ class EntityResolver:
                 self.name_vectors.complete(self.store)
         return ResolutionChange(affected=component | gone | start, canonical=canonical, unsettled=unsettled)
 
-    def _score(self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}) -> list[PairRecord]:
-        records = self.store.names(keys)
+    def _joined(self, forms: list[NameForm], by_term: Mapping[str, set[str]], new: set[str],
+                rescored: set[str]) -> dict[str, set[str]]:
+        def clashing(keys: list[str]) -> bool:
+            fs = [form_of(r) for r in self.store.names(keys).values()]
+            return any(clash(x, y) for i, x in enumerate(fs) for y in fs[i + 1 :])
+
+        return joined_crowds(self.store, by_term, [(f.key, subset_terms(f)) for f in forms], new, rescored, clashing)
+
+    def _score(
+        self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}, joined: Mapping[str, set[str]] = {},
+    ) -> list[PairRecord]:
+        """The pairs of `keys` with every name they can pair with, and of each crowded short
+        name in `joined` with the new names that joined its crowd only."""
+        records = self.store.names(set(keys) | set(joined))
         forms = {k: form_of(r) for k, r in records.items()}
-        terms = set().union(*(index_terms(f) for f in forms.values())) if forms else set()
+        terms = set().union(*(index_terms(f) for k, f in forms.items() if k not in joined)) if forms else set()
         by_term = self.store.keys_with_terms(terms)
         # Read only the names each one can pair with (all its words; its near-identical
         # block), not every name sharing a word: at 10^5 names that is ~10^3 per name.
         containing_of, block_of = {}, {}
         for key, sf in forms.items():
+            if key in joined:  # a near-identical pair scores alike from either name: the new name's side
+                containing_of[key], block_of[key] = set(joined[key]), set()
+                continue
             indexed = [w for w in sf.core if w not in LINKING_WORDS]
             containing_of[key] = set.intersection(*(by_term.get(w, set()) for w in indexed)) if indexed else set()
             block_of[key] = set().union(*(by_term.get(p, set()) for p in _fuzzy_terms(sf))) - {key}
@@ -289,16 +306,20 @@ class EntityResolver:
                 elif extends(sf, of) and _shortenable(s, o):
                     longer.append(other)
             # Several incompatible longer names: the short one could be any of them.
-            ambiguous = any(clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
-            if ambiguous:
+            # (A crowd in `joined` was found ambiguous, and the names joining it only add to that.)
+            ambiguous = key in joined or any(
+                clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
+            if ambiguous and key not in joined:
                 groups[key] = (longer, {o for o in longer if not wife_or_self(sf, other_forms[o])})
+            # Counted up to a crowd only: a crowd's pairs then stay as they are when it grows.
+            crowd = CROWDED if key in joined else min(len(longer), CROWDED)
             for other in longer:
                 same = other_forms[other].words == sf.words
                 # "Mrs. Fezziwig" beside a bare "Fezziwig": as often his wife as herself.
                 uncertain = ambiguous or wife_or_self(sf, other_forms[other])
                 score = AMBIGUOUS if uncertain else (SAME_CORE if same else EXTENDS)
                 method = ("ambiguous-" if uncertain else "") + ("same-core" if same else "extends")
-                evidence = {"short": key, "long": other, "candidates": len(longer)}
+                evidence = {"short": key, "long": other, "candidates": crowd}
                 verdicts.setdefault(_ordered(key, other), []).append((score, method, evidence))
             # (Any order: the verdicts are keyed and sorted by pair below.)
             block = list(block_of[key])
@@ -316,7 +337,7 @@ class EntityResolver:
                     verdicts.setdefault(_ordered(key, other), []).append(
                         (AMBIGUOUS if unsure else NEAR_IDENTICAL, ("ambiguous-" if unsure else "") + "near-identical", {"ratio": ratio})
                     )
-        self._contexts(records, forms, groups, verdicts, contexts_of)
+        self._contexts({k: r for k, r in records.items() if k not in joined}, forms, groups, verdicts, contexts_of)
         # Where both names judged the pair (same core words), the more cautious verdict holds.
         return [
             PairRecord(a, b, score, method, evidence)

@@ -184,6 +184,20 @@ class SQLiteResolutionStore:
                     (a, b, p.score, p.method, json.dumps(p.evidence, sort_keys=True)),
                 )
 
+    def long_forms(self, shorts: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """short -> {long form: the candidates its pair recorded} for every stored pair whose
+        evidence names `short` the short form. The evidence is read in SQLite, not parsed
+        here: a crowd's short name has ~10^3 pairs."""
+        shorts = set(shorts)
+        sql = ("SELECT a, b, json_extract(evidence, '$.short'), json_extract(evidence, '$.candidates') "
+               "FROM pairs WHERE {side} {{in_}}")
+        out: dict[str, dict[str, Any]] = {}
+        for side in ("a", "b"):
+            for a, b, short, candidates in self._select_in(sql.format(side=side), shorts):
+                if short in shorts and short in (a, b):
+                    out.setdefault(short, {})[b if short == a else a] = candidates
+        return out
+
     def set_pair(self, pair: PairRecord) -> None:
         self.replace_pairs([], [pair])
 
