@@ -229,8 +229,9 @@ class EntityResolver:
         # (looked up by the signature of each subset of the changed names' words).
         signatures = set().union(*(subset_terms(f) for f in forms_changed)) if forms_changed else set()
         by_term = self.store.keys_with_terms(signatures)
-        affected = (set(live) - counted) | set(near_records) | (set().union(*by_term.values()) if by_term else set())
-        joined = self._joined(forms_changed, by_term, set(live) - set(previous), (set(live) - counted) | set(near_records))
+        themselves = (set(live) - counted) | set(near_records)
+        affected = themselves | (set().union(*by_term.values()) if by_term else set())
+        joined = self._joined(forms_changed, by_term, set(live) - set(previous), themselves)
         affected -= set(joined)  # their pairs stay as stored but for the new names' (`crowds`)
         pairs = self._score(affected, evidence, joined)
         unsettled: set[str] = set()
@@ -446,7 +447,7 @@ class EntityResolver:
         # The model's "different" keeps two names apart through other links too (a person's
         # split or merge overrules it).
         apart = splits | {
-            (p.a, p.b) for p in self.store.pairs_of(keys) if p.method == "llm-different" and p.a in keys and p.b in keys
+            (p.a, p.b) for p in self.store.pairs_of(keys, method="llm-different") if p.a in keys and p.b in keys
         }
         links = [(1.0 + 1, a, b) for a, b in merges]  # manual merges first
         links += [

@@ -1,0 +1,77 @@
+"""A new name that joins a crowd ("Zoe Bowie" beside eight other Bowies) rewrites only its own
+pair with the crowd's short name: the crowd's pairs record at most `CROWDED` candidates, so
+none of the others changes (at 10^5 names every new name joined a crowd of ~1,000, and each
+add read and rewrote the whole crowd). The stored pairs stay what indexing everything at
+once gives, and a crowd that shrinks is scored again whole. Counted, never timed."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphrag.resolve.crowds import CROWDED
+from graphrag.resolve.store import SQLiteResolutionStore
+from tests.resolve.test_context_evidence import BOWIE
+from tests.resolve.test_crowd_contexts import CROWD
+from tests.resolve.test_resolution_invariants import owners, resolved
+
+JOINER = {"Z": "Zoe Bowie lived in Paris. Zoe Bowie wrote a letter from Paris."}
+
+
+@pytest.fixture
+def rewritten(monkeypatch):
+    """The names whose stored pairs an update dropped, and the pairs it wrote."""
+    seen: dict[str, set] = {"dropped": set(), "written": set()}
+    replace = SQLiteResolutionStore.replace_pairs
+
+    def recorded(self, keys, pairs):
+        keys, pairs = list(keys), list(pairs)
+        seen["dropped"] |= set(keys)
+        seen["written"] |= {(p.a, p.b) for p in pairs}
+        return replace(self, keys, pairs)
+
+    monkeypatch.setattr(SQLiteResolutionStore, "replace_pairs", recorded)
+    return seen
+
+
+def bowie_pairs(rag) -> list:
+    return rag.resolver.store.pairs_of({"bowie"})
+
+
+def test_a_crowds_pairs_record_a_crowd_not_its_size(make_rag, write_docs):
+    rag = make_rag(offline=True)
+    rag.index([str(p) for p in write_docs(CROWD)])
+    pairs = bowie_pairs(rag)
+    assert len(pairs) > CROWDED
+    assert {p.evidence["candidates"] for p in pairs} == {CROWDED}
+
+
+def test_a_name_joining_a_crowd_rewrites_only_its_own_pair(graph_backend, make_rag, write_docs, rewritten):
+    paths = write_docs(CROWD) + write_docs(JOINER, "more")
+    rag = make_rag("one_by_one", offline=True)
+    rag.index([str(p) for p in paths[:-1]])
+    before = bowie_pairs(rag)
+    rewritten["dropped"].clear()
+    rewritten["written"].clear()
+    rag.index([str(paths[-1])])
+    assert "bowie" not in rewritten["dropped"]
+    assert {p for p in rewritten["written"] if "bowie" in p} == {("bowie", "zoe bowie")}
+    after = bowie_pairs(rag)
+    assert [p for p in after if p.b != "zoe bowie"] == before
+    together = make_rag("together", offline=True)
+    together.index([str(p) for p in paths])
+    assert after == bowie_pairs(together)
+    assert resolved(rag) == resolved(together)
+
+
+def test_a_crowd_that_shrinks_is_scored_again_whole(graph_backend, make_rag, write_docs):
+    """Down to David and James, the passages that single out David decide again."""
+    paths = dict(zip([*CROWD, *JOINER], write_docs(CROWD) + write_docs(JOINER, "more")))
+    rag = make_rag("shrunk", offline=True)
+    rag.index([str(p) for p in paths.values()])
+    assert owners(rag)["bowie"] == "bowie"
+    rag.delete([str(p) for name, p in paths.items() if name not in BOWIE])
+    fresh = make_rag("fresh", offline=True)
+    fresh.index([str(paths[name]) for name in BOWIE])
+    assert owners(rag)["bowie"] == "david bowie"
+    assert bowie_pairs(rag) == bowie_pairs(fresh)
+    assert resolved(rag) == resolved(fresh)
