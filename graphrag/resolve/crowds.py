@@ -5,9 +5,10 @@ The short name is left apart: its contexts are not read and the chat model is no
 Each of its pairs is then a function of the two names alone (uncertain, the crowd's size
 recorded only up to `CROWDED`), so a name that joins the crowd changes none of the others.
 An update in which only new names join a crowd therefore scores the short name against
-those new names only and keeps its other pairs as stored: scoring it again read and
-rewrote the whole crowd, which made adding a document cost what the graph is (in the 100k
-bench every new name joins one or two crowds: ~27,000 pairs rewritten in one add).
+the names the update scores anyway (the new ones, and any whose pairs it drops) and keeps
+its other pairs as stored: scoring it again read and rewrote the whole crowd, which made
+adding a document cost what the graph is (in the 100k bench every new name joins one or
+two crowds: ~27,000 pairs rewritten in one add).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ _SAMPLE = 16
 def joined_crowds(
     store: SQLiteResolutionStore, by_term: Mapping[str, set[str]], changed: Iterable[tuple[str, set[str]]],
     new: set[str], rescored: set[str], clashing: Callable[[list[str]], bool],
-) -> dict[str, set[str]]:
-    """Short name -> the new names it is to be scored against (and nothing else).
+) -> set[str]:
+    """The crowded short names to score against the names scored with them only.
 
     `by_term`: the live names under each word-set signature a changed name's words cover;
     `changed`: each changed name (old or new form) with the signatures it covers; `new`: names
@@ -46,7 +47,7 @@ def joined_crowds(
     groups = {term: keys for term, keys in by_term.items()
               if joiners.get(term) and joiners[term] <= new and not keys & rescored}
     if not groups:
-        return {}
+        return set()
     longs = store.long_forms(set().union(*groups.values()))
 
     def crowded(short: str) -> bool:
@@ -54,4 +55,4 @@ def joined_crowds(
         return (len(mine) > MAX_ASKED and all(n == CROWDED for n in mine.values())
                 and clashing(sorted(mine)[:_SAMPLE]))
 
-    return {short: set(joiners[term]) for term, keys in groups.items() if all(map(crowded, keys)) for short in keys}
+    return {short for keys in groups.values() if all(map(crowded, keys)) for short in keys}

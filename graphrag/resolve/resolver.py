@@ -232,7 +232,7 @@ class EntityResolver:
         themselves = (set(live) - counted) | set(near_records)
         affected = themselves | (set().union(*by_term.values()) if by_term else set())
         joined = self._joined(forms_changed, by_term, set(live) - set(previous), themselves)
-        affected -= set(joined)  # their pairs stay as stored but for the new names' (`crowds`)
+        affected -= joined  # their pairs stay as stored but for those with the names scored (`crowds`)
         pairs = self._score(affected, evidence, joined)
         unsettled: set[str] = set()
         if self.adjudicator is not None:
@@ -262,7 +262,7 @@ class EntityResolver:
         return ResolutionChange(affected=component | gone | start, canonical=canonical, unsettled=unsettled)
 
     def _joined(self, forms: list[NameForm], by_term: Mapping[str, set[str]], new: set[str],
-                rescored: set[str]) -> dict[str, set[str]]:
+                rescored: set[str]) -> set[str]:
         def clashing(keys: list[str]) -> bool:
             fs = [form_of(r) for r in self.store.names(keys).values()]
             return any(clash(x, y) for i, x in enumerate(fs) for y in fs[i + 1 :])
@@ -270,11 +270,12 @@ class EntityResolver:
         return joined_crowds(self.store, by_term, [(f.key, subset_terms(f)) for f in forms], new, rescored, clashing)
 
     def _score(
-        self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}, joined: Mapping[str, set[str]] = {},
+        self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}, joined: Iterable[str] = (),
     ) -> list[PairRecord]:
-        """The pairs of `keys` with every name they can pair with, and of each crowded short
-        name in `joined` with the new names that joined its crowd only."""
-        records = self.store.names(set(keys) | set(joined))
+        """The pairs of `keys`, and of each crowded short name in `joined` with those of `keys`
+        that extend it (`crowds`): only these are written again, its others stay."""
+        joined = set(joined)
+        records = self.store.names(set(keys) | joined)
         forms = {k: form_of(r) for k, r in records.items()}
         terms = set().union(*(index_terms(f) for k, f in forms.items() if k not in joined)) if forms else set()
         by_term = self.store.keys_with_terms(terms)
@@ -282,8 +283,9 @@ class EntityResolver:
         # block), not every name sharing a word: at 10^5 names that is ~10^3 per name.
         containing_of, block_of = {}, {}
         for key, sf in forms.items():
-            if key in joined:  # a near-identical pair scores alike from either name: the new name's side
-                containing_of[key], block_of[key] = set(joined[key]), set()
+            if key in joined:  # (a near-identical pair scores alike from either name: the other's side)
+                containing_of[key] = {k for k, f in forms.items() if k not in joined and sf.words <= f.words}
+                block_of[key] = set()
                 continue
             indexed = [w for w in sf.core if w not in LINKING_WORDS]
             containing_of[key] = set.intersection(*(by_term.get(w, set()) for w in indexed)) if indexed else set()

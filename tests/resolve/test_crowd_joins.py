@@ -75,3 +75,18 @@ def test_a_crowd_that_shrinks_is_scored_again_whole(graph_backend, make_rag, wri
     assert owners(rag)["bowie"] == "david bowie"
     assert bowie_pairs(rag) == bowie_pairs(fresh)
     assert resolved(rag) == resolved(fresh)
+
+
+def test_a_long_form_whose_pairs_the_update_drops_keeps_its_pair_with_the_crowd(graph_backend, make_rag, write_docs):
+    """"Bowie David" is new and has the words of "David Bowie", whose pairs are therefore
+    scored again: its pair with "Bowie" must be scored again too, not dropped."""
+    swapped = {"S": "Bowie David sang in Rome. Bowie David wrote a letter from Rome."}
+    paths = write_docs(CROWD) + write_docs(swapped, "more")
+    rag = make_rag("one_by_one", offline=True)
+    rag.index([str(p) for p in paths[:-1]])
+    rag.index([str(paths[-1])])
+    assert {"bowie david", "david bowie"} <= {p.b for p in bowie_pairs(rag)}
+    together = make_rag("together", offline=True)
+    together.index([str(p) for p in paths])
+    assert bowie_pairs(rag) == bowie_pairs(together)
+    assert resolved(rag) == resolved(together)
