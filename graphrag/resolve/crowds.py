@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from graphrag.resolve.store import SQLiteResolutionStore
+from graphrag.resolve.store import NameRecord, SQLiteResolutionStore
 
 MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart, unasked and unread
 CROWDED = MAX_ASKED + 1  # the candidates a crowd's pairs record, whatever its size
@@ -26,26 +26,29 @@ _SAMPLE = 16
 
 def joined_crowds(
     store: SQLiteResolutionStore, by_term: Mapping[str, set[str]], changed: Iterable[tuple[str, set[str]]],
-    new: set[str], rescored: set[str], clashing: Callable[[list[str]], bool],
+    previous: Mapping[str, NameRecord], live: Mapping[str, NameRecord], rescored: set[str],
+    clashing: Callable[[list[str]], bool],
 ) -> set[str]:
-    """The crowded short names to score against the names scored with them only.
+    """The crowded short names to score against the names the update scores anyway only.
 
     `by_term`: the live names under each word-set signature a changed name's words cover;
-    `changed`: each changed name (old or new form) with the signatures it covers; `new`: names
-    that did not exist before this update; `rescored`: names scored again for their own
-    sake; `clashing(keys)`: whether two of those names are incompatible.
+    `changed`: each name scored again (old or new form) with the signatures it covers;
+    `previous` and `live`: the changed names' records before and now; `rescored`: names
+    scored again for their own sake; `clashing(keys)`: whether two of those names are
+    incompatible.
 
-    A short name qualifies when only new names cover its words (none left or changed
-    spelling: the crowd only grows), it is not scored for its own sake, and its stored pairs
-    are those of a crowd: more than `MAX_ASKED` long forms, each recorded as `CROWDED`, two
-    of them clashing. Names with the same words take the same path, since each scores its
-    pair with the other."""
+    A short name qualifies when no name that went away or changed its spelling or type
+    families covers its words (the others are new or as they were: the crowd only grows),
+    it is not scored for its own sake, and its stored pairs are those of a crowd: more than
+    `MAX_ASKED` long forms, each recorded as `CROWDED`, two of them clashing. Names with the
+    same words take the same path, since each scores its pair with the other."""
+    moved = {k for k, r in previous.items() if k not in live or (r.name, r.families) != (live[k].name, live[k].families)}
     joiners: dict[str, set[str]] = {}
     for key, terms in changed:
         for term in terms:
             joiners.setdefault(term, set()).add(key)
     groups = {term: keys for term, keys in by_term.items()
-              if joiners.get(term) and joiners[term] <= new and not keys & rescored}
+              if not joiners.get(term, set()) & moved and not keys & rescored}
     if not groups:
         return set()
     longs = store.long_forms(set().union(*groups.values()))

@@ -231,7 +231,7 @@ class EntityResolver:
         by_term = self.store.keys_with_terms(signatures)
         themselves = (set(live) - counted) | set(near_records)
         affected = themselves | (set().union(*by_term.values()) if by_term else set())
-        joined = self._joined(forms_changed, by_term, set(live) - set(previous), themselves)
+        joined = self._joined(forms_changed, by_term, previous, live, themselves)
         affected -= joined  # their pairs stay as stored but for those with the names scored (`crowds`)
         pairs = self._score(affected, evidence, joined)
         unsettled: set[str] = set()
@@ -261,13 +261,14 @@ class EntityResolver:
                 self.name_vectors.complete(self.store)
         return ResolutionChange(affected=component | gone | start, canonical=canonical, unsettled=unsettled)
 
-    def _joined(self, forms: list[NameForm], by_term: Mapping[str, set[str]], new: set[str],
-                rescored: set[str]) -> set[str]:
+    def _joined(self, forms: list[NameForm], by_term: Mapping[str, set[str]], previous: Mapping[str, NameRecord],
+                live: Mapping[str, NameRecord], rescored: set[str]) -> set[str]:
         def clashing(keys: list[str]) -> bool:
             fs = [form_of(r) for r in self.store.names(keys).values()]
             return any(clash(x, y) for i, x in enumerate(fs) for y in fs[i + 1 :])
 
-        return joined_crowds(self.store, by_term, [(f.key, subset_terms(f)) for f in forms], new, rescored, clashing)
+        changed = [(f.key, subset_terms(f)) for f in forms]
+        return joined_crowds(self.store, by_term, changed, previous, live, rescored, clashing)
 
     def _score(
         self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}, joined: Iterable[str] = (),
@@ -309,8 +310,7 @@ class EntityResolver:
                 elif extends(sf, of) and _shortenable(s, o):
                     longer.append(other)
             # Several incompatible longer names: the short one could be any of them.
-            # (A crowd in `joined` was found ambiguous, and the names joining it only add to that.)
-            ambiguous = key in joined or any(
+            ambiguous = key in joined or any(  # (`joined`: found so, and growing only)
                 clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
             if ambiguous and key not in joined:
                 groups[key] = (longer, {o for o in longer if not wife_or_self(sf, other_forms[o])})

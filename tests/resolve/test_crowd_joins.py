@@ -90,3 +90,24 @@ def test_a_long_form_whose_pairs_the_update_drops_keeps_its_pair_with_the_crowd(
     together.index([str(p) for p in paths])
     assert bowie_pairs(rag) == bowie_pairs(together)
     assert resolved(rag) == resolved(together)
+
+
+def test_a_member_scored_again_as_it_was_leaves_its_crowd_as_stored(graph_backend, make_rag, write_docs, rewritten):
+    """"David" is a short name of two, so its pairs carry the names' contexts and "David
+    Bowie" is scored again when it gains a chunk; its words and type are what they were, so
+    the crowd of "Bowie" is as it was and keeps its pairs."""
+    davids = {"J": "David Jones sang in London. David Jones wrote a letter from London.",
+              "K": "David recorded an album with Mick Ronson at Trident Studios."}
+    more = {"F": "David Bowie played a concert in Berlin in 1978."}
+    paths = write_docs({**CROWD, **davids}) + write_docs(more, "more")
+    rag = make_rag("one_by_one", offline=True)
+    rag.index([str(p) for p in paths[:-1]])
+    assert any("shared_neighbours" in p.evidence for p in rag.resolver.store.pairs_of({"david bowie"}))
+    rewritten["dropped"].clear()
+    rag.index([str(paths[-1])])
+    assert "david bowie" in rewritten["dropped"]
+    assert "bowie" not in rewritten["dropped"]
+    together = make_rag("together", offline=True)
+    together.index([str(p) for p in paths])
+    assert bowie_pairs(rag) == bowie_pairs(together)
+    assert resolved(rag) == resolved(together)
