@@ -40,22 +40,20 @@ def joined_crowds(
     A short name qualifies when no name that went away or changed its spelling or type
     families covers its words (the others are new or as they were: the crowd only grows),
     it is not scored for its own sake, and its stored pairs are those of a crowd: more than
-    `MAX_ASKED` long forms, each recorded as `CROWDED`, two of them clashing. Names with the
-    same words take the same path, since each scores its pair with the other."""
+    `MAX_ASKED` long forms, each recorded as `CROWDED`, two of them clashing. ("Kebe Kebe",
+    no crowd, has the words of "Dame Kebe": the crowd's short name scores its side of their
+    pair when the other is scored, as it does with every long form scored.)"""
     moved = {k for k, r in previous.items() if k not in live or (r.name, r.families) != (live[k].name, live[k].families)}
     joiners: dict[str, set[str]] = {}
     for key, terms in changed:
         for term in terms:
             joiners.setdefault(term, set()).add(key)
-    groups = {term: keys for term, keys in by_term.items()
-              if not joiners.get(term, set()) & moved and not keys & rescored}
-    if not groups:
-        return set()
-    longs = store.long_forms(set().union(*groups.values()))
+    shorts = {k for term, keys in by_term.items() if not joiners.get(term, set()) & moved for k in keys} - rescored
+    longs = store.long_forms(shorts) if shorts else {}
 
     def crowded(short: str) -> bool:
         mine = longs.get(short, {})
         return (len(mine) > MAX_ASKED and all(n == CROWDED for n in mine.values())
                 and clashing(sorted(mine)[:_SAMPLE]))
 
-    return {short for keys in groups.values() if all(map(crowded, keys)) for short in keys}
+    return set(filter(crowded, shorts))
