@@ -35,15 +35,18 @@ from itertools import combinations
 from rapidfuzz import fuzz, process
 
 from graphrag.resolve.adjudicate import Budget, Contexts, PairAdjudicator
-from graphrag.resolve.crowds import CROWDED, MAX_ASKED, joined_crowds
+from graphrag.resolve.crowds import CROWDED, MAX_ASKED, crowds, unmoved_shorts
 from graphrag.resolve.evidence import EvidenceOf, NameEvidence, clearly_best, co_mentioned, support, supported
 from graphrag.resolve.names import (
     LINKING_WORDS,
+    NEAR_IDENTICAL_RATIO,
     SHORTENABLE_FAMILIES,
     UNKNOWN_FAMILY,
     NameForm,
+    clash,
     extends,
     genders_conflict,
+    near_identical,
     parse_name,
     wife_or_self,
 )
@@ -55,13 +58,6 @@ SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
 # name vectors found, with context support (uncertain: for a judge) or without (recorded only).
 SUPPORTED, VECTOR_SUPPORTED, VECTOR_ONLY = 0.82, 0.6, 0.45
 UNCERTAIN_FLOOR = AMBIGUOUS - 0.1  # pairs from here up to the threshold are uncertain
-NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
-NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
-# Words a letter or two apart that name opposite things.
-DIRECTIONS = frozenset({
-    "north", "south", "east", "west", "northern", "southern", "eastern", "western", "northeast", "northwest",
-    "southeast", "southwest", "northeastern", "northwestern", "southeastern", "southwestern", "upper", "lower",
-})
 _PREFIX = "~"  # terms of the prefix index are "~" + a word's first 4 characters
 
 
@@ -123,28 +119,11 @@ def _shortenable(a: NameRecord, b: NameRecord) -> bool:
     return bool(shared & SHORTENABLE_FAMILIES)
 
 
-def near_identical(a: NameForm, b: NameForm) -> bool:
-    """Spelling variants ("Fezziwigs", "Cratchet"): same number of words, each close to its
-    counterpart, numbers identical ("26th" is not "36th"), directions too ("Eastern Europe"
-    is not "Western Europe")."""
-    if a.core == b.core or len(a.core) != len(b.core) or len(" ".join(a.core)) < 5:
+def long_form(s: NameRecord, sf: NameForm, o: NameRecord, of: NameForm) -> bool:
+    """`o` is a candidate entity for the shorter `s`: its words, or a longer form of them."""
+    if not sf.words <= of.words or not families_agree(s, o) or genders_conflict(sf, of):
         return False
-    for x, y in zip(a.core, b.core):
-        if x != y and (
-            any(ch.isdigit() for ch in x + y) or fuzz.ratio(x, y) < NEAR_IDENTICAL_WORD
-            or (x.rstrip("s") in DIRECTIONS and y.rstrip("s") in DIRECTIONS)
-        ):
-            return False
-    return fuzz.ratio(" ".join(a.core), " ".join(b.core)) >= NEAR_IDENTICAL_RATIO
-
-
-def clash(a: NameForm, b: NameForm) -> bool:
-    """Names that cannot be one entity: clashing gendered titles, or a shared word with
-    different extensions ("Bob Cratchit" / "Martha Cratchit")."""
-    if genders_conflict(a, b):
-        return True
-    wa, wb = a.words, b.words
-    return bool(wa & wb) and not (wa <= wb or wb <= wa) and not near_identical(a, b)
+    return of.words == sf.words or (extends(sf, of) and _shortenable(s, o))
 
 
 class EntityResolver:
@@ -231,8 +210,8 @@ class EntityResolver:
         by_term = self.store.keys_with_terms(signatures)
         themselves = (set(live) - counted) | set(near_records)
         affected = themselves | (set().union(*by_term.values()) if by_term else set())
-        joined = self._joined(forms_changed, by_term, previous, live, themselves)
-        affected -= joined  # their pairs stay as stored but for those with the names scored (`crowds`)
+        alone, joined = self._settled(forms_changed, by_term, previous, live, themselves, affected)
+        affected -= alone | joined  # their pairs stay as stored (but a crowd's with the names scored: `crowds`)
         pairs = self._score(affected, evidence, joined)
         unsettled: set[str] = set()
         if self.adjudicator is not None:
@@ -261,14 +240,28 @@ class EntityResolver:
                 self.name_vectors.complete(self.store)
         return ResolutionChange(affected=component | gone | start, canonical=canonical, unsettled=unsettled)
 
-    def _joined(self, forms: list[NameForm], by_term: Mapping[str, set[str]], previous: Mapping[str, NameRecord],
-                live: Mapping[str, NameRecord], rescored: set[str]) -> set[str]:
+    def _settled(self, forms: list[NameForm], by_term: Mapping[str, set[str]], previous: Mapping[str, NameRecord],
+                 live: Mapping[str, NameRecord], rescored: set[str], affected: set[str]) -> tuple[set[str], set[str]]:
+        """Word-subsets of the changed names that keep their pairs: (those no name scored now
+        is a candidate of, and crowds that gain only names scored now)."""
+        shorts = unmoved_shorts(by_term, [(f.key, subset_terms(f)) for f in forms], previous, live) - rescored
+        records = self.store.names(affected)
+        parsed = {k: form_of(r) for k, r in records.items()}
+
+        def extended(short: str, scored: set[str]) -> bool:
+            return any(long_form(records[short], parsed[short], records[k], parsed[k]) for k in scored - {short})
+
         def clashing(keys: list[str]) -> bool:
             fs = [form_of(r) for r in self.store.names(keys).values()]
             return any(clash(x, y) for i, x in enumerate(fs) for y in fs[i + 1 :])
 
-        changed = [(f.key, subset_terms(f)) for f in forms]
-        return joined_crowds(self.store, by_term, changed, previous, live, rescored, clashing)
+        alone, joined, scored = set(), set(), affected - shorts
+        while True:  # a short name scored again may be a candidate of a shorter one
+            alone = {k for k in shorts & set(records) if not extended(k, scored)}
+            joined = crowds(self.store, shorts - alone, clashing)
+            if not shorts - alone - joined - scored:
+                return alone, joined
+            scored |= shorts - alone - joined
 
     def _score(
         self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}, joined: Iterable[str] = (),
@@ -300,15 +293,7 @@ class EntityResolver:
         for key in sorted(records):
             s, sf = records[key], forms[key]
             containing = containing_of[key]
-            longer: list[str] = []
-            for other in sorted(containing - {key}):
-                o, of = others[other], other_forms[other]
-                if not sf.words <= of.words or not families_agree(s, o) or genders_conflict(sf, of):
-                    continue
-                if of.words == sf.words:
-                    longer.append(other)
-                elif extends(sf, of) and _shortenable(s, o):
-                    longer.append(other)
+            longer = [o for o in sorted(containing - {key}) if long_form(s, sf, others[o], other_forms[o])]
             # Several incompatible longer names: the short one could be any of them.
             ambiguous = key in joined or any(  # (`joined`: found so, and growing only)
                 clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
