@@ -249,7 +249,8 @@ class EntityResolver:
         parsed = {k: form_of(r) for k, r in records.items()}
 
         def extended(short: str, scored: set[str]) -> bool:
-            return any(long_form(records[short], parsed[short], records[k], parsed[k]) for k in scored - {short})
+            return any(long_form(records[short], parsed[short], records[k], parsed[k])
+                       for k in scored - {short} if k in records)
 
         def clashing(keys: list[str]) -> bool:
             fs = [form_of(r) for r in self.store.names(keys).values()]
