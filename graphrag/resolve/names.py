@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+
 # Honorifics and titles are not part of who someone is ("Mr. Scrooge" is "Scrooge"), but a
 # gendered one tells "Mr. Fezziwig" from "Mrs. Fezziwig".
 HONORIFICS: dict[str, str] = {
@@ -25,6 +27,13 @@ PERSONAL_TITLES = frozenset(HONORIFICS) - {"st", "saint", "little"}
 # "Scrooge and Marley" is not "Scrooge", "Scrooge's nephew" is not "Scrooge".
 LINKING_WORDS = frozenset({"of", "the", "and", "s", "for", "in", "on", "at", "to", "a", "an", "with", "by", "from", "or"})
 
+NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
+NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
+# Words a letter or two apart that name opposite things.
+DIRECTIONS = frozenset({
+    "north", "south", "east", "west", "northern", "southern", "eastern", "western", "northeast", "northwest",
+    "southeast", "southwest", "northeastern", "northwestern", "southeastern", "southwestern", "upper", "lower",
+})
 # Types that name the same kind of thing across extractors (spaCy labels, LLM types).
 TYPE_FAMILIES: dict[str, str] = {
     "PERSON": "person", "PER": "person", "CHARACTER": "person", "PEOPLE": "person", "HUMAN": "person",
@@ -121,3 +130,27 @@ def extends(short: NameForm, long: NameForm) -> bool:
         return False
     s, l = short.core, long.core
     return l[: len(s)] == s or l[-len(s) :] == s or (len(s) > 1 and s[0] == l[0] and s[-1] == l[-1])
+
+
+def near_identical(a: NameForm, b: NameForm) -> bool:
+    """Spelling variants ("Fezziwigs", "Cratchet"): same number of words, each close to its
+    counterpart, numbers identical ("26th" is not "36th"), directions too ("Eastern Europe"
+    is not "Western Europe")."""
+    if a.core == b.core or len(a.core) != len(b.core) or len(" ".join(a.core)) < 5:
+        return False
+    for x, y in zip(a.core, b.core):
+        if x != y and (
+            any(ch.isdigit() for ch in x + y) or fuzz.ratio(x, y) < NEAR_IDENTICAL_WORD
+            or (x.rstrip("s") in DIRECTIONS and y.rstrip("s") in DIRECTIONS)
+        ):
+            return False
+    return fuzz.ratio(" ".join(a.core), " ".join(b.core)) >= NEAR_IDENTICAL_RATIO
+
+
+def clash(a: NameForm, b: NameForm) -> bool:
+    """Names that cannot be one entity: clashing gendered titles, or a shared word with
+    different extensions ("Bob Cratchit" / "Martha Cratchit")."""
+    if genders_conflict(a, b):
+        return True
+    wa, wb = a.words, b.words
+    return bool(wa & wb) and not (wa <= wb or wb <= wa) and not near_identical(a, b)

@@ -35,14 +35,18 @@ from itertools import combinations
 from rapidfuzz import fuzz, process
 
 from graphrag.resolve.adjudicate import Budget, Contexts, Judging, PairAdjudicator
+from graphrag.resolve.crowds import CROWDED, MAX_ASKED, crowds, unmoved_shorts
 from graphrag.resolve.evidence import EvidenceOf, NameEvidence, clearly_best, co_mentioned, support, supported
 from graphrag.resolve.names import (
     LINKING_WORDS,
+    NEAR_IDENTICAL_RATIO,
     SHORTENABLE_FAMILIES,
     UNKNOWN_FAMILY,
     NameForm,
+    clash,
     extends,
     genders_conflict,
+    near_identical,
     parse_name,
     wife_or_self,
 )
@@ -54,14 +58,6 @@ SAME_CORE, EXTENDS, NEAR_IDENTICAL, AMBIGUOUS = 0.95, 0.9, 0.85, 0.6
 # name vectors found, with context support (uncertain: for a judge) or without (recorded only).
 SUPPORTED, VECTOR_SUPPORTED, VECTOR_ONLY = 0.82, 0.6, 0.45
 UNCERTAIN_FLOOR = AMBIGUOUS - 0.1  # pairs from here up to the threshold are uncertain
-MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart, unasked and unread
-NEAR_IDENTICAL_RATIO = 90.0  # rapidfuzz ratio of the whole name
-NEAR_IDENTICAL_WORD = 80.0  # ... and of every word with its counterpart
-# Words a letter or two apart that name opposite things.
-DIRECTIONS = frozenset({
-    "north", "south", "east", "west", "northern", "southern", "eastern", "western", "northeast", "northwest",
-    "southeast", "southwest", "northeastern", "northwestern", "southeastern", "southwestern", "upper", "lower",
-})
 _PREFIX = "~"  # terms of the prefix index are "~" + a word's first 4 characters
 
 
@@ -124,28 +120,11 @@ def _shortenable(a: NameRecord, b: NameRecord) -> bool:
     return bool(shared & SHORTENABLE_FAMILIES)
 
 
-def near_identical(a: NameForm, b: NameForm) -> bool:
-    """Spelling variants ("Fezziwigs", "Cratchet"): same number of words, each close to its
-    counterpart, numbers identical ("26th" is not "36th"), directions too ("Eastern Europe"
-    is not "Western Europe")."""
-    if a.core == b.core or len(a.core) != len(b.core) or len(" ".join(a.core)) < 5:
+def long_form(s: NameRecord, sf: NameForm, o: NameRecord, of: NameForm) -> bool:
+    """`o` is a candidate entity for the shorter `s`: its words, or a longer form of them."""
+    if not sf.words <= of.words or not families_agree(s, o) or genders_conflict(sf, of):
         return False
-    for x, y in zip(a.core, b.core):
-        if x != y and (
-            any(ch.isdigit() for ch in x + y) or fuzz.ratio(x, y) < NEAR_IDENTICAL_WORD
-            or (x.rstrip("s") in DIRECTIONS and y.rstrip("s") in DIRECTIONS)
-        ):
-            return False
-    return fuzz.ratio(" ".join(a.core), " ".join(b.core)) >= NEAR_IDENTICAL_RATIO
-
-
-def clash(a: NameForm, b: NameForm) -> bool:
-    """Names that cannot be one entity: clashing gendered titles, or a shared word with
-    different extensions ("Bob Cratchit" / "Martha Cratchit")."""
-    if genders_conflict(a, b):
-        return True
-    wa, wb = a.words, b.words
-    return bool(wa & wb) and not (wa <= wb or wb <= wa) and not near_identical(a, b)
+    return of.words == sf.words or (extends(sf, of) and _shortenable(s, o))
 
 
 class EntityResolver:
@@ -232,8 +211,11 @@ class EntityResolver:
         # (looked up by the signature of each subset of the changed names' words).
         signatures = set().union(*(subset_terms(f) for f in forms_changed)) if forms_changed else set()
         by_term = self.store.keys_with_terms(signatures)
-        affected = (set(live) - counted) | set(near_records) | (set().union(*by_term.values()) if by_term else set())
-        pairs = self._score(affected, evidence)
+        themselves = (set(live) - counted) | set(near_records)
+        affected = themselves | (set().union(*by_term.values()) if by_term else set())
+        alone, joined = self._settled(forms_changed, by_term, previous, live, themselves, affected)
+        affected -= alone | joined  # their pairs stay as stored (but a crowd's with the names scored: `crowds`)
+        pairs = self._score(affected, evidence, joined)
         unsettled: set[str] = set()
         judging_names: set[str] = set()
         if self.adjudicator is not None:
@@ -264,15 +246,48 @@ class EntityResolver:
             affected=component | gone | start, canonical=canonical, unsettled=unsettled, judging=judging_names
         )
 
-    def _score(self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}) -> list[PairRecord]:
-        records = self.store.names(keys)
+    def _settled(self, forms: list[NameForm], by_term: Mapping[str, set[str]], previous: Mapping[str, NameRecord],
+                 live: Mapping[str, NameRecord], rescored: set[str], affected: set[str]) -> tuple[set[str], set[str]]:
+        """Word-subsets of the changed names that keep their pairs: (those no name scored now
+        is a candidate of, and crowds that gain only names scored now)."""
+        shorts = unmoved_shorts(by_term, [(f.key, subset_terms(f)) for f in forms], previous, live) - rescored
+        records = self.store.names(affected)
+        parsed = {k: form_of(r) for k, r in records.items()}
+
+        def extended(short: str, scored: set[str]) -> bool:
+            return any(long_form(records[short], parsed[short], records[k], parsed[k])
+                       for k in scored - {short} if k in records)
+
+        def clashing(keys: list[str]) -> bool:
+            fs = [form_of(r) for r in self.store.names(keys).values()]
+            return any(clash(x, y) for i, x in enumerate(fs) for y in fs[i + 1 :])
+
+        alone, joined, scored = set(), set(), affected - shorts
+        while True:  # a short name scored again may be a candidate of a shorter one
+            alone = {k for k in shorts & set(records) if not extended(k, scored)}
+            joined = crowds(self.store, shorts - alone, clashing)
+            if not shorts - alone - joined - scored:
+                return alone, joined
+            scored |= shorts - alone - joined
+
+    def _score(
+        self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}, joined: Iterable[str] = (),
+    ) -> list[PairRecord]:
+        """The pairs of `keys`, and of each crowded short name in `joined` with those of `keys`
+        that extend it (`crowds`): only these are written again, its others stay."""
+        joined = set(joined)
+        records = self.store.names(set(keys) | joined)
         forms = {k: form_of(r) for k, r in records.items()}
-        terms = set().union(*(index_terms(f) for f in forms.values())) if forms else set()
+        terms = set().union(*(index_terms(f) for k, f in forms.items() if k not in joined)) if forms else set()
         by_term = self.store.keys_with_terms(terms)
         # Read only the names each one can pair with (all its words; its near-identical
         # block), not every name sharing a word: at 10^5 names that is ~10^3 per name.
         containing_of, block_of = {}, {}
         for key, sf in forms.items():
+            if key in joined:  # (a near-identical pair scores alike from either name: the other's side)
+                containing_of[key] = {k for k, f in forms.items() if k not in joined and sf.words <= f.words}
+                block_of[key] = set()
+                continue
             indexed = [w for w in sf.core if w not in LINKING_WORDS]
             containing_of[key] = set.intersection(*(by_term.get(w, set()) for w in indexed)) if indexed else set()
             block_of[key] = set().union(*(by_term.get(p, set()) for p in _fuzzy_terms(sf))) - {key}
@@ -285,26 +300,21 @@ class EntityResolver:
         for key in sorted(records):
             s, sf = records[key], forms[key]
             containing = containing_of[key]
-            longer: list[str] = []
-            for other in sorted(containing - {key}):
-                o, of = others[other], other_forms[other]
-                if not sf.words <= of.words or not families_agree(s, o) or genders_conflict(sf, of):
-                    continue
-                if of.words == sf.words:
-                    longer.append(other)
-                elif extends(sf, of) and _shortenable(s, o):
-                    longer.append(other)
+            longer = [o for o in sorted(containing - {key}) if long_form(s, sf, others[o], other_forms[o])]
             # Several incompatible longer names: the short one could be any of them.
-            ambiguous = any(clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
-            if ambiguous:
+            ambiguous = key in joined or any(  # (`joined`: found so, and growing only)
+                clash(other_forms[x], other_forms[y]) for i, x in enumerate(longer) for y in longer[i + 1 :])
+            if ambiguous and key not in joined:
                 groups[key] = (longer, {o for o in longer if not wife_or_self(sf, other_forms[o])})
+            # Counted up to a crowd only: a crowd's pairs then stay as they are when it grows.
+            crowd = CROWDED if key in joined else min(len(longer), CROWDED)
             for other in longer:
                 same = other_forms[other].words == sf.words
                 # "Mrs. Fezziwig" beside a bare "Fezziwig": as often his wife as herself.
                 uncertain = ambiguous or wife_or_self(sf, other_forms[other])
                 score = AMBIGUOUS if uncertain else (SAME_CORE if same else EXTENDS)
                 method = ("ambiguous-" if uncertain else "") + ("same-core" if same else "extends")
-                evidence = {"short": key, "long": other, "candidates": len(longer)}
+                evidence = {"short": key, "long": other, "candidates": crowd}
                 verdicts.setdefault(_ordered(key, other), []).append((score, method, evidence))
             # (Any order: the verdicts are keyed and sorted by pair below.)
             block = list(block_of[key])
@@ -322,7 +332,7 @@ class EntityResolver:
                     verdicts.setdefault(_ordered(key, other), []).append(
                         (AMBIGUOUS if unsure else NEAR_IDENTICAL, ("ambiguous-" if unsure else "") + "near-identical", {"ratio": ratio})
                     )
-        self._contexts(records, forms, groups, verdicts, contexts_of)
+        self._contexts({k: r for k, r in records.items() if k not in joined}, forms, groups, verdicts, contexts_of)
         # Where both names judged the pair (same core words), the more cautious verdict holds.
         return [
             PairRecord(a, b, score, method, evidence)
@@ -431,7 +441,7 @@ class EntityResolver:
         # The model's "different" keeps two names apart through other links too (a person's
         # split or merge overrules it).
         apart = splits | {
-            (p.a, p.b) for p in self.store.pairs_of(keys) if p.method == "llm-different" and p.a in keys and p.b in keys
+            (p.a, p.b) for p in self.store.pairs_of(keys, method="llm-different") if p.a in keys and p.b in keys
         }
         links = [(1.0 + 1, a, b) for a, b in merges]  # manual merges first
         links += [

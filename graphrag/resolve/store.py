@@ -109,12 +109,14 @@ class SQLiteResolutionStore:
                     self._conn.execute("ROLLBACK")
                 raise
 
-    def _select_in(self, sql: str, values: Iterable[str]) -> Iterator[Any]:
+    def _select_in(self, sql: str, values: Iterable[str], more: tuple = ()) -> Iterator[Any]:
+        """`more`: the parameters after the IN list."""
         unique = list(dict.fromkeys(values))
         with self._lock:
             for start in range(0, len(unique), _IN_BATCH):
                 batch = unique[start : start + _IN_BATCH]
-                yield from self._conn.execute(sql.format(in_="IN (" + ",".join("?" * len(batch)) + ")"), batch).fetchall()
+                marks = "IN (" + ",".join("?" * len(batch)) + ")"
+                yield from self._conn.execute(sql.format(in_=marks), [*batch, *more]).fetchall()
 
     # --- names and their word index
     def put_names(self, records: Iterable[NameRecord], terms: Mapping[str, Iterable[str]]) -> None:
@@ -184,17 +186,35 @@ class SQLiteResolutionStore:
                     (a, b, p.score, p.method, json.dumps(p.evidence, sort_keys=True)),
                 )
 
+    def long_forms(self, shorts: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """short -> {long form: the candidates its pair recorded} for every stored pair whose
+        evidence names `short` the short form. The evidence is read in SQLite, not parsed
+        here: a crowd's short name has ~10^3 pairs."""
+        shorts = set(shorts)
+        sql = ("SELECT a, b, json_extract(evidence, '$.short'), json_extract(evidence, '$.candidates') "
+               "FROM pairs WHERE {side} {{in_}}")
+        out: dict[str, dict[str, Any]] = {}
+        for side in ("a", "b"):
+            for a, b, short, candidates in self._select_in(sql.format(side=side), shorts):
+                if short in shorts and short in (a, b):
+                    out.setdefault(short, {})[b if short == a else a] = candidates
+        return out
+
     def set_pair(self, pair: PairRecord) -> None:
         self.replace_pairs([], [pair])
 
-    def pairs_of(self, keys: Iterable[str], min_score: float = 0.0) -> list[PairRecord]:
+    def pairs_of(self, keys: Iterable[str], min_score: float = 0.0, method: str | None = None) -> list[PairRecord]:
+        """Filtered in SQLite, before any evidence is parsed: a crowd's short name has ~10^3
+        pairs, none of them a link."""
         keys = list(keys)
-        rows = set(self._select_in("SELECT a, b, score, method, evidence FROM pairs WHERE a {in_}", keys))
-        rows |= set(self._select_in("SELECT a, b, score, method, evidence FROM pairs WHERE b {in_}", keys))
-        return sorted(
-            (PairRecord(a, b, s, m, json.loads(e)) for a, b, s, m, e in rows if s >= min_score),
-            key=lambda p: (p.a, p.b),
-        )
+        where, more = "score >= ?", (min_score,)
+        if method is not None:
+            where, more = where + " AND method = ?", (min_score, method)
+        rows: set[tuple] = set()
+        for side in ("a", "b"):
+            sql = f"SELECT a, b, score, method, evidence FROM pairs WHERE {side} {{in_}} AND {where}"
+            rows |= set(self._select_in(sql, keys, more))
+        return sorted((PairRecord(a, b, s, m, json.loads(e)) for a, b, s, m, e in rows), key=lambda p: (p.a, p.b))
 
     def pairs_between(self, low: float, high: float, limit: int = 100) -> list[PairRecord]:
         with self._lock:
