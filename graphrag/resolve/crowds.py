@@ -58,3 +58,44 @@ def crowds(store: SQLiteResolutionStore, shorts: set[str], clashing: Callable[[l
                 and clashing(sorted(mine)[:_SAMPLE]))
 
     return set(filter(crowded, shorts))
+
+
+def settled(
+    store: SQLiteResolutionStore, shorts: set[str], scored: set[str], words: Mapping[str, frozenset[str]],
+    extends: Callable[[str, str], bool], clashing: Callable[[list[str]], bool],
+) -> tuple[set[str], set[str]]:
+    """Of the `shorts` (word-subsets of the changed names, `unmoved_shorts`), those that keep
+    their pairs: (those no name scored now extends, and crowds that gain only names scored
+    now). `scored`: the names the update scores; `words`: each name's core words;
+    `extends(short, key)`: `key` is a long form of `short`. A short name that is neither is
+    scored too, and may then extend a shorter one: repeated until nothing moves."""
+    # The scored names by word: a long form holds every word of its short name, so a short
+    # name is checked against the scored names holding all its words, not against each
+    # scored name (a batch of thousands of names against thousands of short ones).
+    by_word: dict[str, set[str]] = {}
+
+    def index(keys: set[str]) -> None:
+        for key in keys & words.keys():
+            for word in words[key]:
+                by_word.setdefault(word, set()).add(key)
+
+    def extended(short: str) -> bool:
+        holders = set.intersection(*(by_word.get(w, set()) for w in words[short])) if words[short] else scored
+        return any(extends(short, key) for key in holders - {short} if key in scored and key in words)
+
+    scored = set(scored)
+    index(scored)
+    alone = shorts & words.keys()
+    is_crowd: dict[str, bool] = {}  # whether a stored crowd does not depend on what is scored: read once
+    while True:
+        alone = {k for k in alone if not extended(k)}  # only shrinks as `scored` grows
+        rest = shorts - alone
+        if unread := rest - is_crowd.keys():
+            found = crowds(store, unread, clashing)
+            is_crowd.update((k, k in found) for k in unread)
+        joined = {k for k in rest if is_crowd[k]}
+        new = rest - joined - scored
+        if not new:
+            return alone, joined
+        scored |= new
+        index(new)

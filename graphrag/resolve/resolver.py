@@ -35,7 +35,7 @@ from itertools import combinations
 from rapidfuzz import fuzz, process
 
 from graphrag.resolve.adjudicate import Budget, Contexts, Judging, PairAdjudicator
-from graphrag.resolve.crowds import CROWDED, MAX_ASKED, crowds, unmoved_shorts
+from graphrag.resolve.crowds import CROWDED, MAX_ASKED, settled, unmoved_shorts
 from graphrag.resolve.evidence import EvidenceOf, NameEvidence, clearly_best, co_mentioned, support, supported
 from graphrag.resolve.names import (
     LINKING_WORDS,
@@ -254,21 +254,14 @@ class EntityResolver:
         records = self.store.names(affected)
         parsed = {k: form_of(r) for k, r in records.items()}
 
-        def extended(short: str, scored: set[str]) -> bool:
-            return any(long_form(records[short], parsed[short], records[k], parsed[k])
-                       for k in scored - {short} if k in records)
+        def extends(short: str, key: str) -> bool:
+            return long_form(records[short], parsed[short], records[key], parsed[key])
 
         def clashing(keys: list[str]) -> bool:
             fs = [form_of(r) for r in self.store.names(keys).values()]
             return any(clash(x, y) for i, x in enumerate(fs) for y in fs[i + 1 :])
 
-        alone, joined, scored = set(), set(), affected - shorts
-        while True:  # a short name scored again may be a candidate of a shorter one
-            alone = {k for k in shorts & set(records) if not extended(k, scored)}
-            joined = crowds(self.store, shorts - alone, clashing)
-            if not shorts - alone - joined - scored:
-                return alone, joined
-            scored |= shorts - alone - joined
+        return settled(self.store, shorts, affected - shorts, {k: f.words for k, f in parsed.items()}, extends, clashing)
 
     def _score(
         self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}, joined: Iterable[str] = (),

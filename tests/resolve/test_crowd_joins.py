@@ -175,3 +175,40 @@ def test_any_order_of_adds_and_removals_gives_the_pairs_of_one_update(tmp_path_f
     fresh = EntityResolver(SQLiteResolutionStore(folder / "fresh.sqlite"))
     _update(fresh, [k for k in order if k not in removed])
     assert _state(resolver) == _state(fresh)
+
+
+def test_a_batch_of_new_names_checks_each_short_name_against_the_names_holding_its_words(tmp_path, monkeypatch):
+    """A warm batch of names against many short ones: each short name is compared with the
+    scored names that hold all its words, not with every scored name (it was shorts x names,
+    over and over: 6 s of a 6k-name add)."""
+    import asyncio
+    import random
+
+    import graphrag.resolve.resolver as resolver_module
+    from graphrag.resolve.resolver import EntityResolver
+    from graphrag.resolve.store import NameRecord
+
+    rnd = random.Random(7)
+    words = sorted({"".join(rnd.choice("bdgklmnprstvz") + rnd.choice("aeiou") for _ in range(3)) for _ in range(300)})
+    old = set(words) | {f"{rnd.choice(words)} {rnd.choice(words)}" for _ in range(600)}
+    new = {f"{rnd.choice(words)} {rnd.choice(words)}" for _ in range(600)} - old
+
+    def records(keys):
+        return {k: NameRecord(k, k.title(), ("person",), 1) for k in keys}
+
+    resolver = EntityResolver(SQLiteResolutionStore(tmp_path / "names.sqlite"))
+    asyncio.run(resolver.aupdate(records(old), ()))
+    compared = []
+    settled = resolver_module.settled
+
+    def counted(store, shorts, scored, words_of, extends, clashing):
+        def extends_counted(short, key):
+            compared.append((short, key))
+            return extends(short, key)
+
+        return settled(store, shorts, scored, words_of, extends_counted, clashing)
+
+    monkeypatch.setattr(resolver_module, "settled", counted)
+    asyncio.run(resolver.aupdate(records(new), ()))
+    assert compared  # the short names were checked ...
+    assert len(compared) < 4 * len(new)  # ... each against the few names holding its words
