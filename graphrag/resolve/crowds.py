@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from graphrag.resolve.names import WordIndex
 from graphrag.resolve.store import NameRecord, SQLiteResolutionStore
 
 MAX_ASKED = 6  # a short name with more candidate long forms than this is left apart, unasked and unread
@@ -69,22 +70,16 @@ def settled(
     now). `scored`: the names the update scores; `words`: each name's core words;
     `extends(short, key)`: `key` is a long form of `short`. A short name that is neither is
     scored too, and may then extend a shorter one: repeated until nothing moves."""
-    # The scored names by word: a long form holds every word of its short name, so a short
-    # name is checked against the scored names holding all its words, not against each
-    # scored name (a batch of thousands of names against thousands of short ones).
-    by_word: dict[str, set[str]] = {}
-
-    def index(keys: set[str]) -> None:
-        for key in keys & words.keys():
-            for word in words[key]:
-                by_word.setdefault(word, set()).add(key)
+    # A long form holds every word of its short name, so a short name is checked against the
+    # scored names holding all its words, not against each scored name (a batch of
+    # thousands of names against thousands of short ones).
+    index = WordIndex()
 
     def extended(short: str) -> bool:
-        holders = set.intersection(*(by_word.get(w, set()) for w in words[short])) if words[short] else scored
-        return any(extends(short, key) for key in holders - {short} if key in scored and key in words)
+        return any(extends(short, key) for key in index.holding(words[short]) - {short})
 
     scored = set(scored)
-    index(scored)
+    index.add({k: words[k] for k in scored & words.keys()})
     alone = shorts & words.keys()
     is_crowd: dict[str, bool] = {}  # whether a stored crowd does not depend on what is scored: read once
     while True:
@@ -98,4 +93,4 @@ def settled(
         if not new:
             return alone, joined
         scored |= new
-        index(new)
+        index.add({k: words[k] for k in new & words.keys()})

@@ -6,6 +6,7 @@ folded), so "Mr. Scrooge's" arrives as "mr scrooge s".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -154,3 +155,25 @@ def clash(a: NameForm, b: NameForm) -> bool:
         return True
     wa, wb = a.words, b.words
     return bool(wa & wb) and not (wa <= wb or wb <= wa) and not near_identical(a, b)
+
+
+class WordIndex:
+    """Names by word, to find the names holding every word of a shorter one (its possible
+    long forms) without comparing it with each name."""
+
+    def __init__(self, words: Mapping[str, frozenset[str]] | None = None) -> None:
+        self._names: set[str] = set()
+        self._by_word: dict[str, set[str]] = {}
+        if words:
+            self.add(words)
+
+    def add(self, words: Mapping[str, frozenset[str]]) -> None:
+        for key, ws in words.items():
+            self._names.add(key)
+            for word in ws:
+                self._by_word.setdefault(word, set()).add(key)
+
+    def holding(self, words: frozenset[str]) -> set[str]:
+        if not words:
+            return set(self._names)
+        return set.intersection(*(self._by_word.get(w, set()) for w in words))

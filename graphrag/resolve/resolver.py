@@ -43,6 +43,7 @@ from graphrag.resolve.names import (
     SHORTENABLE_FAMILIES,
     UNKNOWN_FAMILY,
     NameForm,
+    WordIndex,
     clash,
     extends,
     genders_conflict,
@@ -276,9 +277,10 @@ class EntityResolver:
         # Read only the names each one can pair with (all its words; its near-identical
         # block), not every name sharing a word: at 10^5 names that is ~10^3 per name.
         containing_of, block_of = {}, {}
+        scored = WordIndex({k: f.words for k, f in forms.items() if k not in joined}) if joined else WordIndex()
         for key, sf in forms.items():
             if key in joined:  # (a near-identical pair scores alike from either name: the other's side)
-                containing_of[key] = {k for k, f in forms.items() if k not in joined and sf.words <= f.words}
+                containing_of[key] = scored.holding(sf.words)
                 block_of[key] = set()
                 continue
             indexed = [w for w in sf.core if w not in LINKING_WORDS]
