@@ -105,10 +105,7 @@ class Judging:
 
     async def answer(self, key: str) -> dict[str, Any] | str:
         task, i = self._asks[key]
-        answer = await task
-        if isinstance(answer, str):
-            return answer
-        return answer.get(i, _NO_VERDICT)
+        return _verdict_of(await task, i)
 
     async def close(self) -> None:
         """Calls of a reconcile that failed before its final pass are not left running, and
@@ -119,6 +116,13 @@ class Judging:
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(outcome, Exception):
                 log.warning("a call judging name pairs failed: %r", outcome)
+
+
+def _verdict_of(answer: Answer, i: int) -> dict[str, Any] | str:
+    """The verdict on the i-th pair of a batch's answer, or why there is none."""
+    if isinstance(answer, str):
+        return answer
+    return answer.get(i, _NO_VERDICT)
 
 
 def describe_name(record: NameRecord, contexts: Sequence[str]) -> str:
@@ -198,19 +202,16 @@ class PairAdjudicator:
                 waiting.update(batch)
             admitted = []
         answers = await asyncio.gather(*(self._ask([blocks[p] for p in batch]) for batch in admitted))
-        by_pair = {pair: (answer, i) for batch, answer in zip(admitted, answers) for i, pair in enumerate(batch)}
+        got = {pair: _verdict_of(answer, i) for batch, answer in zip(admitted, answers) for i, pair in enumerate(batch)}
         for pair in in_flight:
             assert judging is not None
-            answer = await judging.answer(cache_keys[pair])
-            by_pair[pair] = (answer, 0) if isinstance(answer, str) else ({0: answer}, 0)
-        for pair, (answer, i) in by_pair.items():
-            if isinstance(answer, str):
-                failures[pair] = answer
-            elif i in answer:
-                verdicts[pair] = answer[i]
-                self.cache.cache_put(cache_keys[pair], json.dumps(answer[i], sort_keys=True))
+            got[pair] = await judging.answer(cache_keys[pair])
+        for pair, verdict in got.items():
+            if isinstance(verdict, str):
+                failures[pair] = verdict
             else:
-                failures[pair] = _NO_VERDICT
+                verdicts[pair] = verdict
+                self.cache.cache_put(cache_keys[pair], json.dumps(verdict, sort_keys=True))
         if failures:
             log.warning(
                 "%d uncertain name pair(s) left apart for now, judged again on the next run: %s",

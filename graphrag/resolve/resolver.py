@@ -255,14 +255,14 @@ class EntityResolver:
         records = self.store.names(affected)
         parsed = {k: form_of(r) for k, r in records.items()}
 
-        def extends(short: str, key: str) -> bool:
+        def is_long_form(short: str, key: str) -> bool:
             return long_form(records[short], parsed[short], records[key], parsed[key])
 
         def clashing(keys: list[str]) -> bool:
             fs = [form_of(r) for r in self.store.names(keys).values()]
             return any(clash(x, y) for i, x in enumerate(fs) for y in fs[i + 1 :])
 
-        return settled(self.store, shorts, affected - shorts, {k: f.words for k, f in parsed.items()}, extends, clashing)
+        return settled(self.store, shorts, affected - shorts, {k: f.words for k, f in parsed.items()}, is_long_form, clashing)
 
     def _score(
         self, keys: set[str], contexts_of: EvidenceOf = lambda keys: {}, joined: Iterable[str] = (),
