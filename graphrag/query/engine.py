@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from graphrag.errors import ConfigError
+from graphrag.indexer import CHUNKS_TABLE, ENTITIES_TABLE, RELATIONS_TABLE
 from graphrag.llm.base import ChatModel, Embedder
 from graphrag.query.answer import NOT_FOUND, Answer, extractive_answer, generate_answer, stream_answer
 from graphrag.query.context import Context, ContextBudgets, build_context
@@ -75,11 +76,37 @@ class QueryEngine:
         self.ppr_retriever = PPRRetriever(self.retriever, self._embed_texts)
         self.modes = ModeRunner(self.retriever, self.ppr_retriever, LexicalSearcher(vectors))
         self.keyword_extractor = KeywordExtractor(chat, language=settings.language)
+        # The graph's change log position that what is loaded reflects (at least: a structure
+        # loaded later also holds what came after; catching up on it again is harmless).
+        self._mark = self._change_mark()
 
     def refresh(self) -> None:
-        """Forgets what was loaded from the stores (call after indexing or deleting)."""
-        self.searcher.invalidate()
-        self.ppr_retriever.invalidate()
+        """Brings what was loaded from the stores up to date (call after indexing or deleting,
+        and after the stores caught up with another process's writes). With a graph store
+        that keeps a change log (the embedded SQLite one), the vector tables and the PPR graph
+        read just the rows changed since they were loaded: at 100k entities the first query
+        after a one-document add costs a fraction of a second instead of a full load (5–16 s).
+        Otherwise everything is loaded again by the next query."""
+        changes_since = getattr(self.graph, "changes_since", None)
+        caught = changes_since(self._mark) if changes_since is not None and self._mark is not None else None
+        if caught is None:
+            self._mark = self._change_mark()
+            self.searcher.invalidate()
+            self.ppr_retriever.invalidate()
+            return
+        self._mark, changed = caught
+        if not any(changed.values()):
+            return
+        self.searcher.catch_up({
+            CHUNKS_TABLE: changed.get("chunk", set()),
+            ENTITIES_TABLE: changed.get("entity", set()),
+            RELATIONS_TABLE: changed.get("relation", set()),
+        })
+        self.ppr_retriever.catch_up(changed)
+
+    def _change_mark(self) -> int | None:
+        change_mark = getattr(self.graph, "change_mark", None)
+        return change_mark() if change_mark is not None else None
 
     def clear_query_cache(self) -> None:
         """Forgets the keywords and vectors of past questions (the next query of the same

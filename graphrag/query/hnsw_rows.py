@@ -168,6 +168,35 @@ class HnswRows:
         self.updated = changed
         return np.asarray(key_ids, dtype=str), key_fps, changed
 
+    def with_rows(self, matrix: np.ndarray, written: np.ndarray, removed: np.ndarray) -> "HnswRows":
+        """The graph after a catch-up (loaded_table.py) wrote the vectors of rows `written` of
+        `matrix` (overwritten or new) and removed rows `removed`: their old nodes leave the
+        graph, the written rows come in under new keys. The usearch index is shared and
+        changed in place (it takes adds and removals beside searches); the key table is new,
+        so a search in flight keeps the one it started with. Not saved: the next process's
+        load brings the saved graph up to date by the rows' fingerprints."""
+        key_of_row = np.full(len(matrix), -1, dtype=np.int64)
+        live = np.flatnonzero(self.row_of_key >= 0)
+        key_of_row[self.row_of_key[live]] = live
+        gone = key_of_row[np.concatenate([written, removed])]
+        gone = gone[gone >= 0]
+        row_of_key = self.row_of_key.copy()
+        if len(gone):
+            self.index.remove(gone.astype(np.uint64))  # type: ignore[attr-defined]
+            row_of_key[gone] = -1
+        if len(written):
+            keys = np.arange(len(row_of_key), len(row_of_key) + len(written))
+            self.index.add(keys.astype(np.uint64), matrix[written], threads=0)  # type: ignore[attr-defined]
+            row_of_key = np.concatenate([row_of_key, written])
+        return HnswRows(self.index, row_of_key, self.ef)
+
+    def renumbered(self, new_row: np.ndarray) -> "HnswRows":
+        """The same graph over a matrix whose row r moved to `new_row[r]` (-1: gone)."""
+        live = self.row_of_key >= 0
+        row_of_key = np.full(len(self.row_of_key), -1, dtype=np.int64)
+        row_of_key[live] = new_row[self.row_of_key[live]]
+        return HnswRows(self.index, row_of_key, self.ef)
+
     def search(self, matrix: np.ndarray, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query row, the rows of `matrix` found closest and their float32 scores,
         best first (ties by row), as `quantized_scan.exact_top_k` returns them."""
@@ -183,7 +212,9 @@ class HnswRows:
             keys, counts = matches.keys[None, :], [len(matches.keys)]
         found = []
         for query, query_keys, found_count in zip(queries, keys, counts):
-            rows = self.row_of_key[query_keys[:found_count].astype(np.int64)]
+            query_keys = query_keys[:found_count].astype(np.int64)
+            # a key added by a catch-up after this search's key table was taken
+            rows = self.row_of_key[query_keys[query_keys < len(self.row_of_key)]]
             rows = np.unique(rows[rows >= 0])
             if len(rows) < k:  # a graph left with fewer reachable rows than asked: read them all
                 rows = np.arange(n)

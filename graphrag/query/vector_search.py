@@ -28,13 +28,14 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from graphrag.query.hnsw_rows import HnswRows
+from graphrag.query.loaded_table import LoadedTable, caught_up, unit_rows
 from graphrag.query.quantized_scan import QUANTIZE_FROM_BYTES, Int8Rows, exact_top_k
 from graphrag.stores.base import VectorHit, VectorStore
 
@@ -92,15 +93,6 @@ def _shared_blas_limit(threads: int) -> _BlasLimit:
         return _blas_limits.setdefault(threads, _BlasLimit(threads))
 
 
-@dataclass(frozen=True)
-class _Table:
-    ids: list[str]
-    matrix: np.ndarray  # (rows, dim), unit rows
-    metadata: list[Mapping[str, Any]]
-    quantized: Int8Rows | None = None  # the 8-bit copy of a large table (quantized_scan.py)
-    hnsw: HnswRows | None = None  # the graph of a table past `hnsw_min_rows` (hnsw_rows.py)
-
-
 class VectorSearcher:
     def __init__(
         self,
@@ -121,7 +113,7 @@ class VectorSearcher:
         self.hnsw_folder = hnsw_folder
         self.hnsw_ef = hnsw_ef
         self._generation = 0  # bumped by invalidate: hits of an older table are not kept
-        self._tables: dict[str, _Table | None] = {}  # None: searched through the store
+        self._tables: dict[str, LoadedTable | None] = {}  # None: searched through the store
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}  # per table, held while it loads
         # (table, vector bytes) -> the best hits found for it, as many as were asked
@@ -153,10 +145,10 @@ class VectorSearcher:
             return [[] for _ in range(len(queries))]
         generation = self._generation
         cached = self._cached(table)
-        if cached is not None and not cached.ids:
+        if cached is not None and not cached.live_rows():
             return [[] for _ in range(len(queries))]
         if cached is not None:
-            k = min(k, len(cached.ids))
+            k = min(k, cached.live_rows())
         keys = [(table, q.tobytes()) for q in queries]
         results: list[list[VectorHit] | None] = []
         with self._hits_lock:
@@ -193,26 +185,63 @@ class VectorSearcher:
             found = [self.store.search(table, q, k) for q in queries]
         return [[VectorHit(h.id, h.score, "", h.metadata) for h in hits] for hits in found]
 
-    def _search_matrix(self, cached: _Table, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
+    def _search_matrix(self, cached: LoadedTable, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
+        # Rows removed by a catch-up stay in the matrix until compaction: ask for as many more.
+        asked = min(k + cached.removed, len(cached.ids))
         if cached.hnsw is not None or cached.quantized is not None:
             with self._blas_limit():
                 if cached.hnsw is not None:
-                    best = cached.hnsw.search(cached.matrix, queries, k)
+                    best = cached.hnsw.search(cached.matrix, queries, asked)
                 else:
                     assert cached.quantized is not None
-                    best = exact_top_k(cached.matrix, cached.quantized, queries, k)
-            return [
-                [VectorHit(cached.ids[j], float(s), "", cached.metadata[j]) for j, s in zip(rows.tolist(), scores.tolist())]
-                for rows, scores in best
-            ]
-        with self._blas_limit():
-            sims = queries @ cached.matrix.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+                    best = exact_top_k(cached.matrix, cached.quantized, queries, asked)
+        else:
+            with self._blas_limit():
+                sims = queries @ cached.matrix.T
+            best = []
+            for row, candidates in zip(sims, np.argpartition(-sims, asked - 1, axis=1)[:, :asked]):
+                ranked = candidates[np.lexsort((candidates, -row[candidates]))]
+                best.append((ranked, row[ranked]))
+        ids, metadata = cached.ids, cached.metadata
         found: list[list[VectorHit]] = []
-        for row, candidates in zip(sims, top):
-            ranked = candidates[np.lexsort((candidates, -row[candidates]))]  # ties by row, as the 8-bit scan
-            found.append([VectorHit(cached.ids[j], float(row[j]), "", cached.metadata[j]) for j in ranked])
+        for rows, scores in best:
+            hits = [(float(s), ids[j], j) for j, s in zip(rows.tolist(), scores.tolist()) if ids[j] is not None]
+            # Ties by id: a fresh load holds the rows sorted by id, a caught-up one appends.
+            hits.sort(key=lambda h: (-h[0], h[1]))
+            found.append([VectorHit(i, s, "", metadata[j]) for s, i, j in hits[:k]])  # type: ignore[arg-type]
         return found
+
+    def catch_up(self, changed: Mapping[str, set[str]]) -> None:
+        """Brings the loaded tables up to date with an update that wrote or removed the rows of
+        `changed` (table -> ids), reading just those rows (loaded_table.py); a table where
+        much changed, or whose row count then disagrees with the store's, is dropped and read
+        again by its next search. Remembered hits are forgotten."""
+        with self._lock:
+            loaded = {t: c for t, c in self._tables.items() if c is not None and changed.get(t)}
+        for table, current in loaded.items():
+            with self._loading.setdefault(table, threading.Lock()):
+                with self._lock:
+                    if self._tables.get(table) is not current:  # dropped or replaced meanwhile
+                        continue
+                ids = set(changed[table])
+                updated = caught_up(current, ids, self.store.get(table, sorted(ids))) if current.live_rows() else None
+                if updated is not None and updated.live_rows() != self.store.count(table):
+                    updated = None  # rows written outside the change log: read the table again
+                if updated is not None and updated.hnsw is None:
+                    if 0 < self.hnsw_min_rows <= updated.live_rows():
+                        updated = None  # grown past the HNSW threshold: loaded again with a graph
+                    elif updated.matrix.nbytes >= QUANTIZE_FROM_BYTES:
+                        # rebuilt whole: below the HNSW threshold, a few tens of ms
+                        updated = replace(updated, quantized=Int8Rows.of(updated.matrix))
+                with self._lock:
+                    if updated is None:
+                        self._tables.pop(table, None)
+                    else:
+                        self._tables[table] = updated
+        with self._lock:
+            # After the tables: a search that began on an old table does not remember its hits.
+            self._generation += 1
+        self.forget_hits()
 
     def _blas_limit(self) -> contextlib.AbstractContextManager[Any]:
         """The BLAS thread limit around a search's matrix product. A product of a few query
@@ -223,7 +252,7 @@ class VectorSearcher:
             return contextlib.nullcontext()
         return _shared_blas_limit(self.blas_threads)
 
-    def _cached(self, table: str) -> _Table | None:
+    def _cached(self, table: str) -> LoadedTable | None:
         """The loaded table, loading it once. Loading (a scan, an HNSW graph's first build: a
         minute or more at a few 100k rows) holds only that table's lock, so searches of the
         tables already loaded go on meanwhile."""
@@ -242,7 +271,7 @@ class VectorSearcher:
                     self._tables[table] = loaded
             return loaded
 
-    def _load(self, table: str) -> _Table | None:
+    def _load(self, table: str) -> LoadedTable | None:
         if self.max_cached_rows <= 0 or self.store.count(table) > self.max_cached_rows:
             ensure_index = getattr(self.store, "ensure_ann_index", None)
             if ensure_index is not None:
@@ -259,11 +288,11 @@ class VectorSearcher:
             matrix = np.stack([np.asarray(rows[i].vector, dtype=np.float32) for i in ids]) if ids else None
             metadata = [rows[i].metadata for i in ids]
         if not ids:
-            return _Table([], np.zeros((0, 1), dtype=np.float32), [])
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        matrix /= np.where(norms > 0, norms, 1.0)
+            return LoadedTable([], np.zeros((0, 1), dtype=np.float32), [])
+        matrix = unit_rows(matrix)
         if 0 < self.hnsw_min_rows <= len(ids):
             hnsw = HnswRows.open(self.hnsw_folder, table, ids, matrix, ef=self.hnsw_ef)
-            return _Table(ids, matrix, metadata, hnsw=hnsw)
+            return LoadedTable(ids, matrix, metadata, hnsw=hnsw)
         quantized = Int8Rows.of(matrix) if matrix.nbytes >= QUANTIZE_FROM_BYTES else None
-        return _Table(ids, matrix, metadata, quantized)
+        return LoadedTable(ids, matrix, metadata, quantized)
+
