@@ -130,3 +130,27 @@ def test_a_broken_graph_json_is_refused_with_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "graph.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(Exception, match="restore it from a backup or delete it"):
         SQLiteGraphStore(tmp_path / "graph.sqlite")
+
+
+def test_changes_since_a_mark_name_what_any_process_flushed_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = SQLiteGraphStore(tmp_path / "graph.sqlite")
+    _big(writer, 10)
+    reader = SQLiteGraphStore(tmp_path / "graph.sqlite")
+    mark = reader.change_mark()
+    assert reader.changes_since(mark) == (mark, {"document": set(), "chunk": set(), "entity": set(), "relation": set()})
+    writer.upsert_entities([ent("e1", description="changed"), ent("new")])
+    writer.delete_entities(["e7"])  # and its two relations
+    writer.delete_documents(["d1"])  # and its chunks
+    writer.flush()
+    caught = reader.changes_since(mark)
+    assert caught is not None
+    new_mark, changed = caught
+    assert new_mark == writer.change_mark() > mark
+    assert changed["entity"] == {"e1", "new", "e7"}
+    assert changed["relation"] == {relation_key("e6", "e7"), relation_key("e7", "e8")}
+    assert changed["document"] == {"d1"} and len(changed["chunk"]) == 50
+    assert reader.changes_since(new_mark) == (new_mark, {"document": set(), "chunk": set(), "entity": set(), "relation": set()})
+    monkeypatch.setattr("graphrag.stores.sqlite_graph.CHANGE_LOG_KEEP", 2)
+    writer.upsert_entities([ent("e2", description="again")])
+    writer.flush()  # the log now keeps only its last rows
+    assert reader.changes_since(mark) is None  # too far behind: the caller loads everything
