@@ -26,9 +26,11 @@ from graphrag.query.hnsw_rows import HnswRows
 from graphrag.query.quantized_scan import Int8Rows
 from graphrag.stores.base import VectorRow
 
-# Past this share of a table's rows changed in one catch-up, reading the whole table again
-# costs about the same and leaves no removed rows behind.
+# Past this share of a table's rows changed in one catch-up (and this many rows: a small
+# table is cheap to catch up either way), reading the whole table again costs about the same
+# and leaves no removed rows behind.
 RELOAD_SHARE = 0.25
+RELOAD_MIN_ROWS = 256
 # Removed rows kept in place until they are this share of the table: each search asks for as
 # many more hits as there are removed rows (they are dropped from its answer).
 COMPACT_SHARE = 0.02
@@ -70,7 +72,7 @@ def caught_up(table: LoadedTable, asked: set[str], rows: Mapping[str, VectorRow]
     removed = [row_of_id[i] for i in asked if i not in rows and i in row_of_id]
     overwritten = [i for i in rows if i in row_of_id]
     new = [i for i in rows if i not in row_of_id]
-    if len(removed) + len(overwritten) + len(new) > RELOAD_SHARE * max(table.live_rows(), 1):
+    if len(removed) + len(overwritten) + len(new) > max(RELOAD_SHARE * table.live_rows(), RELOAD_MIN_ROWS):
         return None
     n = len(table.ids)
     dim = table.matrix.shape[1]

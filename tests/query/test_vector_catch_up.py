@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphrag.query import vector_search
+from graphrag.query import loaded_table, vector_search
 from graphrag.query.vector_search import VectorSearcher
 from graphrag.stores.base import VectorRow
 
@@ -140,7 +140,8 @@ def test_removed_rows_are_compacted_once_they_pass_their_share() -> None:
     assert [h.id for h in searcher.search("t", query, 97)[0]] == [h.id for h in VectorSearcher(store, 1000).search("t", query, 97)[0]]
 
 
-def test_much_changed_or_rows_written_outside_the_log_read_the_table_again() -> None:
+def test_much_changed_or_rows_written_outside_the_log_read_the_table_again(monkeypatch) -> None:
+    monkeypatch.setattr(loaded_table, "RELOAD_MIN_ROWS", 0)
     rng = np.random.default_rng(4)
     store = _Store()
     for i in range(40):
