@@ -65,8 +65,8 @@ class DictStore:
                 changed["relation"].update(gone)
             self.entities.pop(key, None)
             changed["entity"].add(key)
-        elif kind == "relation":
-            if key in self.entities and args[0] in self.entities and key != args[0]:
+        elif kind == "relation":  # a self-loop is stored, and makes no edge
+            if key in self.entities and args[0] in self.entities:
                 r = relation(key, args[0], args[1])
                 self.relations[r.key] = r
                 changed["relation"].add(r.key)
@@ -121,13 +121,10 @@ def assert_same_walks(caught: EntityChunkGraph, fresh: EntityChunkGraph, seed_ke
         )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    start=st.lists(ops, max_size=30),
-    updates=st.lists(st.tuples(st.lists(ops, min_size=1, max_size=4), st.booleans()), min_size=1, max_size=6),
-    seed_keys=st.lists(keys, max_size=3),
-)
-def test_every_update_caught_up_is_a_fresh_build(start, updates, seed_keys) -> None:  # type: ignore[no-untyped-def]
+def check_updates(start: list[tuple], updates: list[tuple[list[tuple], bool]], seed_keys: list[str]) -> None:
+    """Builds the graph of `start`, then catches it up with each batch of `updates` (with
+    or without the relations a deleted entity takes along among the written keys), and
+    compares it with a fresh build after each."""
     store = DictStore()
     for op in start:
         store.apply(op, {"entity": set(), "relation": set()}, True)
@@ -143,6 +140,77 @@ def test_every_update_caught_up_is_a_fresh_build(start, updates, seed_keys) -> N
         fresh = EntityChunkGraph.build(store.iter_entities(), store.iter_relations())
         assert_same_graph(graph, fresh)
         assert_same_walks(graph, fresh, seed_keys)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    entities=st.dictionaries(keys, chunk_lists, max_size=12),
+    relations=st.lists(st.tuples(keys, keys, weights), max_size=30),
+    updates=st.lists(st.tuples(st.lists(ops, min_size=1, max_size=4), st.booleans()), min_size=1, max_size=6),
+    seed_keys=st.lists(keys, max_size=3),
+)
+def test_every_update_caught_up_is_a_fresh_build(entities, relations, updates, seed_keys) -> None:  # type: ignore[no-untyped-def]
+    start = [("entity", k, chunks) for k, chunks in entities.items()] + [("relation", *r) for r in relations]
+    check_updates(start, updates, seed_keys)
+
+
+def test_an_entity_deleted_takes_its_relations_along_even_unreported() -> None:
+    """The relations of a deleted entity are gone from the store whether or not the update
+    names them, and do not come back with the entity."""
+    start = [("entity", "a", ("c1",)), ("entity", "b", ("c2",)), ("entity", "c", ("c2", "c3")),
+             ("relation", "a", "b", 2.0), ("relation", "b", "c", 1.0)]
+    check_updates(start, [([("delete_entity", "b")], False), ([("entity", "b", ("c1",))], False)], ["a"])
+
+
+def test_a_chunk_no_entity_names_any_more_leaves_the_graph_and_the_idf() -> None:
+    """A chunk's node goes with its last mention, the chunks after it move up, and the
+    chunk count under every entity's idf drops: the same numbers as a fresh build."""
+    start = [("entity", "a", ("c1", "c2")), ("entity", "b", ("c2", "c3")), ("entity", "c", ("c3", "c4")),
+             ("relation", "a", "c", 1.0)]
+    check_updates(start, [([("drop_chunk", "c2")], True), ([("entity", "a", ())], True)], ["a", "c"])
+
+
+def reference_build(entities: list[Entity], relations: list[Relation]) -> dict[str, object]:
+    """The graph by its definition, one row at a time (build before it was derived in
+    numpy): chunks numbered as the entities first name them, entity–chunk edges then
+    relation edges, each in both directions."""
+    import math
+
+    entity_index: dict[str, int] = {}
+    chunk_index: dict[str, int] = {}
+    mentions = []
+    for e in entities:
+        if e.key not in entity_index:
+            entity_index[e.key] = len(entity_index)
+            mentions += [(entity_index[e.key], chunk_index.setdefault(c, len(chunk_index))) for c in dict.fromkeys(e.source_ids)]
+    n, n_chunks = len(entity_index), len(chunk_index)
+    counts = np.bincount(np.asarray([e for e, _ in mentions], dtype=np.int64), minlength=n).astype(np.float64)
+    idf = np.log1p(max(n_chunks, 1) / np.maximum(counts, 1.0)) / math.log1p(max(n_chunks, 1))
+    edges = [(e, n + c, 4.0 * idf[e]) for e, c in mentions]
+    for r in relations:
+        u, v = entity_index.get(r.source), entity_index.get(r.target)
+        if u is not None and v is not None and u != v:
+            edges.append((u, v, (1.0 + math.log(max(r.weight, 1.0))) * math.sqrt(idf[u] * idf[v])))
+    src = np.asarray([u for u, _, _ in edges] + [v for _, v, _ in edges], dtype=np.int64)
+    dst = np.asarray([v for _, v, _ in edges] + [u for u, _, _ in edges], dtype=np.int64)
+    weight = np.asarray([w for *_, w in edges] * 2, dtype=np.float64)
+    out_weight = np.bincount(src, weights=weight, minlength=n + n_chunks)
+    return {
+        "entity_keys": list(entity_index), "chunk_ids": list(chunk_index), "src": src, "dst": dst,
+        "transition": weight / out_weight[src] if len(src) else weight, "out_weight": out_weight, "idf": idf,
+    }
+
+
+@settings(max_examples=100, deadline=None)
+@given(entities=st.lists(st.tuples(keys, chunk_lists), max_size=12), relations=st.lists(st.tuples(keys, keys, weights), max_size=30))
+def test_build_is_the_graph_by_its_definition(entities, relations) -> None:  # type: ignore[no-untyped-def]
+    """The numpy derivation gives the same numbers as the definition, in any input order."""
+    rows = [entity(k, chunks) for k, chunks in entities]
+    rels = [relation(a, b, w) for a, b, w in relations]
+    built, expected = EntityChunkGraph.build(rows, rels), reference_build(rows, rels)
+    for name, value in expected.items():
+        got = getattr(built, name)
+        assert np.array_equal(got, value) if isinstance(value, np.ndarray) else got == value, name
 
 
 def test_a_graph_built_out_of_key_order_is_rebuilt_rather_than_caught_up() -> None:
