@@ -126,7 +126,9 @@ def derive(rows: EntityChunkRows) -> EntityChunkGraph:
     n_nodes = n_entities + len(chunk_ids)
     out_weight = np.bincount(src, weights=weight, minlength=n_nodes)
     transition = weight / out_weight[src] if len(src) else weight
-    order = np.argsort(src, kind="stable")
+    # The edges by source, each source's in edge-list order: a stable sort, as a sort of
+    # unique keys, since numpy's default sort of int64 is the faster (at 100k: 40 -> 20 ms).
+    order = np.argsort(src * len(src) + np.arange(len(src)))
     indptr = np.zeros(n_nodes + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n_nodes), out=indptr[1:])
     entity_keys = rows.entity_keys.tolist()

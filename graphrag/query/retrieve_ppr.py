@@ -191,6 +191,8 @@ class PPRRetriever:
             if self._use_full_graph is None:
                 with timer("graph"):
                     self._use_full_graph = graph.stats().entities <= self.settings.ppr_full_graph_entities
+                    if not self._use_full_graph:
+                        self._full_graph = None  # grown past the setting: not walked any more
             if self._use_full_graph:
                 if self._full_graph is None:
                     with timer("load_graph"):

@@ -301,3 +301,15 @@ def test_catch_up_leaves_subgraph_mode_and_an_empty_change_alone(tmp_path: Path)
     assert small._use_full_graph is False and small._full_graph is None
     small.catch_up({"entity": {"e01"}})
     assert small._full_graph is None and small._use_full_graph is None
+
+
+def test_a_graph_grown_past_the_setting_is_walked_by_neighbourhood_after_catching_up(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    retriever = _retriever(store, ppr_full_graph_entities=40)
+    assert len(retriever.entity_chunk_graph({}, Timer()).entity_keys) == 40
+    store.upsert_entities([entity("e40", ("c1",))])
+    retriever.catch_up({"entity": {"e40"}})
+    assert retriever._full_graph is not None and retriever._use_full_graph is None
+    neighbourhood = retriever.entity_chunk_graph({"e40": 1.0}, Timer())
+    assert retriever._use_full_graph is False and retriever._full_graph is None
+    assert neighbourhood.entity_keys == ["e40"]
