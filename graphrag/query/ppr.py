@@ -7,28 +7,21 @@ little) and, as in HippoRAG 2, at the chunks dense retrieval finds for the quest
 damping 0.5 the mass stays within a few hops of the seeds, so chunks that connect several
 seeds — the bridges of a multi-hop question — gather the most.
 
-The walk itself (local push, plain numpy) is in `push.py`.
+The walk itself (local push, plain numpy) is in `push.py`; the graph in `ppr_graph.py`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphrag.models import Entity, Relation
+from graphrag.query.ppr_graph import EntityChunkGraph
 from graphrag.query.push import PushState, push_walk
 
-# An edge between an entity and a chunk it occurs in weighs this many relation edges (before
-# specificity). A walk at an entity then mostly goes to the passages that name it rather than
-# to co-occurring entities, as in HippoRAG's passage graph: the next hop of a multi-hop
-# question is a passage, and relation edges (offline: co-occurrence) spread mass thin.
-# MuSiQue dev recall@5 (spaCy / replayed GPT-3.5 graph): 73.7 / 74.3 at 1, 74.7 / 75.7 at 4,
-# the same within 0.5 at 8 and 16, and without relation edges at all; 4 chosen on the first
-# half of the questions, both halves gained.
-ENTITY_CHUNK_WEIGHT = 4.0
+__all__ = ["EntityChunkGraph", "PPRScores", "bridge_entities", "rank_chunks_ppr"]
+
 # Residual mass per node at which local push stops. Against 1e-7 the top-20 chunks of every
 # MuSiQue dev question are the same, with about 4x less work (11 vs 48 ms a walk on the
 # 1,890-passage graph, 2 busy cores).
@@ -42,93 +35,6 @@ PUSH_EPS = 1e-5
 # 1 / ((1 - damping) * PUSH_EPS_PER_EDGE) edge visits whatever the size of the graph. Nodes
 # of up to 10 edges (a passage's entities, most entities) keep the absolute threshold.
 PUSH_EPS_PER_EDGE = 1e-6
-
-
-@dataclass(frozen=True)
-class EntityChunkGraph:
-    """Entities are nodes 0..E-1, chunks E..E+C-1; every edge is stored in both directions."""
-
-    entity_keys: list[str]
-    chunk_ids: list[str]
-    entity_index: dict[str, int]
-    chunk_index: dict[str, int]
-    src: np.ndarray  # int64
-    dst: np.ndarray  # int64
-    transition: np.ndarray  # float64: edge weight / out-weight of src
-    entity_chunk_counts: np.ndarray  # chunks per entity (for specificity)
-    out_weight: np.ndarray  # weighted degree of every node
-    # The same edges sorted by source (CSR): the edges of node u are indptr[u]:indptr[u+1].
-    indptr: np.ndarray
-    csr_dst: np.ndarray
-    csr_transition: np.ndarray
-    # Kept so that a walk does no pass over every node of a large graph (ppr.push_pagerank):
-    degree: np.ndarray  # edges per node, np.diff(indptr)
-    idf: np.ndarray  # `_idf` of every entity
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.entity_keys) + len(self.chunk_ids)
-
-    @classmethod
-    def build(
-        cls, entities: Iterable[Entity], relations: Iterable[Relation], *, hub_discount: bool = True
-    ) -> "EntityChunkGraph":
-        """`hub_discount`: an edge to an entity that occurs in many chunks ("american", a
-        country) weighs its specificity (see `_idf`), so a walk leaving a chunk goes to the
-        specific entities it names rather than into the hub, where its mass would spread
-        over hundreds of unrelated chunks."""
-        entity_keys: list[str] = []
-        entity_index: dict[str, int] = {}
-        chunk_index: dict[str, int] = {}
-        mentions: list[tuple[int, int]] = []  # (entity, chunk) local indices
-        for entity in entities:
-            if entity.key in entity_index:
-                continue
-            e = entity_index[entity.key] = len(entity_keys)
-            entity_keys.append(entity.key)
-            for chunk_id in dict.fromkeys(entity.source_ids):
-                c = chunk_index.setdefault(chunk_id, len(chunk_index))
-                mentions.append((e, c))
-        n_entities = len(entity_keys)
-        counts = np.bincount(
-            np.asarray([e for e, _ in mentions], dtype=np.int64), minlength=n_entities
-        ).astype(np.float64)
-        spec = _idf(counts, len(chunk_index)) if hub_discount else np.ones(n_entities)
-        us: list[int] = []
-        vs: list[int] = []
-        ws: list[float] = []
-        for e, c in mentions:
-            us.append(e)
-            vs.append(n_entities + c)
-            ws.append(ENTITY_CHUNK_WEIGHT * spec[e])
-        for relation in relations:
-            u = entity_index.get(relation.source)
-            v = entity_index.get(relation.target)
-            if u is None or v is None or u == v:
-                continue
-            us.append(u)
-            vs.append(v)
-            # Repeated co-occurrence strengthens a link, with diminishing returns.
-            ws.append((1.0 + math.log(max(relation.weight, 1.0))) * math.sqrt(spec[u] * spec[v]))
-        u_arr = np.asarray(us, dtype=np.int64)
-        v_arr = np.asarray(vs, dtype=np.int64)
-        w_arr = np.asarray(ws, dtype=np.float64)
-        src = np.concatenate([u_arr, v_arr])
-        dst = np.concatenate([v_arr, u_arr])
-        weight = np.concatenate([w_arr, w_arr])
-        n_nodes = n_entities + len(chunk_index)
-        out_weight = np.bincount(src, weights=weight, minlength=n_nodes)
-        transition = weight / out_weight[src] if len(src) else weight
-        chunk_ids = [""] * len(chunk_index)
-        for chunk_id, c in chunk_index.items():
-            chunk_ids[c] = chunk_id
-        order = np.argsort(src, kind="stable")
-        indptr = np.zeros(n_nodes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(src, minlength=n_nodes), out=indptr[1:])
-        return cls(
-            entity_keys, chunk_ids, entity_index, chunk_index, src, dst, transition, counts, out_weight,
-            indptr, dst[order], transition[order], np.diff(indptr), _idf(counts, len(chunk_index)),
-        )
 
 
 @dataclass(frozen=True)
@@ -239,13 +145,6 @@ def _specificity(graph: EntityChunkGraph, kind: str, entities: np.ndarray) -> np
     if kind == "none":
         return np.ones_like(counts)
     raise ValueError(f"unknown specificity {kind!r}; use idf, inverse or none")
-
-
-def _idf(counts: np.ndarray, n_chunks: int) -> np.ndarray:
-    """log(1 + N/n) / log(1 + N) per entity found in n of N chunks: 1 for a name found once,
-    falling towards 0 for one found everywhere."""
-    n = max(n_chunks, 1)
-    return np.log1p(n / np.maximum(counts, 1.0)) / math.log1p(n)
 
 
 def _best(ids: list[str], at: np.ndarray, scores: np.ndarray, limit: int | None) -> list[tuple[str, float]]:

@@ -19,7 +19,7 @@ Small graphs are loaded once per process; large ones run on the seeds' neighbour
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import math
@@ -97,6 +97,31 @@ class PPRRetriever:
             self._full_graph = None
             self._use_full_graph = None
 
+    def catch_up(self, changed: Mapping[str, set[str]]) -> None:
+        """Brings the loaded full graph up to the store after an update that wrote
+        `changed` (kind -> keys added, changed or deleted since it was loaded), reading only
+        those rows: the graph is then the one a rebuild would give. Only "entity" and
+        "relation" matter: chunks join the graph through `Entity.source_ids` alone, so a
+        chunk whose links changed comes with its entities, and documents are not in it.
+        A large update drops the graph instead (`EntityChunkGraph.can_catch_up`)."""
+        entity_keys = set(changed.get("entity") or ())
+        relation_keys = set(changed.get("relation") or ())
+        graph = self.base.graph
+        with self._lock:
+            full, use_full = self._full_graph, self._use_full_graph
+            self._use_full_graph = None  # the entity count may have crossed the setting
+            if full is None or not (entity_keys or relation_keys):
+                return
+            # In subgraph mode the full graph is not walked: free it rather than keep it up.
+            self._full_graph = None
+            if use_full is False or not full.can_catch_up(len(entity_keys), len(relation_keys)):
+                return
+            entities = graph.get_entities(entity_keys) if entity_keys else {}
+            relations = graph.get_relations(relation_keys) if relation_keys else {}
+            # A new graph object (a walk in flight keeps the one it started on); a failure
+            # above leaves none, so the next walk rebuilds rather than walks a stale one.
+            self._full_graph = full.caught_up(entity_keys, entities, relation_keys, relations)
+
     def seeds(self, keywords: Keywords, qv: QueryVectors, timer: Timer) -> dict[str, float]:
         """Entity key -> reset weight. Each query item (a low-level keyword, the question, the
         question's best facts) hands out its own mass, scaled by its best similarity, among
@@ -166,6 +191,8 @@ class PPRRetriever:
             if self._use_full_graph is None:
                 with timer("graph"):
                     self._use_full_graph = graph.stats().entities <= self.settings.ppr_full_graph_entities
+                    if not self._use_full_graph:
+                        self._full_graph = None  # grown past the setting: not walked any more
             if self._use_full_graph:
                 if self._full_graph is None:
                     with timer("load_graph"):
