@@ -8,6 +8,7 @@ tables and the PPR graph between queries, so only the first query pays for loadi
 from __future__ import annotations
 
 import asyncio
+import logging
 import concurrent.futures
 import threading
 import time
@@ -44,6 +45,7 @@ from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 VECTOR_CACHE_SIZE = 8192
 
 
@@ -78,6 +80,7 @@ class QueryEngine:
         self.keyword_extractor = KeywordExtractor(chat, language=settings.language)
         # The graph's change log position that what is loaded reflects (at least: a structure
         # loaded later also holds what came after; catching up on it again is harmless).
+        self._refresh_lock = threading.Lock()
         self._mark = self._change_mark()
 
     def refresh(self) -> None:
@@ -87,22 +90,28 @@ class QueryEngine:
         read just the rows changed since they were loaded: at 100k entities the first query
         after a one-document add costs a fraction of a second instead of a full load (5–16 s).
         Otherwise everything is loaded again by the next query."""
-        changes_since = getattr(self.graph, "changes_since", None)
-        caught = changes_since(self._mark) if changes_since is not None and self._mark is not None else None
-        if caught is None:
-            self._mark = self._change_mark()
-            self.searcher.invalidate()
-            self.ppr_retriever.invalidate()
-            return
-        self._mark, changed = caught
-        if not any(changed.values()):
-            return
-        self.searcher.catch_up({
-            CHUNKS_TABLE: changed.get("chunk", set()),
-            ENTITIES_TABLE: changed.get("entity", set()),
-            RELATIONS_TABLE: changed.get("relation", set()),
-        })
-        self.ppr_retriever.catch_up(changed)
+        with self._refresh_lock:  # two requests that both saw the update catch up once
+            changes_since = getattr(self.graph, "changes_since", None)
+            caught = changes_since(self._mark) if changes_since is not None and self._mark is not None else None
+            if caught is None:
+                self._mark = self._change_mark()
+                self.searcher.invalidate()
+                self.ppr_retriever.invalidate()
+                return
+            self._mark, changed = caught
+            if not any(changed.values()):
+                return
+            try:
+                self.searcher.catch_up({
+                    CHUNKS_TABLE: changed.get("chunk", set()),
+                    ENTITIES_TABLE: changed.get("entity", set()),
+                    RELATIONS_TABLE: changed.get("relation", set()),
+                })
+                self.ppr_retriever.catch_up(changed)
+            except Exception as e:  # a store read failing: the next query loads everything instead
+                log.warning("could not catch up with the workspace's update (%s); loading it again", e)
+                self.searcher.invalidate()
+                self.ppr_retriever.invalidate()
 
     def _change_mark(self) -> int | None:
         change_mark = getattr(self.graph, "change_mark", None)

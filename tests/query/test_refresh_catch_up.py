@@ -65,3 +65,18 @@ def test_after_an_update_queries_catch_up_and_answer_as_a_fresh_process(
     assert caught_up == _answers(make_rag("ws"))
     assert any("Gull Point" in rag.retrieve("Who keeps the lighthouse?", mode=m, top_k=3).chunks[0].text
                for m in ("naive", "mix"))
+
+
+def test_a_catch_up_that_fails_loads_everything_at_the_next_query(make_rag, write_docs, sample_texts, monkeypatch) -> None:
+    rag = make_rag("ws")
+    rag.index(write_docs({"a": sample_texts["A"]}))
+    rag.retrieve("Who is Zebedee Quill?", mode="mix")
+
+    def broken(*args):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr("graphrag.query.vector_search.caught_up", broken)
+    rag.index(write_docs({"b": "Zebedee Quill keeps the lighthouse at Gull Point."}))  # does not raise
+    monkeypatch.undo()
+    assert not rag.query_engine.searcher._tables  # dropped: read again by the next query
+    assert "Gull Point" in rag.retrieve("Who keeps the lighthouse at Gull Point?", mode="naive", top_k=1).chunks[0].text
