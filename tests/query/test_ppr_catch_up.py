@@ -107,10 +107,10 @@ def assert_same_graph(caught: EntityChunkGraph, fresh: EntityChunkGraph) -> None
     assert caught.chunk_ids == fresh.chunk_ids
     assert caught.entity_index == fresh.entity_index
     assert caught.chunk_index == fresh.chunk_index
-    for key in [*KEYS, "never seen"]:
-        assert (key in caught.entity_index, caught.entity_index.get(key)) == (key in fresh.entity_index, fresh.entity_index.get(key))
-    for chunk_id in [*CHUNKS, "never seen"]:
-        assert (chunk_id in caught.chunk_index, caught.chunk_index.get(chunk_id)) == (chunk_id in fresh.chunk_index, fresh.chunk_index.get(chunk_id))
+    for index, known in (("entity_index", KEYS), ("chunk_index", CHUNKS)):
+        ours, theirs = getattr(caught, index), getattr(fresh, index)
+        for key in [*known, "never seen"]:
+            assert (key in ours, ours.get(key)) == (key in theirs, theirs.get(key)), (index, key)
     for name in ARRAYS:
         a, b = getattr(caught, name), getattr(fresh, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
