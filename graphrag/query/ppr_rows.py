@@ -28,7 +28,8 @@ class Names:
     """Ids for entity keys and chunk ids, given once and never reused: the rows refer to
     entities and chunks by id, which stays put while node numbers are laid out anew (a
     deleted entity that comes back gets its old id). Only grows, and only under the lock
-    of whoever updates the rows; a graph already derived never reads it."""
+    of whoever updates the rows; a graph derived earlier looks keys up in it
+    (`ppr_graph.NodeIndex`), where a key given an id since is past its numbers."""
 
     entities: dict[str, int]
     chunks: dict[str, int]
@@ -115,8 +116,9 @@ class EntityChunkRows:
         rows in `entities` / `relations`; a key missing there was deleted, and so are the
         relations of a deleted entity (a store drops them with it). Needs `in_key_order`."""
         assert self.in_key_order, "a splice in key order needs rows in key order"
-        live = [entities[k] for k in sorted(entity_keys) if k in entities]
-        keys, ids, ptr, chunks = self._spliced_entities(_objects(sorted(entity_keys)), live)
+        changed = sorted(entity_keys)
+        live = [entities[k] for k in changed if k in entities]
+        keys, ids, ptr, chunks = self._spliced_entities(_objects(changed), live)
         alive = np.zeros(len(self.names.entities), dtype=bool)
         alive[ids] = True
         return EntityChunkRows(

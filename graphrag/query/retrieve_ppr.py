@@ -103,6 +103,9 @@ class PPRRetriever:
         those rows: the graph is then the one a rebuild would give. Only "entity" and
         "relation" matter: chunks join the graph through `Entity.source_ids` alone, so a
         chunk whose links changed comes with its entities, and documents are not in it.
+        The relations a deleted entity took along count as deleted keys (the SQLite store
+        logs them); without them a deletion still drops them, but an entity deleted and
+        written again within `changed` would get them back.
         A large update drops the graph instead (`EntityChunkGraph.can_catch_up`)."""
         entity_keys = set(changed.get("entity") or ())
         relation_keys = set(changed.get("relation") or ())

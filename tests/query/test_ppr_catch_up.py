@@ -39,6 +39,9 @@ class DictStore:
     def __init__(self) -> None:
         self.entities: dict[str, Entity] = {}
         self.relations: dict[str, Relation] = {}
+        # Relations a deletion took along and the update did not name, by entity: named
+        # after all if the entity comes back in the same update (see `catch_up`).
+        self.unreported: dict[str, set[str]] = {}
 
     def iter_entities(self):  # type: ignore[no-untyped-def]
         return (self.entities[k] for k in sorted(self.entities))
@@ -57,12 +60,15 @@ class DictStore:
         if kind == "entity":
             self.entities[key] = entity(key, args[0])
             changed["entity"].add(key)
+            changed["relation"].update(self.unreported.pop(key, ()))
         elif kind == "delete_entity":
             gone = [k for k, r in self.relations.items() if key in (r.source, r.target)]
             for k in gone:
                 del self.relations[k]
-            if report_cascade:  # the SQLite store logs them; catching up must not need it
+            if report_cascade:  # the SQLite store logs them; catching up a deletion does not need it
                 changed["relation"].update(gone)
+            else:
+                self.unreported.setdefault(key, set()).update(gone)
             self.entities.pop(key, None)
             changed["entity"].add(key)
         elif kind == "relation":  # a self-loop is stored, and makes no edge
@@ -101,6 +107,10 @@ def assert_same_graph(caught: EntityChunkGraph, fresh: EntityChunkGraph) -> None
     assert caught.chunk_ids == fresh.chunk_ids
     assert caught.entity_index == fresh.entity_index
     assert caught.chunk_index == fresh.chunk_index
+    for index, known in (("entity_index", KEYS), ("chunk_index", CHUNKS)):
+        ours, theirs = getattr(caught, index), getattr(fresh, index)
+        for key in [*known, "never seen"]:
+            assert (key in ours, ours.get(key)) == (key in theirs, theirs.get(key)), (index, key)
     for name in ARRAYS:
         a, b = getattr(caught, name), getattr(fresh, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
@@ -131,6 +141,7 @@ def check_updates(start: list[tuple], updates: list[tuple[list[tuple], bool]], s
     graph = EntityChunkGraph.build(store.iter_entities(), store.iter_relations())
     for batch, report_cascade in updates:
         changed: dict[str, set[str]] = {"entity": set(), "relation": set()}
+        store.unreported.clear()
         for op in batch:
             store.apply(op, changed, report_cascade)
         graph = graph.caught_up(
@@ -267,6 +278,7 @@ def test_catch_up_reads_only_the_written_rows_and_a_deleted_entity_is_gone(tmp_p
 
     assert calls == []  # neither the catch-up nor the walk after it read the whole graph
     assert "e03" not in after.entity_index and "e03" in before.entity_index
+    assert "e40" not in before.entity_index and before.entity_index.get("e40") is None  # named after it was built
     assert "c_new" in after.chunk_index and "c_new" not in before.chunk_index
     assert_same_graph(after, EntityChunkGraph.build(store.iter_entities(), store.iter_relations()))
     walk = rank_chunks_ppr(after, {"e40": 1.0, "e03": 1.0}, {})
