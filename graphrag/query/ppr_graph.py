@@ -25,9 +25,11 @@ from graphrag.query.ppr_rows import EntityChunkRows
 # the same within 0.5 at 8 and 16, and without relation edges at all; 4 chosen on the first
 # half of the questions, both halves gained.
 ENTITY_CHUNK_WEIGHT = 4.0
-# An update that wrote more than this share of the entities or relations is not caught up:
-# reading and splicing that many rows costs about what a rebuild does.
+# An update that wrote more than this share of the entities or relations (and more than
+# CATCH_UP_MIN_KEYS of them: a small graph is cheap to catch up either way) is not caught
+# up: reading and splicing that many rows costs about what a rebuild does.
 CATCH_UP_SHARE = 0.25
+CATCH_UP_MIN_KEYS = 256
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,8 @@ class EntityChunkGraph:
         return (
             rows is not None
             and rows.in_key_order
-            and n_entities <= CATCH_UP_SHARE * len(self.entity_keys)
-            and n_relations <= CATCH_UP_SHARE * len(rows.relation_keys)
+            and n_entities <= max(CATCH_UP_SHARE * len(self.entity_keys), CATCH_UP_MIN_KEYS)
+            and n_relations <= max(CATCH_UP_SHARE * len(rows.relation_keys), CATCH_UP_MIN_KEYS)
             and rows.ids_given() <= 2 * self.n_nodes
         )
 

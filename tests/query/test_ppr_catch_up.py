@@ -287,6 +287,7 @@ def test_catch_up_reads_only_the_written_rows_and_a_deleted_entity_is_gone(tmp_p
 
 
 def test_a_large_update_drops_the_graph_and_the_next_walk_rebuilds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("graphrag.query.ppr_graph.CATCH_UP_MIN_KEYS", 0)
     store = _store(tmp_path)
     retriever = _retriever(store)
     retriever.entity_chunk_graph({}, Timer())
