@@ -41,6 +41,7 @@ from graphrag.query.route import route as route_question
 from graphrag.query.route import route_with_model
 from graphrag.query.usage import QueryUsage
 from graphrag.query.vector_search import VectorSearcher
+from graphrag.reconcile import VECTOR_COMPOSITION_KEY
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 
@@ -82,6 +83,7 @@ class QueryEngine:
         # loaded later also holds what came after; catching up on it again is harmless).
         self._refresh_lock = threading.Lock()
         self._mark = self._change_mark()
+        self._composition = self.state.cache_get(VECTOR_COMPOSITION_KEY)
 
     def refresh(self) -> None:
         """Brings what was loaded from the stores up to date (call after indexing or deleting,
@@ -93,8 +95,10 @@ class QueryEngine:
         with self._refresh_lock:  # two requests that both saw the update catch up once
             changes_since = getattr(self.graph, "changes_since", None)
             caught = changes_since(self._mark) if changes_since is not None and self._mark is not None else None
-            if caught is None:
-                self._mark = self._change_mark()
+            # A migration re-embeds every row without a change-log row for each.
+            composition = self.state.cache_get(VECTOR_COMPOSITION_KEY)
+            if caught is None or composition != self._composition:
+                self._mark, self._composition = self._change_mark(), composition
                 self.searcher.invalidate()
                 self.ppr_retriever.invalidate()
                 return
