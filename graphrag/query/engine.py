@@ -41,6 +41,7 @@ from graphrag.query.route import route as route_question
 from graphrag.query.route import route_with_model
 from graphrag.query.usage import QueryUsage
 from graphrag.query.vector_search import VectorSearcher
+from graphrag.reconcile import VECTOR_COMPOSITION_KEY
 from graphrag.settings import Settings
 from graphrag.stores.base import GraphStore, StateStore, VectorStore
 
@@ -82,6 +83,7 @@ class QueryEngine:
         # loaded later also holds what came after; catching up on it again is harmless).
         self._refresh_lock = threading.Lock()
         self._mark = self._change_mark()
+        self._composition = self.state.cache_get(VECTOR_COMPOSITION_KEY)
 
     def refresh(self) -> None:
         """Brings what was loaded from the stores up to date (call after indexing or deleting,
@@ -91,27 +93,37 @@ class QueryEngine:
         after a one-document add costs a fraction of a second instead of a full load (5–16 s).
         Otherwise everything is loaded again by the next query."""
         with self._refresh_lock:  # two requests that both saw the update catch up once
-            changes_since = getattr(self.graph, "changes_since", None)
-            caught = changes_since(self._mark) if changes_since is not None and self._mark is not None else None
-            if caught is None:
-                self._mark = self._change_mark()
-                self.searcher.invalidate()
-                self.ppr_retriever.invalidate()
-                return
-            self._mark, changed = caught
-            if not any(changed.values()):
-                return
             try:
-                self.searcher.catch_up({
-                    CHUNKS_TABLE: changed.get("chunk", set()),
-                    ENTITIES_TABLE: changed.get("entity", set()),
-                    RELATIONS_TABLE: changed.get("relation", set()),
-                })
-                self.ppr_retriever.catch_up(changed)
+                self._catch_up()
             except Exception as e:  # a store read failing: the next query loads everything instead
                 log.warning("could not catch up with the workspace's update (%s); loading it again", e)
+                self._mark = None  # the next refresh drops again and reads the mark anew
                 self.searcher.invalidate()
                 self.ppr_retriever.invalidate()
+
+    def _catch_up(self) -> None:
+        changes_since = getattr(self.graph, "changes_since", None)
+        caught = changes_since(self._mark) if changes_since is not None and self._mark is not None else None
+        # A migration re-embeds every row without a change-log row for each.
+        composition = self.state.cache_get(VECTOR_COMPOSITION_KEY)
+        if caught is None or composition != self._composition:
+            self._drop_loaded()
+            return
+        mark, changed = caught
+        if any(changed.values()):
+            self.searcher.catch_up({
+                CHUNKS_TABLE: changed.get("chunk", set()),
+                ENTITIES_TABLE: changed.get("entity", set()),
+                RELATIONS_TABLE: changed.get("relation", set()),
+            })
+            self.ppr_retriever.catch_up(changed)
+        self._mark = mark
+
+    def _drop_loaded(self) -> None:
+        self.searcher.invalidate()
+        self.ppr_retriever.invalidate()
+        self._mark = self._change_mark()
+        self._composition = self.state.cache_get(VECTOR_COMPOSITION_KEY)
 
     def _change_mark(self) -> int | None:
         change_mark = getattr(self.graph, "change_mark", None)

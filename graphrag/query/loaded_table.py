@@ -2,16 +2,16 @@
 
 Loading a table reads every row (the 100k-entity bench's 342k relation rows: 1.5–3 s, and
 the HNSW graph's check of every row's fingerprint). A long-lived process (the API) that sees
-one small document indexed reads just the changed rows instead (`caught_up`): a changed row
-is overwritten where it is, a new row goes into spare capacity at the end, a removed row stays
-where it is with its id set to None until removed rows pass COMPACT_SHARE of the table. So
-an update costs what it changed, not what the table holds.
+one small document indexed reads just the changed rows instead (`caught_up`): a changed or
+new row goes into spare capacity at the end, and the row it replaces or a removed one stays
+where it is with its id set to None until such rows pass COMPACT_SHARE of the table. So an
+update costs what it changed, not what the table holds.
 
 Searches in flight keep the table object they started with: a catch-up builds a new object
-and copies only the id and metadata lists. The float rows are shared: a row overwritten in
-place belongs to the same id (an in-flight search sees its old or its new vector), new rows
-lie past the old object's end, and a removed row keeps its vector until compaction, which
-copies.
+(copying the id and metadata lists) and writes only past the old object's last row, so on
+the exact and 8-bit paths a search that began before an update answers from the rows before
+it. The HNSW graph is one usearch index, changed in place: a search in flight on it may miss
+a row the update changed (never an error, nor a row under another id).
 """
 
 from __future__ import annotations
@@ -57,8 +57,11 @@ class LoadedTable:
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    matrix /= np.where(norms > 0, norms, 1.0)
+    """`matrix` with every row scaled to length 1, in place. The norms are summed in float64:
+    a float32 sum's order (so its last bits) depends on the array's shape, and a row read
+    alone by a catch-up must get the vector a whole-table load gives it."""
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))[:, None]
+    matrix /= np.where(norms > 0, norms, 1.0).astype(np.float32)
     return matrix
 
 
@@ -69,35 +72,32 @@ def caught_up(table: LoadedTable, asked: set[str], rows: Mapping[str, VectorRow]
     row_of_id = table.row_of_id
     if row_of_id is None:
         row_of_id = {i: r for r, i in enumerate(table.ids) if i is not None}
-    removed = [row_of_id[i] for i in asked if i not in rows and i in row_of_id]
-    overwritten = [i for i in rows if i in row_of_id]
-    new = [i for i in rows if i not in row_of_id]
-    if len(removed) + len(overwritten) + len(new) > max(RELOAD_SHARE * table.live_rows(), RELOAD_MIN_ROWS):
+    # A changed row is removed and appended anew, never overwritten: the rows an older table
+    # object holds (a search in flight) stay as they were.
+    removed = [row_of_id[i] for i in asked if i in row_of_id]
+    appended = sorted(i for i in asked if i in rows)
+    if len(removed) + len(appended) > max(RELOAD_SHARE * table.live_rows(), RELOAD_MIN_ROWS):
         return None
     n = len(table.ids)
-    dim = table.matrix.shape[1]
     buffer = table.buffer if table.buffer is not None else table.matrix
-    if n + len(new) > len(buffer):
-        grown = np.empty((max(n + len(new), int(n * GROWTH) + 64), dim), dtype=np.float32)
+    if n + len(appended) > len(buffer):
+        grown = np.empty((max(n + len(appended), int(n * GROWTH) + 64), table.matrix.shape[1]), dtype=np.float32)
         grown[:n] = table.matrix
         buffer = grown
+    if appended:
+        buffer[n : n + len(appended)] = unit_rows(np.stack([np.asarray(rows[i].vector, dtype=np.float32) for i in appended]))
     ids = list(table.ids)
-    metadata = list(table.metadata)
-    written = [row_of_id[i] for i in overwritten] + list(range(n, n + len(new)))
-    if written:
-        vectors = unit_rows(np.stack([np.asarray(rows[i].vector, dtype=np.float32) for i in overwritten + new]))
-        buffer[written] = vectors
-    for i in overwritten:
-        metadata[row_of_id[i]] = rows[i].metadata
-    for r, i in enumerate(new, start=n):
-        ids.append(i)
-        metadata.append(rows[i].metadata)
-        row_of_id[i] = r
     for r in removed:
-        row_of_id.pop(ids[r])  # type: ignore[arg-type]
         ids[r] = None
+    ids += appended
+    metadata = list(table.metadata) + [rows[i].metadata for i in appended]
+    # Shared with the older objects, which do not read it; if the caller then drops this
+    # table (a count mismatch), the older ones go with it.
+    for i in asked:
+        row_of_id.pop(i, None)
+    row_of_id.update((i, r) for r, i in enumerate(appended, start=n))
     matrix = buffer[: len(ids)]
-    hnsw = table.hnsw.with_rows(matrix, np.asarray(written, dtype=np.int64), np.asarray(removed, dtype=np.int64)) \
+    hnsw = table.hnsw.with_rows(matrix, np.arange(n, len(ids)), np.asarray(removed, dtype=np.int64)) \
         if table.hnsw is not None else None
     out = LoadedTable(
         ids, matrix, metadata, hnsw=hnsw, removed=table.removed + len(removed), buffer=buffer, row_of_id=row_of_id

@@ -40,6 +40,9 @@ from graphrag.query.quantized_scan import QUANTIZE_FROM_BYTES, Int8Rows, exact_t
 from graphrag.stores.base import VectorHit, VectorStore
 
 REMEMBERED_ROWS = 4096  # query vectors whose hits are kept, over all tables
+# Rows a search asks for beyond k, so that rows tied at the k-th score rank by id whichever
+# order the table holds them in (a fresh load holds them by id, a caught-up one appends).
+TIE_ROOM = 4
 
 
 class _BlasLimit:
@@ -187,21 +190,25 @@ class VectorSearcher:
 
     def _search_matrix(self, cached: LoadedTable, queries: np.ndarray, k: int) -> list[list[VectorHit]]:
         # Rows removed by a catch-up stay in the matrix until compaction: ask for as many more.
-        asked = min(k + cached.removed, len(cached.ids))
+        # Rows tied at the k-th score rank by id (below): ask for a few more to choose among.
+        n = len(cached.ids)
+        asked = min(k + cached.removed, n)
         if cached.hnsw is not None or cached.quantized is not None:
             with self._blas_limit():
                 if cached.hnsw is not None:
-                    best = cached.hnsw.search(cached.matrix, queries, asked)
+                    best = cached.hnsw.search(cached.matrix, queries, min(asked + TIE_ROOM, n))
                 else:
                     assert cached.quantized is not None
-                    best = exact_top_k(cached.matrix, cached.quantized, queries, asked)
+                    best = exact_top_k(cached.matrix, cached.quantized, queries, min(asked + TIE_ROOM, n))
         else:
             with self._blas_limit():
                 sims = queries @ cached.matrix.T
             best = []
-            for row, candidates in zip(sims, np.argpartition(-sims, asked - 1, axis=1)[:, :asked]):
-                ranked = candidates[np.lexsort((candidates, -row[candidates]))]
-                best.append((ranked, row[ranked]))
+            for row in sims:
+                candidates = np.flatnonzero(row >= np.partition(row, n - asked)[n - asked])  # and every tie
+                if len(candidates) > asked + TIE_ROOM:  # a crowd of equal rows (empty texts): any of them
+                    candidates = np.argpartition(-row, asked - 1)[:asked]
+                best.append((candidates, row[candidates]))
         ids, metadata = cached.ids, cached.metadata
         found: list[list[VectorHit]] = []
         for rows, scores in best:

@@ -384,6 +384,8 @@ class LanceDBVectorStore:
         if tbl is None:
             return [], np.empty((0, self.dim), dtype=np.float32), []
         result = tbl.search().select(["id", "vector", "metadata"]).limit(None).to_arrow()
+        if result.num_rows == 0:  # a table whose rows were all deleted (`take` of [] fails)
+            return [], np.empty((0, self.dim), dtype=np.float32), []
         order = sorted(range(result.num_rows), key=result.column("id").to_pylist().__getitem__)
         result = result.take(order)  # by id, as `get` of the sorted ids returns them
         return (

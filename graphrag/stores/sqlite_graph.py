@@ -221,43 +221,49 @@ class SQLiteGraphStore(NetworkXGraphStore):
             if getattr(self, "_dirty_keys", None) and any(self._dirty_keys.values()) or self._seq == 0:
                 self._load_all()
                 return
-            if self._last_seq() == self._seq:
+            last = self._last_seq()
+            if last == self._seq:
                 return
-            caught = self.changes_since(self._seq)
-            if caught is None:
+            changed = self._changes(self._seq, last)
+            if changed is None:
                 self._load_all()  # the log no longer reaches back to our mark
                 return
-            last, changed = caught
             self._apply_changes(changed)
             self._seq = last
 
     def change_mark(self) -> int:
-        """The change log's last sequence number: `changes_since` it names what was flushed
-        after this call (by any process)."""
+        """The change-log sequence this store's memory reflects (its last reload or flush):
+        `changes_since` it names what memory took in after this call."""
         with self._lock:
-            return self._last_seq()
+            return self._seq
 
     def changes_since(self, mark: int) -> tuple[int, dict[str, set[str]]] | None:
-        """(the new mark, kind -> the keys flushed after `mark`: written or deleted), read in
-        one transaction; None when the log no longer reaches back to `mark`. What caches the
-        graph beside the store (the query engine's vectors and PPR graph) catches up on these
-        instead of loading everything again."""
+        """(the new mark, kind -> the keys written or deleted after `mark`), up to what this
+        store's memory reflects — not the log's end: a flush by another process that
+        `reload()` has not read yet is named after that reload, when reads see it. None when
+        the log no longer reaches back to `mark`. What caches the graph beside the store (the
+        query engine's vectors and PPR graph) catches up on these instead of loading
+        everything again."""
         with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN")
-            try:
-                last = self._last_seq()
-                if last == mark:
-                    return last, {kind: set() for kind in _KINDS}
-                oldest = conn.execute("SELECT MIN(seq) FROM changes").fetchone()[0]
-                if oldest is None or oldest > mark + 1 or last < mark:
-                    return None
-                changed: dict[str, set[str]] = {kind: set() for kind in _KINDS}
-                for kind, key in conn.execute("SELECT kind, key FROM changes WHERE seq > ? AND seq <= ?", (mark, last)):
-                    changed[kind].add(key)
-                return last, changed
-            finally:
-                conn.execute("COMMIT")
+            last = self._seq
+            changed = self._changes(mark, last) if mark <= last else None
+            return None if changed is None else (last, changed)
+
+    def _changes(self, mark: int, last: int) -> dict[str, set[str]] | None:
+        changed: dict[str, set[str]] = {kind: set() for kind in _KINDS}
+        if last == mark:
+            return changed
+        conn = self._conn
+        conn.execute("BEGIN")  # one read: a concurrent flush's pruning cannot land between the two
+        try:
+            oldest = conn.execute("SELECT MIN(seq) FROM changes").fetchone()[0]
+            if oldest is None or oldest > mark + 1:
+                return None
+            for kind, key in conn.execute("SELECT kind, key FROM changes WHERE seq > ? AND seq <= ?", (mark, last)):
+                changed[kind].add(key)
+            return changed
+        finally:
+            conn.execute("COMMIT")
 
     def _apply_changes(self, changed: dict[str, set[str]]) -> None:
         """Makes memory equal the tables for these keys (the tables are the truth)."""

@@ -80,3 +80,53 @@ def test_a_catch_up_that_fails_loads_everything_at_the_next_query(make_rag, writ
     monkeypatch.undo()
     assert not rag.query_engine.searcher._tables  # dropped: read again by the next query
     assert "Gull Point" in rag.retrieve("Who keeps the lighthouse at Gull Point?", mode="naive", top_k=1).chunks[0].text
+
+
+def test_vectors_rewritten_by_a_migration_are_loaded_again(make_rag, write_docs, sample_texts) -> None:
+    """A workspace of an older version re-embeds every row at its first index, without a change
+    log row for each: what the reader loaded before is dropped, not caught up."""
+    import numpy as np
+
+    from graphrag.indexer import RELATIONS_TABLE
+    from graphrag.reconcile import VECTOR_COMPOSITION_KEY
+    from graphrag.stores.base import VectorRow
+
+    old = make_rag("ws")
+    old.index(write_docs({"a": sample_texts["A"], "b": sample_texts["B"]}))
+    rows = old.vectors.get(RELATIONS_TABLE, [r.key for r in old.graph.iter_relations()])
+    rng = np.random.default_rng(0)
+    old.vectors.upsert(RELATIONS_TABLE, [VectorRow(k, rng.normal(size=len(r.vector)), r.text, r.metadata)
+                                         for k, r in rows.items()])
+    old.state.cache_put(VECTOR_COMPOSITION_KEY, "whole text")  # what an older version recorded
+    old.close()
+    rag = make_rag("ws")
+    _answers(rag)  # the old rows loaded
+    rag.index(write_docs({"c": "Zebedee Quill keeps the lighthouse at Gull Point."}, "more"))  # migrates
+    assert _answers(rag) == _answers(make_rag("ws"))
+
+
+def test_a_change_log_that_cannot_be_read_loads_everything_at_the_next_query(make_rag, write_docs, sample_texts, monkeypatch) -> None:
+    import sqlite3
+
+    rag = make_rag("ws")
+    rag.index(write_docs({"a": sample_texts["A"]}))
+    rag.retrieve("Who is Zebedee Quill?", mode="mix")
+
+    def broken(mark):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(rag.graph, "changes_since", broken)
+    rag.index(write_docs({"b": "Zebedee Quill keeps the lighthouse at Gull Point."}))  # does not raise
+    monkeypatch.undo()
+    assert not rag.query_engine.searcher._tables
+    assert "Gull Point" in rag.retrieve("Who keeps the lighthouse at Gull Point?", mode="naive", top_k=1).chunks[0].text
+
+
+def test_a_workspace_whose_last_document_was_deleted_still_answers(make_rag, write_docs) -> None:
+    rag = make_rag("ws")
+    (doc,) = write_docs({"a": "Scrooge met Bob Cratchit at the Counting House."})
+    rag.index([doc])
+    rag.retrieve("Who is Scrooge?", mode="mix")
+    rag.delete([str(doc.resolve())])
+    for handle in (rag, make_rag("ws")):  # caught up, and a fresh process reading the emptied tables
+        assert not handle.retrieve("Who is Scrooge?", mode="mix").chunks

@@ -132,7 +132,7 @@ def test_a_broken_graph_json_is_refused_with_what_to_do(tmp_path: Path) -> None:
         SQLiteGraphStore(tmp_path / "graph.sqlite")
 
 
-def test_changes_since_a_mark_name_what_any_process_flushed_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changes_since_a_mark_name_what_memory_took_in_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     writer = SQLiteGraphStore(tmp_path / "graph.sqlite")
     _big(writer, 10)
     reader = SQLiteGraphStore(tmp_path / "graph.sqlite")
@@ -142,10 +142,12 @@ def test_changes_since_a_mark_name_what_any_process_flushed_after_it(tmp_path: P
     writer.delete_entities(["e7"])  # and its two relations
     writer.delete_documents(["d1"])  # and its chunks
     writer.flush()
+    assert reader.changes_since(mark) == (mark, {"document": set(), "chunk": set(), "entity": set(), "relation": set()})
+    reader.reload()  # memory takes the flush in: now the changes are named
     caught = reader.changes_since(mark)
     assert caught is not None
     new_mark, changed = caught
-    assert new_mark == writer.change_mark() > mark
+    assert new_mark == writer.change_mark() == reader.change_mark() > mark
     assert changed["entity"] == {"e1", "new", "e7"}
     assert changed["relation"] == {relation_key("e6", "e7"), relation_key("e7", "e8")}
     assert changed["document"] == {"d1"} and len(changed["chunk"]) == 50
@@ -153,4 +155,5 @@ def test_changes_since_a_mark_name_what_any_process_flushed_after_it(tmp_path: P
     monkeypatch.setattr("graphrag.stores.sqlite_graph.CHANGE_LOG_KEEP", 2)
     writer.upsert_entities([ent("e2", description="again")])
     writer.flush()  # the log now keeps only its last rows
+    reader.reload()
     assert reader.changes_since(mark) is None  # too far behind: the caller loads everything
