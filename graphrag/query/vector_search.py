@@ -205,9 +205,12 @@ class VectorSearcher:
                 sims = queries @ cached.matrix.T
             best = []
             for row in sims:
-                candidates = np.flatnonzero(row >= np.partition(row, n - asked)[n - asked])  # and every tie
-                if len(candidates) > asked + TIE_ROOM:  # a crowd of equal rows (empty texts): any of them
-                    candidates = np.argpartition(-row, asked - 1)[:asked]
+                kth = np.partition(row, n - asked)[n - asked]
+                candidates = np.flatnonzero(row >= kth)  # and every row tied at the k-th score
+                if len(candidates) > asked + TIE_ROOM:  # a crowd tied (hashed vectors sharing nothing: 0.0)
+                    above = np.flatnonzero(row > kth)
+                    tied = sorted(np.flatnonzero(row == kth).tolist(), key=lambda r: cached.ids[r] or "\uffff")
+                    candidates = np.concatenate([above, np.asarray(tied[: asked - len(above)], dtype=np.int64)])
                 best.append((candidates, row[candidates]))
         ids, metadata = cached.ids, cached.metadata
         found: list[list[VectorHit]] = []

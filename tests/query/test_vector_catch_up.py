@@ -207,3 +207,27 @@ def test_rows_tied_at_the_last_place_are_chosen_by_id(path: str, tmp_path, monke
     searcher.catch_up({"t": {"a-twin"}})
     searcher.forget_hits()
     assert [h.id for h in searcher.search("t", query[None, :], 2)[0]] == ["m-best", "a-twin"]
+
+
+def test_a_crowd_tied_at_the_last_place_is_cut_by_id() -> None:
+    """Hashed vectors that share no feature all score 0.0: which of them fill the last places
+    must not depend on the order the table holds them in."""
+    store = _Store()
+    query = np.zeros(DIM, dtype=np.float32)
+    query[0] = 1.0
+    store.put("best", query)
+    for i in range(40):
+        v = np.zeros(DIM)
+        v[1 + i % (DIM - 1)] = 1.0
+        store.put(f"z{i:02d}", v)
+    searcher = VectorSearcher(store, 1000)
+    searcher.search("t", query[None, :], 3)
+    for i in range(5):
+        v = np.zeros(DIM)
+        v[2] = 1.0
+        store.put(f"a{i}", v)  # tied at 0.0, sorting before every z, appended after them
+    searcher.catch_up({"t": {f"a{i}" for i in range(5)}})
+    searcher.forget_hits()
+    want = [h.id for h in VectorSearcher(store, 1000).search("t", query[None, :], 4)[0]]
+    assert want == ["best", "a0", "a1", "a2"]
+    assert [h.id for h in searcher.search("t", query[None, :], 4)[0]] == want
