@@ -43,6 +43,10 @@ REMEMBERED_ROWS = 4096  # query vectors whose hits are kept, over all tables
 # Rows a search asks for beyond k, so that rows tied at the k-th score rank by id whichever
 # order the table holds them in (a fresh load holds them by id, a caught-up one appends).
 TIE_ROOM = 4
+# Scores equal to this many decimals are ties: a product's last bits depend on the shape of
+# the matrix it runs over (0.0 in one layout is -2e-10 in another), which must not reorder
+# two rows a fresh load and a caught-up table both hold.
+TIE_DECIMALS = 6
 
 
 class _BlasLimit:
@@ -205,11 +209,12 @@ class VectorSearcher:
                 sims = queries @ cached.matrix.T
             best = []
             for row in sims:
-                kth = np.partition(row, n - asked)[n - asked]
-                candidates = np.flatnonzero(row >= kth)  # and every row tied at the k-th score
+                tie = np.round(row, TIE_DECIMALS)
+                kth = np.partition(tie, n - asked)[n - asked]
+                candidates = np.flatnonzero(tie >= kth)  # and every row tied at the k-th score
                 if len(candidates) > asked + TIE_ROOM:  # a crowd tied (hashed vectors sharing nothing: 0.0)
-                    above = np.flatnonzero(row > kth)
-                    tied = sorted(np.flatnonzero(row == kth).tolist(), key=lambda r: cached.ids[r] or "\uffff")
+                    above = np.flatnonzero(tie > kth)
+                    tied = sorted(np.flatnonzero(tie == kth).tolist(), key=lambda r: cached.ids[r] or "\uffff")
                     candidates = np.concatenate([above, np.asarray(tied[: asked - len(above)], dtype=np.int64)])
                 best.append((candidates, row[candidates]))
         ids, metadata = cached.ids, cached.metadata
@@ -217,7 +222,7 @@ class VectorSearcher:
         for rows, scores in best:
             hits = [(float(s), ids[j], j) for j, s in zip(rows.tolist(), scores.tolist()) if ids[j] is not None]
             # Ties by id: a fresh load holds the rows sorted by id, a caught-up one appends.
-            hits.sort(key=lambda h: (-h[0], h[1]))
+            hits.sort(key=lambda h: (-round(h[0], TIE_DECIMALS), h[1]))
             found.append([VectorHit(i, s, "", metadata[j]) for s, i, j in hits[:k]])  # type: ignore[arg-type]
         return found
 
