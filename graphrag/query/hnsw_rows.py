@@ -197,12 +197,9 @@ class HnswRows:
         row_of_key[live] = new_row[self.row_of_key[live]]
         return HnswRows(self.index, row_of_key, self.ef)
 
-    def search(
-        self, matrix: np.ndarray, queries: np.ndarray, k: int, *, cut: bool = True
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    def search(self, matrix: np.ndarray, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query row, the rows of `matrix` found closest and their float32 scores,
-        best first (ties by row), as `quantized_scan.exact_top_k` returns them. `cut=False`:
-        every candidate the graph gave (at least k), for the caller to break ties its way."""
+        best first (ties by row), as `quantized_scan.exact_top_k` returns them."""
         n = len(matrix)
         k = min(k, n)
         count = min(n, max(CANDIDATES_PER_HIT * k, k))
@@ -222,7 +219,7 @@ class HnswRows:
             if len(rows) < k:  # a graph left with fewer reachable rows than asked: read them all
                 rows = np.arange(n)
             scores = matrix[rows] @ query
-            order = np.lexsort((rows, -scores))[: k if cut else len(rows)]
+            order = np.lexsort((rows, -scores))[:k]
             found.append((rows[order], scores[order]))
         return found
 

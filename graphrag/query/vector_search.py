@@ -199,8 +199,8 @@ class VectorSearcher:
         asked = min(k + cached.removed, n)
         if cached.hnsw is not None or cached.quantized is not None:
             with self._blas_limit():
-                if cached.hnsw is not None:  # all its candidates: ties are cut by id below
-                    best = cached.hnsw.search(cached.matrix, queries, asked, cut=False)
+                if cached.hnsw is not None:
+                    best = cached.hnsw.search(cached.matrix, queries, min(asked + TIE_ROOM, n))
                 else:
                     assert cached.quantized is not None
                     best = exact_top_k(cached.matrix, cached.quantized, queries, min(asked + TIE_ROOM, n))
