@@ -135,13 +135,14 @@ class Reconciler:
         if only is None:
             doc_ids = self.state.pending("document")
             chunk_ids = self.state.pending("chunk")
+            replaced = self.state.pending("record")  # the ledger rebuilds what counted them
             entity_keys = self.state.pending("entity")
             relation_keys = self.state.pending("relation")
             # A back-fill of name vectors (turned on for a workspace indexed without them) runs
             # even when nothing else is journaled: the names it brings together are re-resolved.
             vectors_due = self.resolver is not None and self.resolver.vectors_due()
         else:
-            doc_ids, chunk_ids, vectors_due = set(), set(), False
+            doc_ids, chunk_ids, replaced, vectors_due = set(), set(), set(), False
             entity_keys = self.state.pending("entity") & only.entities
             relation_keys = self.state.pending("relation") & only.relations
         if not (doc_ids or chunk_ids or entity_keys or relation_keys or vectors_due):
@@ -271,6 +272,7 @@ class Reconciler:
         self.state.add_pending("relation", unsettled_relations)
         self.state.clear_pending("relation", relation_keys - unsettled_relations)
         self.state.clear_pending("entity", (entity_keys | changes.journaled) - unsettled_entities)
+        self.state.clear_pending("record", replaced)  # the aggregates that counted them are saved
         self.state.clear_pending("chunk", chunk_ids)
         self.state.clear_pending("document", doc_ids)
         # Long-lived readers in other processes (the API) compare this to reload: not

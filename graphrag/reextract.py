@@ -122,6 +122,7 @@ def commit_document(state: StateStore, extractor_id: str, chunks: list[Chunk], f
     state.add_pending("chunk", [c.id for c in chunks])
     state.add_pending("entity", old_entities.union(*(ek for ek, _ in new_keys.values())))
     state.add_pending("relation", old_relations.union(*(rk for _, rk in new_keys.values())))
+    state.add_pending("record", {c.text_hash for c in chunks})
     state.put_extractions({c.text_hash: fresh[c.text_hash] for c in chunks}, extractor_id)
     for chunk_id, (ek, rk) in new_keys.items():
         state.set_chunk_keys(chunk_id, ek, rk)

@@ -137,7 +137,8 @@ class StateStore(Protocol):
     # same transaction as the state change that caused it and cleared only once the graph
     # and vectors agree. A crash in between leaves the keys here, so the next run finishes
     # the job. kind: "entity" | "relation" | "document" (delete from the graph) | "chunk"
-    # (delete from the graph and the vectors).
+    # (delete from the graph and the vectors) | "record" (a text hash whose extraction record
+    # was replaced: merge aggregates that counted the old one are rebuilt).
     def add_pending(self, kind: str, keys: Iterable[str]) -> None: ...
     def pending(self, kind: str) -> set[str]: ...
     def clear_pending(self, kind: str, keys: Iterable[str]) -> None: ...

@@ -34,7 +34,7 @@ EXTRACTION_CACHE_RECORDS = 20_000
 _VECTOR_DTYPE = np.dtype("<f4")
 
 _VALID_STATUSES: frozenset[str] = frozenset(get_args(DocumentStatus))
-_PENDING_KINDS = frozenset({"entity", "relation", "document", "chunk"})
+_PENDING_KINDS = frozenset({"entity", "relation", "document", "chunk", "record"})
 
 
 
