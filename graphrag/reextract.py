@@ -116,13 +116,16 @@ async def reextract_chunks(
 
 
 def commit_document(state: StateStore, extractor_id: str, chunks: list[Chunk], fresh: dict[str, Extraction]) -> None:
-    """New records and chunk keys of one document; both old and new keys journaled first."""
+    """New records and chunk keys of one document; both old and new keys journaled first
+    (the store journals the replaced records itself)."""
+    # A record belongs to a text, not to a document: every chunk with that text, in any
+    # document, must support what the new record says.
+    chunks = list({c.id: c for c in [*chunks, *state.chunks_with_texts({c.text_hash for c in chunks})]}.values())
     old_entities, old_relations = state.keys_for_chunks([c.id for c in chunks])
     new_keys = {c.id: record_keys(fresh[c.text_hash]) for c in chunks}
     state.add_pending("chunk", [c.id for c in chunks])
     state.add_pending("entity", old_entities.union(*(ek for ek, _ in new_keys.values())))
     state.add_pending("relation", old_relations.union(*(rk for _, rk in new_keys.values())))
-    state.add_pending("record", {c.text_hash for c in chunks})
     state.put_extractions({c.text_hash: fresh[c.text_hash] for c in chunks}, extractor_id)
     for chunk_id, (ek, rk) in new_keys.items():
         state.set_chunk_keys(chunk_id, ek, rk)

@@ -315,3 +315,49 @@ def test_a_replaced_record_is_never_taken_out_of_an_aggregate(make_rag, write_do
     rag.delete([str(old[0])])
     assert sum(s.rebuilt for s in stats) > 0
     assert rag.state.pending("record") == set()
+
+
+def test_a_record_replaced_by_any_writer_is_rebuilt_not_unfolded(make_rag, write_docs):
+    """A writer other than reextract (a script, a cache fill) replacing a record with a
+    different one must not have it subtracted from aggregates that counted the old one
+    (that left a relation weighing 1.75 where a fresh index gives 1.0), even when another
+    update runs in between and clears the journal."""
+    docs = documents(31, 5)
+    *paths, later = write_docs(docs)
+    rag = make_rag("ws", summary_policy="rebuild")
+    rag.index([str(p) for p in paths])
+    (gone,) = [d for d in rag.status() if d.source == str(paths[0].resolve())]
+    hashes = {c.text_hash for c in rag.state.chunks_of(gone.id)}
+    extractor_id = rag.extractor.extractor_id
+    other_run = {
+        h: r.model_copy(update={"relations": [x.model_copy(update={"weight": x.weight / 4}) for x in r.relations]})
+        for h, r in rag.state.get_extractions(hashes, extractor_id).items()
+    }
+    assert any(r.relations for r in other_run.values())
+    rag.state.put_extractions(other_run, extractor_id)
+    assert rag.state.pending("record") == hashes
+    rag.index([str(later)])
+    assert rag.state.pending("record") == set()
+
+    rag.delete([str(paths[0])])
+    fresh = make_rag("fresh", summary_policy="rebuild")
+    fresh.index([str(p) for p in [*paths[1:], later]])
+    assert snapshot(rag) == snapshot(fresh)
+
+
+def test_the_eval_cache_fills_in_records_and_never_replaces_one(make_rag, write_docs, tmp_path):
+    """A kept evaluation workspace's graph was built from its own records: the cache only
+    adds the ones it lacks."""
+    from graphrag.eval.cache import copy_extractions, open_cache
+
+    paths = write_docs(documents(33, 2))
+    rag = make_rag("ws", summary_policy="rebuild")
+    rag.index([str(paths[0])])
+    extractor_id = rag.extractor.extractor_id
+    held = rag.state.get_extractions({c.text_hash for d in rag.status() for c in rag.state.chunks_of(d.id)}, extractor_id)
+    cache = open_cache(tmp_path / "cache")
+    cache.put_extractions({h: Extraction() for h in held}, extractor_id)
+    cache.put_extractions({"new-text": Extraction()}, extractor_id)
+    assert copy_extractions(cache, rag.state, [*held, "new-text", "unknown"], extractor_id) == 1
+    assert rag.state.get_extractions(held, extractor_id) == held
+    assert rag.state.pending("record") == set()

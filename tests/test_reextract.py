@@ -151,3 +151,44 @@ def test_the_command(tmp_path: Path, docs: list[Path]) -> None:
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["documents_reextracted"] == 1
         assert graphrag("reextract", "doc-nothing").returncode == exit_codes.USAGE
+
+
+class Revised:
+    """Derived extractions; once `revised`, one more name in every answer about the mill."""
+
+    def __init__(self, revised: bool = False) -> None:
+        self.revised = revised
+
+    def __call__(self, messages: Sequence[Message], purpose: str) -> str:
+        text = derived_extraction_responder(messages, purpose)
+        if not self.revised or purpose != "extract" or "mill" not in messages[-1]["content"]:
+            return text
+        data = json.loads(text)
+        data["entities"].append({"name": "Zed Hart", "type": "person", "description": "New."})
+        return json.dumps(data)
+
+
+def test_reextracting_a_text_another_document_shares_rekeys_both(make_rag, write_docs) -> None:
+    """A record belongs to a text: re-extracting one document also re-keys the other
+    document's chunk with the same text, so a name only the new record has stays in the
+    graph once the re-extracted document is deleted."""
+    from tests.fakes.chat import ScriptedChatModel
+
+    shared = "Ada Marsh met Bram Quill near the mill, and Iris Vale wrote to Ada Marsh about it."
+    shared += " Bram Quill sold the mill to Iris Vale in the spring, and Ada Marsh kept the ledger."
+    endings = ["Tom Reed met Cora Finch at the ford.", "Cora Finch wrote to Tom Reed from the harbour."]
+    a, b = write_docs({name: shared + "\n\n" + end for name, end in zip("ab", endings)})
+    model = Revised()
+    options = {"summary_policy": "rebuild", "chunk_size": 40, "chunk_overlap": 0}
+    rag = make_rag("ws", chat=ScriptedChatModel(model), **options)
+    rag.index([str(a), str(b)])
+    first_chunks = [rag.state.chunks_of(d.id)[0] for d in rag.status()]
+    assert [c.text for c in first_chunks] == [shared, shared] and first_chunks[0].id != first_chunks[1].id
+    model.revised = True
+    assert rag.reextract([str(a)]).documents_reextracted == 1
+    assert rag.graph.get_entities(["zed hart"])
+    rag.delete([str(a)])
+
+    fresh = make_rag("fresh", chat=ScriptedChatModel(Revised(revised=True)), **options)
+    fresh.index([str(b)])
+    assert snapshot(rag) == snapshot(fresh)

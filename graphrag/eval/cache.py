@@ -28,8 +28,11 @@ def open_cache(folder: Path) -> SQLiteStateStore:
 
 
 def copy_extractions(source: StateStore, target: StateStore, text_hashes: Iterable[str], extractor_id: str) -> int:
-    """Copies the stored extraction records of these chunk texts; returns how many."""
-    records = source.get_extractions(set(text_hashes), extractor_id)
+    """Copies the stored extraction records of these chunk texts that the target lacks;
+    returns how many. A record the target holds already is what its graph was built from."""
+    wanted = set(text_hashes)
+    wanted -= target.get_extractions(wanted, extractor_id).keys()
+    records = source.get_extractions(wanted, extractor_id)
     if records:
         target.put_extractions(records, extractor_id)
     return len(records)
