@@ -107,8 +107,8 @@ class PairAggregate:
     def unfold(self, other: PairAggregate) -> bool:
         """As `NameAggregate.unfold`."""
         counters = ((self.keywords, other.keywords), (self.descriptions, other.descriptions))
-        if (not other.chunks.keys() <= self.chunks.keys() or other.weight > self.weight
-                or not all(_holds(m, t) for m, t in counters)):
+        # No test on the weight: a record may weigh less than 0, and Fraction subtracts exactly.
+        if not other.chunks.keys() <= self.chunks.keys() or not all(_holds(m, t) for m, t in counters):
             return False
         for mine, theirs in counters:
             _subtract(mine, theirs)

@@ -86,9 +86,12 @@ def test_an_aggregate_unfolds_only_what_it_holds():
     del legacy["m"]
     old = NameAggregate.from_json(json.dumps(legacy))
     assert old.mentions is None and not old.unfold(name_aggregates({"c1": a})["marley"])
-    pair = pair_aggregates({"c1": Extraction(relations=[ExtractedRelation(source="A", target="B", weight=1.0)])})
-    heavier = pair_aggregates({"c1": Extraction(relations=[ExtractedRelation(source="A", target="B", weight=2.0)])})
-    assert not pair["a|b"].unfold(heavier["a|b"])
+    # A weight is not a count: any is taken out exactly, a negative one too (a record replaced
+    # by one differing in weight only is caught by the "record" journal, not here).
+    ab = {w: Extraction(relations=[ExtractedRelation(source="A", target="B", weight=w)]) for w in (-1.0, 2.0)}
+    pair = pair_aggregates({"c1": ab[-1.0], "c2": ab[2.0]})["a|b"]
+    assert pair.unfold(pair_aggregates({"c2": ab[2.0]})["a|b"])  # 2 out of a total of 1
+    assert pair.to_json() == pair_aggregates({"c1": ab[-1.0]})["a|b"].to_json()
 
 
 def test_a_name_named_only_by_removed_chunks_loses_its_zero_vote():
