@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from graphrag.chunk_keys import rekey_texts
 from graphrag.index_report import ProgressCallback
 from graphrag.llm.base import Embedder
 from graphrag.llm.embed.common import aembed
@@ -80,7 +81,7 @@ class HeldBack:
 
 
 def journal_is_empty(state: StateStore) -> bool:
-    return not any(state.pending(kind) for kind in ("document", "chunk", "entity", "relation"))
+    return not any(state.pending(kind) for kind in ("document", "chunk", "record", "entity", "relation"))
 
 
 class Reconciler:
@@ -133,9 +134,11 @@ class Reconciler:
         rest of the journal (a summary the model failed, a key a pipelined round defers)
         waits for the next run or round, as without judging aside."""
         if only is None:
+            replaced = self.state.pending("record")  # the ledger rebuilds what counted them
+            if replaced:  # before the keys are read: re-keying journals the old and the new
+                rekey_texts(self.state, self.extractor_id, replaced)
             doc_ids = self.state.pending("document")
             chunk_ids = self.state.pending("chunk")
-            replaced = self.state.pending("record")  # the ledger rebuilds what counted them
             entity_keys = self.state.pending("entity")
             relation_keys = self.state.pending("relation")
             # A back-fill of name vectors (turned on for a workspace indexed without them) runs
@@ -146,6 +149,7 @@ class Reconciler:
             entity_keys = self.state.pending("entity") & only.entities
             relation_keys = self.state.pending("relation") & only.relations
         if not (doc_ids or chunk_ids or entity_keys or relation_keys or vectors_due):
+            self.state.clear_pending("record", replaced)  # a text no chunk has: nothing counted it
             return HeldBack()
 
         changes = await plan_graph_changes(

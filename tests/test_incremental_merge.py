@@ -348,9 +348,44 @@ def test_a_record_replaced_by_any_writer_is_rebuilt_not_unfolded(make_rag, write
     assert snapshot(rag) == snapshot(fresh)
 
 
-def test_the_eval_cache_fills_in_records_and_never_replaces_one(make_rag, write_docs, tmp_path):
-    """A kept evaluation workspace's graph was built from its own records: the cache only
-    adds the ones it lacks."""
+def test_a_record_that_names_someone_new_is_followed_by_the_graph(make_rag, write_docs):
+    """A bare store write whose record renames one name and adds another with a relation to
+    it: the next update re-keys the chunks with that text and gives the graph a fresh index
+    of the same records gives (before, the new name never reached the graph, and its
+    relation to a re-formed entity made every later command fail: "refers to missing
+    entities")."""
+    from graphrag.models import ExtractedEntity, ExtractedRelation
+
+    paths = write_docs(documents(35, 3))
+    rag = make_rag("ws", summary_policy="rebuild", resolution=True)
+    rag.index([str(p) for p in paths])
+    extractor_id = rag.extractor.extractor_id
+    chunk = next(c for d in rag.status() for c in rag.state.chunks_of(d.id))
+    record = rag.state.get_extractions({chunk.text_hash}, extractor_id)[chunk.text_hash]
+    first = record.entities[0].name
+
+    def upper(name: str) -> str:
+        return name.upper() if name == first else name
+
+    changed = record.model_copy(update={
+        "entities": [e.model_copy(update={"name": upper(e.name)}) for e in record.entities]
+        + [ExtractedEntity(name="Zed Hart", type="person", description="Written by a script.")],
+        "relations": [r.model_copy(update={"source": upper(r.source), "target": upper(r.target)}) for r in record.relations]
+        + [ExtractedRelation(source="Zed Hart", target=first.upper(), description="Met.", weight=2.0)],
+    })
+    rag.state.put_extractions({chunk.text_hash: changed}, extractor_id)
+    rag.index([str(p) for p in paths])  # nothing new: settles the journal
+    assert rag.graph.get_entities(["zed hart"])["zed hart"].source_ids == (chunk.id,)
+
+    fresh = make_rag("fresh", summary_policy="rebuild", resolution=True)
+    hashes = {c.text_hash for d in rag.status() for c in rag.state.chunks_of(d.id)}
+    fresh.state.put_extractions(rag.state.get_extractions(hashes, extractor_id), extractor_id)
+    fresh.index([str(p) for p in paths])
+    assert snapshot(rag) == snapshot(fresh)
+    assert rag.state.pending("record") == set()
+
+
+def test_the_eval_cache_copies_records_and_the_store_journals_the_replaced(make_rag, write_docs, tmp_path):
     from graphrag.eval.cache import copy_extractions, open_cache
 
     paths = write_docs(documents(33, 2))
@@ -359,8 +394,6 @@ def test_the_eval_cache_fills_in_records_and_never_replaces_one(make_rag, write_
     extractor_id = rag.extractor.extractor_id
     held = rag.state.get_extractions({c.text_hash for d in rag.status() for c in rag.state.chunks_of(d.id)}, extractor_id)
     cache = open_cache(tmp_path / "cache")
-    cache.put_extractions({h: Extraction() for h in held}, extractor_id)
-    cache.put_extractions({"new-text": Extraction()}, extractor_id)
-    assert copy_extractions(cache, rag.state, [*held, "new-text", "unknown"], extractor_id) == 1
-    assert rag.state.get_extractions(held, extractor_id) == held
-    assert rag.state.pending("record") == set()
+    cache.put_extractions({**held, next(iter(held)): Extraction(), "new-text": Extraction()}, extractor_id)
+    assert copy_extractions(cache, rag.state, [*held, "new-text", "unknown"], extractor_id) == len(held) + 1
+    assert rag.state.pending("record") == {next(iter(held))}

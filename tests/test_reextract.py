@@ -192,3 +192,51 @@ def test_reextracting_a_text_another_document_shares_rekeys_both(make_rag, write
     fresh = make_rag("fresh", chat=ScriptedChatModel(Revised(revised=True)), **options)
     fresh.index([str(b)])
     assert snapshot(rag) == snapshot(fresh)
+
+
+class Renaming(Revised):
+    """Once `revised`, Ada Marsh is spelled in capitals (her entity is re-formed) and a new
+    name comes with a relation to her."""
+
+    def __call__(self, messages: Sequence[Message], purpose: str) -> str:
+        text = derived_extraction_responder(messages, purpose)
+        if not self.revised or purpose != "extract":
+            return text
+        data = json.loads(text.replace("Ada Marsh", "ADA MARSH"))
+        data["entities"].append({"name": "Zed Hart", "type": "person", "description": "New."})
+        data["relations"].append({"source": "Zed Hart", "target": "ADA MARSH", "keywords": ["new"],
+                                  "description": "New.", "weight": 2.0})
+        return json.dumps(data)
+
+
+def test_a_reextract_killed_once_its_records_are_stored_is_finished_by_the_next_command(
+    make_rag, write_docs, monkeypatch
+) -> None:
+    """Killed between storing the new records and reconciling: the next command re-keys the
+    chunks from the records and converges (it used to fail on every command after: "refers
+    to missing entities")."""
+    from graphrag.stores.sqlite_state import SQLiteStateStore
+    from tests.fakes.chat import ScriptedChatModel
+
+    (a,) = write_docs({"a": "Ada Marsh met Bram Quill near the mill."})
+    model = Renaming()
+    options = {"summary_policy": "rebuild", "chunk_size": 40, "chunk_overlap": 0, "resolution": True}
+    rag = make_rag("ws", chat=ScriptedChatModel(model), **options)
+    rag.index([str(a)])
+    put = SQLiteStateStore.put_extractions
+
+    def killed_after(self, records, extractor_id):
+        put(self, records, extractor_id)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SQLiteStateStore, "put_extractions", killed_after)
+    model.revised = True
+    with pytest.raises(KeyboardInterrupt):
+        rag.reextract([str(a)])
+    monkeypatch.setattr(SQLiteStateStore, "put_extractions", put)
+    rag.index([str(a)])
+
+    fresh = make_rag("fresh", chat=ScriptedChatModel(Renaming(revised=True)), **options)
+    fresh.index([str(a)])
+    assert rag.graph.get_entities(["zed hart"])
+    assert snapshot(rag) == snapshot(fresh)

@@ -28,11 +28,10 @@ def open_cache(folder: Path) -> SQLiteStateStore:
 
 
 def copy_extractions(source: StateStore, target: StateStore, text_hashes: Iterable[str], extractor_id: str) -> int:
-    """Copies the stored extraction records of these chunk texts that the target lacks;
-    returns how many. A record the target holds already is what its graph was built from."""
-    wanted = set(text_hashes)
-    wanted -= target.get_extractions(wanted, extractor_id).keys()
-    records = source.get_extractions(wanted, extractor_id)
+    """Copies the stored extraction records of these chunk texts; returns how many. One
+    that replaces a different record is journaled by the target: its next index re-keys
+    the chunks with that text and rebuilds what they support."""
+    records = source.get_extractions(set(text_hashes), extractor_id)
     if records:
         target.put_extractions(records, extractor_id)
     return len(records)

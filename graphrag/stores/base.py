@@ -125,8 +125,7 @@ class StateStore(Protocol):
 
     # extraction records, content-addressed by (chunk text hash, extractor id): they
     # outlive the chunks so an edited document reuses them and deletion never re-extracts.
-    # Replacing a stored record with a different one journals its hash as pending "record"
-    # and the keys its chunks support as pending "entity" / "relation".
+    # Replacing a stored record with a different one journals its hash as pending "record".
     def get_extractions(self, text_hashes: Iterable[str], extractor_id: str) -> dict[str, Extraction]: ...
     def put_extractions(self, records: Mapping[str, Extraction], extractor_id: str) -> None: ...
 
@@ -142,7 +141,8 @@ class StateStore(Protocol):
     # and vectors agree. A crash in between leaves the keys here, so the next run finishes
     # the job. kind: "entity" | "relation" | "document" (delete from the graph) | "chunk"
     # (delete from the graph and the vectors) | "record" (a text hash whose extraction record
-    # was replaced: merge aggregates that counted the old one are rebuilt).
+    # was replaced: its chunks are re-keyed and the merge aggregates that counted the old
+    # record rebuilt).
     def add_pending(self, kind: str, keys: Iterable[str]) -> None: ...
     def pending(self, kind: str) -> set[str]: ...
     def clear_pending(self, kind: str, keys: Iterable[str]) -> None: ...

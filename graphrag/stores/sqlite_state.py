@@ -36,10 +36,6 @@ _VECTOR_DTYPE = np.dtype("<f4")
 _VALID_STATUSES: frozenset[str] = frozenset(get_args(DocumentStatus))
 _PENDING_KINDS = frozenset({"entity", "relation", "document", "chunk", "record"})
 
-_KEYS_OF_TEXTS = (
-    "SELECT DISTINCT k.kind, k.key FROM chunks c JOIN chunk_keys k ON k.chunk_id = c.id WHERE c.text_hash {in_}"
-)
-
 
 class SQLiteStateStore:
     """Documents, chunks, extraction records, the chunk -> key index and the caches."""
@@ -261,18 +257,13 @@ class SQLiteStateStore:
         rows = [(h, extractor_id, e.model_dump_json()) for h, e in records.items()]
         sql = "SELECT text_hash, record FROM extractions WHERE extractor_id = ? AND text_hash {in_}"
         with self._write() as db:
-            # Stored merge aggregates count the record being replaced: journal its text and
-            # the keys its chunks support in the same transaction, whoever the writer is, so
-            # the next merge rebuilds those aggregates rather than unfold a record they never
-            # counted (re-keying the chunks to the new record is the writer's job: reextract).
+            # The chunks with this text and the merge aggregates that counted it follow the
+            # old record: journal its text in the same transaction, whoever the writer is, so
+            # reconcile re-keys them and rebuilds what counted it (graphrag.chunk_keys) rather
+            # than unfold a record never counted.
             new = {h: record for h, _, record in rows}
-            replaced = [h for h, old in _select_in(db, sql, new, extractor_id) if old != new[h]]
-            journal = [("record", h) for h in replaced]
-            journal += [
-                ("entity" if kind == "e" else "relation", key)
-                for kind, key in _select_in(db, _KEYS_OF_TEXTS, replaced)
-            ]
-            db.executemany("INSERT OR IGNORE INTO pending (kind, key) VALUES (?, ?)", journal)
+            replaced = [("record", h) for h, old in _select_in(db, sql, new, extractor_id) if old != new[h]]
+            db.executemany("INSERT OR IGNORE INTO pending (kind, key) VALUES (?, ?)", replaced)
             db.executemany(
                 "INSERT OR REPLACE INTO extractions (text_hash, extractor_id, record) VALUES (?, ?, ?)",
                 rows,
