@@ -397,3 +397,36 @@ def test_the_eval_cache_copies_records_and_the_store_journals_the_replaced(make_
     cache.put_extractions({**held, next(iter(held)): Extraction(), "new-text": Extraction()}, extractor_id)
     assert copy_extractions(cache, rag.state, [*held, "new-text", "unknown"], extractor_id) == len(held) + 1
     assert rag.state.pending("record") == {next(iter(held))}
+
+
+def test_a_new_most_frequent_spelling_renames_the_relations_too_without_resolution(make_rag, write_docs):
+    """Resolution off: once "IRIS" outnumbers "Iris", the entity is renamed, and so is every
+    relation's vector text that names it, as in a fresh index (only the relations of the
+    journaled pairs were rebuilt, so older ones kept the old name)."""
+    from tests.fakes.chat import ScriptedChatModel, derived_extraction_responder, fenced_text
+
+    answers = {
+        "met": {"entities": [{"name": "Iris", "type": "person", "description": "Met Cora."},
+                             {"name": "Cora Finch", "type": "person", "description": "Met Iris."}],
+                "relations": [{"source": "Iris", "target": "Cora Finch", "keywords": ["met"],
+                               "description": "They met.", "weight": 1.0}]},
+        "sailed": {"entities": [{"name": "IRIS", "type": "person", "description": "Sailed."}], "relations": []},
+        "rowed": {"entities": [{"name": "IRIS", "type": "person", "description": "Rowed."}], "relations": []},
+    }
+
+    def responder(messages, purpose):
+        if purpose not in ("extract", "extract_reask"):
+            return derived_extraction_responder(messages, purpose)
+        document = fenced_text(messages, "DOCUMENT") or ""
+        return json.dumps(next(a for word, a in answers.items() if word in document))
+
+    docs = {"a": "Iris met Cora Finch at the ford.", "b": "Iris sailed home.", "c": "Iris rowed back."}
+    paths = write_docs(docs)
+    options = {"summary_policy": "rebuild", "resolution": False}
+    rag = make_rag("ws", chat=ScriptedChatModel(responder), **options)
+    for path in paths:
+        rag.index([str(path)])
+    assert rag.graph.get_entities(["iris"])["iris"].name == "IRIS"
+    fresh = make_rag("fresh", chat=ScriptedChatModel(responder), **options)
+    fresh.index([str(p) for p in paths])
+    assert snapshot(rag) == snapshot(fresh)
