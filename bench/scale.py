@@ -12,7 +12,8 @@ text, zero latency) and the hashing embedder (no model), then measures:
 - the first query of each mode after another handle (a scheduled flow; the API is the
   handle that queries) added one new document: the reader catches up with the change
   (its graph, vector tables and PPR graph) and answers. The documents are deleted again
-  after, so a kept workspace stays as it was built;
+  after, one at a time: deleting one document from the full workspace vs deleting a
+  probe from its empty one (median; a kept workspace stays as it was built);
 - peak resident memory of the process (each size and backend runs in its own process;
   for Neo4j this is the client only, the server's memory is not counted).
 
@@ -189,15 +190,17 @@ def _retrieval_p50(rag: Any, qs: list[str], repeat: int,
 
 
 def _first_after_add(rag: Any, workspace: Path, backend: str, neo4j_uri: str | None, folder: Path,
-                     n_entities: int, qs: list[str]) -> dict[str, float]:
+                     n_entities: int, qs: list[str]) -> tuple[dict[str, float], list[float]]:
     """Per mode, seconds: a writer adds one new document, then `rag` (warm) answers its first
     query (catching up with the change included). Neo4j: `rag` writes itself (each handle of
-    this bench has its own namespace)."""
+    this bench has its own namespace). Then the writer deletes those documents one at a time
+    (seconds each, the second value), so a kept workspace stays as built."""
     from graphrag.query.result import QUERY_MODES
 
     docs = write_probes(folder, n_entities + 1000, len(QUERY_MODES))  # other names than the probes'
     writer = rag if backend == "neo4j" else _make_rag(workspace, backend, neo4j_uri)
     out = {}
+    deletes = []
     try:
         for mode, doc in zip(QUERY_MODES, docs):
             writer.index([str(doc)])
@@ -205,12 +208,32 @@ def _first_after_add(rag: Any, workspace: Path, backend: str, neo4j_uri: str | N
             started = time.perf_counter()
             result = rag.query(qs[0], mode=mode, only_context=True)
             out[mode] = time.perf_counter() - started - result.timings.get("keywords", 0.0)
-        writer.delete([str(doc.resolve()) for doc in docs])
+        for doc in docs:
+            started = time.perf_counter()
+            writer.delete([str(doc.resolve())])
+            deletes.append(time.perf_counter() - started)
     finally:
         if writer is not rag:
             writer.close()
     rag.query(qs[0], mode="naive", only_context=True)  # caught up with the deletes
-    return out
+    return out, deletes
+
+
+def _empty_updates(root: Path, probes: list[Path], backend: str, neo4j_uri: str | None) -> tuple[list[float], list[float]]:
+    """Seconds to add each probe to an empty workspace of its own, and to delete it again."""
+    adds, deletes = [], []
+    for k, probe in enumerate(probes):
+        rag = _make_rag(root / f"empty{k}", backend, neo4j_uri)
+        try:
+            started = time.perf_counter()
+            rag.index([str(probe)])
+            adds.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            rag.delete([str(probe.resolve())])
+            deletes.append(time.perf_counter() - started)
+        finally:
+            _close(rag, backend)
+    return adds, deletes
 
 
 def measure_kept(folder: Path, n_entities: int, repeat: int, corpus_file: Path | None = None,
@@ -226,12 +249,21 @@ def measure_kept(folder: Path, n_entities: int, repeat: int, corpus_file: Path |
         if profiler is not None:
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(query_profile)
         with tempfile.TemporaryDirectory(prefix="graphrag-scale-") as tmp:
-            after_add = _first_after_add(rag, folder / "ws", "networkx", None, Path(tmp), n_entities, qs)
+            after_add, deletes_full = _first_after_add(rag, folder / "ws", "networkx", None, Path(tmp), n_entities, qs)
+            probes = write_probes(Path(tmp) / "probes", n_entities, 3) if corpus_file is None else \
+                write_passages(corpus_file, Path(tmp), 3)[1]
+            _, deletes_empty = _empty_updates(Path(tmp), probes, "networkx", None)
     finally:
         rag.close()
     # peak_rss_mb stays the build's (what the table reports); this process only queried
     return {**saved, "retrieval_p50": p50, "first_after_add": after_add, "kept": True,
+            **_deletes(deletes_full, deletes_empty),
             "query_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _deletes(full: list[float], empty: list[float]) -> dict[str, Any]:
+    return {"delete_full": statistics.median(full), "delete_empty": statistics.median(empty),
+            "deletes_full": full, "deletes_empty": empty}
 
 
 def measure(
@@ -258,13 +290,7 @@ def measure(
         warm.index([str(probes[0])])
         _close(warm, backend)
 
-        empty_adds = []
-        for k, probe in enumerate(probes):
-            rag = _make_rag(root / f"empty{k}", backend, neo4j_uri)
-            started = time.perf_counter()
-            rag.index([str(probe)])
-            empty_adds.append(time.perf_counter() - started)
-            _close(rag, backend)
+        empty_adds, empty_deletes = _empty_updates(root, probes, backend, neo4j_uri)
 
         rag = _make_rag(ws, backend, neo4j_uri)
         try:
@@ -284,7 +310,7 @@ def measure(
                     pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(profile)
             stats = rag.graph.stats()  # not rag.stats(): its duplicate report is not what this measures
             p50 = _retrieval_p50(rag, qs, repeat)
-            after_add = _first_after_add(rag, ws, backend, neo4j_uri, root / "late", n_entities, qs)
+            after_add, full_deletes = _first_after_add(rag, ws, backend, neo4j_uri, root / "late", n_entities, qs)
         finally:
             _close(rag, backend)
     built = {
@@ -298,21 +324,24 @@ def measure(
     }
     if keep is not None:  # written last: a build that failed half-way is not reused
         (keep / "build.json").write_text(json.dumps(built), encoding="utf-8")
-    return {**built, "retrieval_p50": p50, "first_after_add": after_add}
+    return {**built, "retrieval_p50": p50, "first_after_add": after_add, **_deletes(full_deletes, empty_deletes)}
 
 
 # ------------------------------------------------------------------ the table (parent)
 def show(rows: list[dict[str, Any]]) -> None:
     from graphrag.query.result import QUERY_MODES
 
-    print("\nsize = target entities; times in seconds unless ms; add = one new document (median of the probes)")
+    print("\nsize = target entities; times in seconds unless ms; add = one new document (median of the probes);"
+          "\ndel = deleting one document just added (median)")
     header = (f"{'backend':8} {'size':>7} {'docs':>6} {'entities':>8} {'rels':>7} {'index s':>8} "
-              f"{'ms/doc':>7} {'add full':>8} {'add empty':>9} {'full/empty':>10} {'peak MB':>8}")
+              f"{'ms/doc':>7} {'add full':>8} {'add empty':>9} {'full/empty':>10} "
+              f"{'del full':>8} {'del empty':>9} {'full/empty':>10} {'peak MB':>8}")
     print(header)
     for r in rows:
         print(f"{r['backend']:8} {r['size']:>7} {r['documents']:>6} {r['entities']:>8} {r['relations']:>7} "
               f"{r['index_seconds']:8.1f} {r['per_document'] * 1000:7.1f} {r['add_full']:8.3f} "
-              f"{r['add_empty']:9.3f} {r['add_full'] / r['add_empty']:10.2f} {r['peak_rss_mb']:8.0f}")
+              f"{r['add_empty']:9.3f} {r['add_full'] / r['add_empty']:10.2f} {r['delete_full']:8.3f} "
+              f"{r['delete_empty']:9.3f} {r['delete_full'] / r['delete_empty']:10.2f} {r['peak_rss_mb']:8.0f}")
     kept = [str(r["size"]) for r in rows if r.get("kept")]
     if kept:
         print(f"(size {', '.join(kept)}: a kept workspace; its build, add and peak figures are from when it was built)")
@@ -332,7 +361,8 @@ def show(rows: list[dict[str, Any]]) -> None:
             p50 = " ".join(f"{m} {r['retrieval_p50'][m] / base['retrieval_p50'][m]:.2f}" for m in QUERY_MODES)
             first = " ".join(f"{m} {r['first_after_add'][m] / base['first_after_add'][m]:.2f}" for m in QUERY_MODES)
             print(f"  {backend} {r['size']} / {base['size']}: ms/doc {r['per_document'] / base['per_document']:.2f}, "
-                  f"add-one {r['add_full'] / base['add_full']:.2f}, peak memory "
+                  f"add-one {r['add_full'] / base['add_full']:.2f}, delete-one "
+                  f"{r['delete_full'] / base['delete_full']:.2f}, peak memory "
                   f"{r['peak_rss_mb'] / base['peak_rss_mb']:.2f}; retrieval p50: {p50}; first query after an add: {first}")
 
 

@@ -6,7 +6,9 @@ aggregate the chunks, the exact sum of weights, the count of every keyword and
 description. Merged entities and relations (`graphrag.merge`) are a function of these
 aggregates and the resolution mapping alone, and an aggregate of two disjoint sets of
 chunks is the sum of theirs: so folding a new chunk's records into a stored aggregate
-gives, word for word, what rebuilding it from every chunk's records gives.
+gives, word for word, what rebuilding it from every chunk's records gives. The
+difference holds too: taking a chunk's records out of an aggregate (`unfold`, for a
+deleted or edited document) gives what rebuilding it from the remaining chunks gives.
 
 Rows of a name come only from chunks whose record mentions it as `record_keys` indexes
 it (an entity, or an endpoint of a relation between two different names), so an
@@ -40,6 +42,10 @@ class NameAggregate:
     votes: Counter[str] = field(default_factory=Counter)  # stripped names of entity rows (endpoints: 0)
     types: Counter[str] = field(default_factory=Counter)  # normalized types of entity rows
     descriptions: Counter[str] = field(default_factory=Counter)
+    # Rows (entity and endpoint) per stripped name: a name stays in `votes`, with 0 votes,
+    # while some chunk still names it, which counts alone cannot tell once chunks are taken
+    # out. None in rows stored before it existed: such an aggregate folds but cannot unfold.
+    mentions: Counter[str] | None = field(default_factory=Counter)
 
     def fold(self, other: NameAggregate) -> None:
         self.chunks.update(other.chunks)
@@ -48,17 +54,39 @@ class NameAggregate:
             self.votes[name] += n
         self.types.update(other.types)
         self.descriptions.update(other.descriptions)
+        if self.mentions is not None and other.mentions is not None:
+            self.mentions.update(other.mentions)
+        else:
+            self.mentions = None
+
+    def unfold(self, other: NameAggregate) -> bool:
+        """Takes out `other`, the aggregate of some of this one's chunks; False (and nothing
+        changed) when this one does not hold them as `other` counts them."""
+        if self.mentions is None or other.mentions is None:
+            return False
+        counters = ((self.spellings, other.spellings), (self.votes, other.votes), (self.types, other.types),
+                 (self.descriptions, other.descriptions), (self.mentions, other.mentions))
+        if not other.chunks.keys() <= self.chunks.keys() or not all(_holds(m, t) for m, t in counters):
+            return False
+        for mine, theirs in counters:
+            _subtract(mine, theirs, keep_zero=mine is self.votes)
+        for name in [v for v in self.votes if v not in self.mentions]:
+            del self.votes[name]  # no chunk names it any more (a 0 vote is a name still named)
+        for chunk_id in other.chunks:
+            del self.chunks[chunk_id]
+        return True
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"c": self.chunks, "s": self.spellings, "v": self.votes, "t": self.types, "d": self.descriptions},
-            sort_keys=True,
-        )
+        raw = {"c": self.chunks, "s": self.spellings, "v": self.votes, "t": self.types, "d": self.descriptions}
+        if self.mentions is not None:
+            raw["m"] = self.mentions
+        return json.dumps(raw, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> NameAggregate:
         raw = json.loads(text)
-        return cls(raw["c"], Counter(raw["s"]), Counter(raw["v"]), Counter(raw["t"]), Counter(raw["d"]))
+        mentions = Counter(raw["m"]) if "m" in raw else None
+        return cls(raw["c"], Counter(raw["s"]), Counter(raw["v"]), Counter(raw["t"]), Counter(raw["d"]), mentions)
 
 
 @dataclass
@@ -76,6 +104,19 @@ class PairAggregate:
         self.keywords.update(other.keywords)
         self.descriptions.update(other.descriptions)
 
+    def unfold(self, other: PairAggregate) -> bool:
+        """As `NameAggregate.unfold`."""
+        counters = ((self.keywords, other.keywords), (self.descriptions, other.descriptions))
+        # No test on the weight: a record may weigh less than 0, and Fraction subtracts exactly.
+        if not other.chunks.keys() <= self.chunks.keys() or not all(_holds(m, t) for m, t in counters):
+            return False
+        for mine, theirs in counters:
+            _subtract(mine, theirs)
+        self.weight -= other.weight
+        for chunk_id in other.chunks:
+            del self.chunks[chunk_id]
+        return True
+
     def to_json(self) -> str:
         return json.dumps(
             {"c": self.chunks, "w": [self.weight.numerator, self.weight.denominator], "k": self.keywords,
@@ -87,6 +128,17 @@ class PairAggregate:
     def from_json(cls, text: str) -> PairAggregate:
         raw = json.loads(text)
         return cls(raw["c"], Fraction(*raw["w"]), Counter(raw["k"]), Counter(raw["d"]))
+
+
+def _holds(counts: Mapping[str, int], taken: Mapping[str, int]) -> bool:
+    return all(k in counts and counts[k] >= n for k, n in taken.items())
+
+
+def _subtract(counts: Counter[str], taken: Mapping[str, int], *, keep_zero: bool = False) -> None:
+    for k, n in taken.items():
+        counts[k] -= n
+        if counts[k] <= 0 and not keep_zero:
+            del counts[k]
 
 
 def name_aggregates(
@@ -112,6 +164,7 @@ def name_aggregates(
                 agg = row(surface, chunk_id)
                 agg.spellings[clean_text(e.name)] += 1
                 agg.votes[e.name.strip()] += 1
+                agg.mentions[e.name.strip()] += 1  # type: ignore[index]  # built fresh: never None
                 agg.types[normalize_type(e.type)] += 1
                 description = clean_text(e.description, single_line=False).strip()
                 if description:
@@ -126,6 +179,7 @@ def name_aggregates(
                     agg = row(surface, chunk_id)
                     agg.spellings[clean_text(name)] += 1
                     agg.votes[name.strip()] += 0  # a spelling, but no vote
+                    agg.mentions[name.strip()] += 1  # type: ignore[index]
     return out
 
 

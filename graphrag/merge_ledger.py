@@ -1,20 +1,23 @@
 """The merge aggregates kept in the state store, brought up to date for one reconcile.
 
-An update that only adds chunks to a name (or a pair of names) folds the new chunks'
-records into the stored aggregate instead of reading every chunk's record again: adding a
-document that names a hub entity costs what the document is, not what the hub is. A
-stored aggregate is used only when it provably covers a subset of the name's live chunks
-and the rest are chunks this reconcile is adding:
+An update folds the new chunks' records into a name's (or a pair of names') stored
+aggregate, and takes the records of the chunks it removed out of it, instead of reading
+every chunk's record again: adding, deleting or editing a document that names a hub entity
+costs what the document is, not what the hub is. A stored aggregate is used only when it
+provably covers the name's live chunks up to what this reconcile adds and removes:
 
 - written for the current extractor;
-- every chunk it holds is still a live chunk of the name;
-- none of them is journaled (a journaled chunk may be new again after a crash, or have had
-  its record replaced by `reextract`), nor shares its text hash with a journaled chunk;
+- every chunk it holds that is still live is not journaled (a journaled live chunk may be
+  new again after a crash, or re-extracted);
+- every chunk it holds that is gone is journaled (removed in this update), and its record
+  is still stored under the text hash the aggregate holds for it, and unfolds (the counts
+  it adds are there);
+- no text hash it holds names a record `reextract` replaced (journaled as "record");
 - every live chunk it lacks is journaled (new in this update).
 
-Anything else (a delete, an edit, a re-extraction, a stale or missing aggregate) rebuilds
-it from the records of all its live chunks. Either way the result is what a rebuild gives,
-because aggregates of disjoint chunk sets add up (`graphrag.merge_aggregates`).
+Anything else (a re-extraction, a stale, old-format or missing aggregate) rebuilds it from
+the records of all its live chunks. Either way the result is what a rebuild gives, because
+aggregates of disjoint chunk sets add up and subtract (`graphrag.merge_aggregates`).
 
 Beside them, per entity: the names it was last written with and its name, so the plan can
 tell an entity whose relations keep their keys (only the journaled pairs change) from one
@@ -42,7 +45,7 @@ NAMES, PAIRS, ENTITIES = "n", "p", "e"
 
 @dataclass
 class LedgerStats:
-    folded: int = 0  # aggregates brought up to date from the new chunks' records alone
+    folded: int = 0  # aggregates brought up to date from the new and removed chunks' records alone
     rebuilt: int = 0  # aggregates rebuilt from all their chunks' records
     records_read: int = 0  # distinct chunks whose records were read
 
@@ -70,7 +73,7 @@ class MergeLedger:
         self.load_records = load_records
         self.extractor_id = extractor_id
         self.journaled = state.pending("chunk")
-        self.journaled_texts = {c.text_hash for c in state.get_chunks(self.journaled).values()}
+        self.replaced = state.pending("record")
         self.stats = LedgerStats()
         self._names: _Kind[NameAggregate] = _Kind(NAMES, NameAggregate.from_json, name_aggregates)
         self._pairs: _Kind[PairAggregate] = _Kind(PAIRS, PairAggregate.from_json, pair_aggregates)
@@ -109,26 +112,33 @@ class MergeLedger:
         stored = self.state.get_aggregates(kind.tag, [k for k in asked if support[k]])
         todo: dict[str, set[str]] = {}  # key -> chunks whose records must be read
         base: dict[str, A] = {}
+        removed: dict[str, set[str]] = {}  # key -> its chunks this update removed
         for key in asked:
             live = support[key]
             if not live:
                 self._dirty[(kind.tag, key)] = None
                 continue
             agg = self._parse(kind, stored.get(key))
-            if agg is not None and self._extends(agg, live):
+            gone = self._gone(agg, live) if agg is not None else None
+            if agg is not None and gone is not None:
                 base[key] = agg
                 todo[key] = live - agg.chunks.keys()
+                if gone:
+                    removed[key] = gone
             else:
                 todo[key] = set(live)
+        for key in self._unfold(kind, base, removed):  # could not: rebuilt instead
+            del base[key]
+            todo[key] = set(support[key])
         chunk_ids = set().union(*todo.values()) if todo else set()
         records = self.records(chunk_ids)
         hashes = self._text_hashes(chunk_ids)
         for key, chunks in todo.items():
-            if key in base and not chunks:
+            if key in base and not chunks and key not in removed:
                 kind.held[key] = base[key]  # unchanged: nothing to write
                 continue
             part = {c: records[c] for c in chunks if c in records}
-            fresh = kind.build(part, [key], hashes).get(key)
+            fresh = kind.build(part, [key], hashes).get(key) if part else None
             if key in base:
                 agg = base[key]
                 if fresh is not None:
@@ -146,13 +156,33 @@ class MergeLedger:
                 out[key] = kind.held[key]
         return out
 
-    def _extends(self, agg: NameAggregate | PairAggregate, live: set[str]) -> bool:
+    def _gone(self, agg: NameAggregate | PairAggregate, live: set[str]) -> set[str] | None:
+        """The chunks of `agg` this update removed, or None when `agg` cannot be brought up
+        to date without reading every live chunk (see the module docstring)."""
         held = agg.chunks.keys()
-        if not held <= live or held & self.journaled:
-            return False
-        if any(h in self.journaled_texts for h in agg.chunks.values()):
-            return False
-        return (live - held) <= self.journaled
+        gone = held - live
+        if (held & live & self.journaled) or not gone <= self.journaled or not (live - held) <= self.journaled:
+            return None
+        if any(h in self.replaced for h in agg.chunks.values()) or any(not agg.chunks[c] for c in gone):
+            return None
+        return gone
+
+    def _unfold(self, kind: _Kind[A], base: Mapping[str, A], removed: Mapping[str, set[str]]) -> set[str]:
+        """Takes the removed chunks' records (read by the text hash each aggregate holds:
+        the chunks themselves are gone) out of their aggregates; returns the keys that
+        could not be (a record missing, or counts the aggregate does not hold)."""
+        wanted = {c: base[k].chunks[c] for k, gone in removed.items() for c in gone}
+        stored = self.state.get_extractions(set(wanted.values()), self.extractor_id) if wanted else {}
+        self._read |= {c for c, h in wanted.items() if h in stored}
+        self.stats.records_read = len(self._read)
+        failed = set()
+        for key, gone in removed.items():
+            agg = base[key]
+            part = {c: stored[agg.chunks[c]] for c in gone if agg.chunks[c] in stored}
+            taken = kind.build(part, [key], {c: agg.chunks[c] for c in gone}).get(key) if len(part) == len(gone) else None
+            if taken is None or taken.chunks.keys() != gone or not agg.unfold(taken):  # type: ignore[arg-type]
+                failed.add(key)
+        return failed
 
     def _parse(self, kind: _Kind[A], row: str | None) -> A | None:
         if row is None:

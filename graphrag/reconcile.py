@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from graphrag.chunk_keys import rekey_texts
 from graphrag.index_report import ProgressCallback
 from graphrag.llm.base import Embedder
 from graphrag.llm.embed.common import aembed
@@ -80,7 +81,7 @@ class HeldBack:
 
 
 def journal_is_empty(state: StateStore) -> bool:
-    return not any(state.pending(kind) for kind in ("document", "chunk", "entity", "relation"))
+    return not any(state.pending(kind) for kind in ("document", "chunk", "record", "entity", "relation"))
 
 
 class Reconciler:
@@ -133,6 +134,9 @@ class Reconciler:
         rest of the journal (a summary the model failed, a key a pipelined round defers)
         waits for the next run or round, as without judging aside."""
         if only is None:
+            replaced = self.state.pending("record")  # the ledger rebuilds what counted them
+            if replaced:  # before the keys are read: re-keying journals the old and the new
+                rekey_texts(self.state, self.extractor_id, replaced)
             doc_ids = self.state.pending("document")
             chunk_ids = self.state.pending("chunk")
             entity_keys = self.state.pending("entity")
@@ -141,10 +145,11 @@ class Reconciler:
             # even when nothing else is journaled: the names it brings together are re-resolved.
             vectors_due = self.resolver is not None and self.resolver.vectors_due()
         else:
-            doc_ids, chunk_ids, vectors_due = set(), set(), False
+            doc_ids, chunk_ids, replaced, vectors_due = set(), set(), set(), False
             entity_keys = self.state.pending("entity") & only.entities
             relation_keys = self.state.pending("relation") & only.relations
         if not (doc_ids or chunk_ids or entity_keys or relation_keys or vectors_due):
+            self.state.clear_pending("record", replaced)  # a text no chunk has: nothing counted it
             return HeldBack()
 
         changes = await plan_graph_changes(
@@ -271,6 +276,7 @@ class Reconciler:
         self.state.add_pending("relation", unsettled_relations)
         self.state.clear_pending("relation", relation_keys - unsettled_relations)
         self.state.clear_pending("entity", (entity_keys | changes.journaled) - unsettled_entities)
+        self.state.clear_pending("record", replaced)  # the aggregates that counted them are saved
         self.state.clear_pending("chunk", chunk_ids)
         self.state.clear_pending("document", doc_ids)
         # Long-lived readers in other processes (the API) compare this to reload: not

@@ -4,7 +4,8 @@ all) again, with fresh model answers, and rebuild what they contributed.
 The chunks come from the state store (the source files need not exist any more). Every
 chunk text is sent to the extractor with the LLM cache bypassed (its answers replace the
 cached ones); a document whose chunks all succeeded gets the new records (replacing the
-stored ones), its old and new keys are journaled, and reconcile rebuilds them. A document
+stored ones, which the store journals), and reconcile re-keys every chunk with those texts
+and rebuilds what the old and the new keys name. A document
 with a chunk that fails keeps its previous records and graph, and is reported failed: a
 model outage during a reextract never costs the graph that worked.
 """
@@ -17,7 +18,6 @@ from typing import Any
 
 from graphrag.cost import ExtractionCostEstimator
 from graphrag.index_report import ProgressCallback
-from graphrag.merge import record_keys
 from graphrag.models import Chunk, DocumentRecord, Extraction
 from graphrag.settings import Settings
 from graphrag.stores.base import StateStore
@@ -116,12 +116,8 @@ async def reextract_chunks(
 
 
 def commit_document(state: StateStore, extractor_id: str, chunks: list[Chunk], fresh: dict[str, Extraction]) -> None:
-    """New records and chunk keys of one document; both old and new keys journaled first."""
-    old_entities, old_relations = state.keys_for_chunks([c.id for c in chunks])
-    new_keys = {c.id: record_keys(fresh[c.text_hash]) for c in chunks}
+    """New records of one document, its chunks journaled first. The store journals each
+    replaced record; reconcile then re-keys every chunk with that text, in any document
+    (`graphrag.chunk_keys`), and rebuilds what the old and the new keys name."""
     state.add_pending("chunk", [c.id for c in chunks])
-    state.add_pending("entity", old_entities.union(*(ek for ek, _ in new_keys.values())))
-    state.add_pending("relation", old_relations.union(*(rk for _, rk in new_keys.values())))
     state.put_extractions({c.text_hash: fresh[c.text_hash] for c in chunks}, extractor_id)
-    for chunk_id, (ek, rk) in new_keys.items():
-        state.set_chunk_keys(chunk_id, ek, rk)

@@ -24,7 +24,8 @@ def snapshot(rag) -> dict:
     graph["degrees"] = sorted(degrees.items())
     for table in (CHUNKS_TABLE, ENTITIES_TABLE, RELATIONS_TABLE):
         rows = rag.vectors.get(table, rag.vectors.ids(table))
-        graph[table] = sorted((i, r.text, np.round(np.asarray(r.vector), 5).tobytes()) for i, r in rows.items())
+        # Its own key: the vector tables share their names with the graph's rows.
+        graph[f"vectors:{table}"] = sorted((i, r.text, np.round(np.asarray(r.vector), 5).tobytes()) for i, r in rows.items())
     return graph
 
 
@@ -35,9 +36,9 @@ def structure(snap: dict) -> dict:
         "entities": [e[:3] + e[4:] for e in snap["entities"]],
         "relations": [r[:3] + r[4:] for r in snap["relations"]],
         "degrees": snap["degrees"],
-        CHUNKS_TABLE: snap[CHUNKS_TABLE],
-        ENTITIES_TABLE: [row[0] for row in snap[ENTITIES_TABLE]],
-        RELATIONS_TABLE: [row[0] for row in snap[RELATIONS_TABLE]],
+        f"vectors:{CHUNKS_TABLE}": snap[f"vectors:{CHUNKS_TABLE}"],
+        f"vectors:{ENTITIES_TABLE}": [row[0] for row in snap[f"vectors:{ENTITIES_TABLE}"]],
+        f"vectors:{RELATIONS_TABLE}": [row[0] for row in snap[f"vectors:{RELATIONS_TABLE}"]],
     }
 
 

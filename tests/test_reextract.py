@@ -151,3 +151,92 @@ def test_the_command(tmp_path: Path, docs: list[Path]) -> None:
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["documents_reextracted"] == 1
         assert graphrag("reextract", "doc-nothing").returncode == exit_codes.USAGE
+
+
+class Revised:
+    """Derived extractions; once `revised`, one more name in every answer about the mill."""
+
+    def __init__(self, revised: bool = False) -> None:
+        self.revised = revised
+
+    def __call__(self, messages: Sequence[Message], purpose: str) -> str:
+        text = derived_extraction_responder(messages, purpose)
+        if not self.revised or purpose != "extract" or "mill" not in messages[-1]["content"]:
+            return text
+        data = json.loads(text)
+        data["entities"].append({"name": "Zed Hart", "type": "person", "description": "New."})
+        return json.dumps(data)
+
+
+def test_reextracting_a_text_another_document_shares_rekeys_both(make_rag, write_docs) -> None:
+    """A record belongs to a text: re-extracting one document also re-keys the other
+    document's chunk with the same text, so a name only the new record has stays in the
+    graph once the re-extracted document is deleted."""
+    from tests.fakes.chat import ScriptedChatModel
+
+    shared = "Ada Marsh met Bram Quill near the mill, and Iris Vale wrote to Ada Marsh about it."
+    shared += " Bram Quill sold the mill to Iris Vale in the spring, and Ada Marsh kept the ledger."
+    endings = ["Tom Reed met Cora Finch at the ford.", "Cora Finch wrote to Tom Reed from the harbour."]
+    a, b = write_docs({name: shared + "\n\n" + end for name, end in zip("ab", endings)})
+    model = Revised()
+    options = {"summary_policy": "rebuild", "chunk_size": 40, "chunk_overlap": 0}
+    rag = make_rag("ws", chat=ScriptedChatModel(model), **options)
+    rag.index([str(a), str(b)])
+    first_chunks = [rag.state.chunks_of(d.id)[0] for d in rag.status()]
+    assert [c.text for c in first_chunks] == [shared, shared] and first_chunks[0].id != first_chunks[1].id
+    model.revised = True
+    assert rag.reextract([str(a)]).documents_reextracted == 1
+    assert rag.graph.get_entities(["zed hart"])
+    rag.delete([str(a)])
+
+    fresh = make_rag("fresh", chat=ScriptedChatModel(Revised(revised=True)), **options)
+    fresh.index([str(b)])
+    assert snapshot(rag) == snapshot(fresh)
+
+
+class Renaming(Revised):
+    """Once `revised`, Ada Marsh is spelled in capitals (her entity is re-formed) and a new
+    name comes with a relation to her."""
+
+    def __call__(self, messages: Sequence[Message], purpose: str) -> str:
+        text = derived_extraction_responder(messages, purpose)
+        if not self.revised or purpose != "extract":
+            return text
+        data = json.loads(text.replace("Ada Marsh", "ADA MARSH"))
+        data["entities"].append({"name": "Zed Hart", "type": "person", "description": "New."})
+        data["relations"].append({"source": "Zed Hart", "target": "ADA MARSH", "keywords": ["new"],
+                                  "description": "New.", "weight": 2.0})
+        return json.dumps(data)
+
+
+def test_a_reextract_killed_once_its_records_are_stored_is_finished_by_the_next_command(
+    make_rag, write_docs, monkeypatch
+) -> None:
+    """Killed between storing the new records and reconciling: the next command re-keys the
+    chunks from the records and converges (it used to fail on every command after: "refers
+    to missing entities")."""
+    from graphrag.stores.sqlite_state import SQLiteStateStore
+    from tests.fakes.chat import ScriptedChatModel
+
+    (a,) = write_docs({"a": "Ada Marsh met Bram Quill near the mill."})
+    model = Renaming()
+    options = {"summary_policy": "rebuild", "chunk_size": 40, "chunk_overlap": 0, "resolution": True}
+    rag = make_rag("ws", chat=ScriptedChatModel(model), **options)
+    rag.index([str(a)])
+    put = SQLiteStateStore.put_extractions
+
+    def killed_after(self, records, extractor_id):
+        put(self, records, extractor_id)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SQLiteStateStore, "put_extractions", killed_after)
+    model.revised = True
+    with pytest.raises(KeyboardInterrupt):
+        rag.reextract([str(a)])
+    monkeypatch.setattr(SQLiteStateStore, "put_extractions", put)
+    rag.index([str(a)])
+
+    fresh = make_rag("fresh", chat=ScriptedChatModel(Renaming(revised=True)), **options)
+    fresh.index([str(a)])
+    assert rag.graph.get_entities(["zed hart"])
+    assert snapshot(rag) == snapshot(fresh)

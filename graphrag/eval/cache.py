@@ -28,7 +28,9 @@ def open_cache(folder: Path) -> SQLiteStateStore:
 
 
 def copy_extractions(source: StateStore, target: StateStore, text_hashes: Iterable[str], extractor_id: str) -> int:
-    """Copies the stored extraction records of these chunk texts; returns how many."""
+    """Copies the stored extraction records of these chunk texts; returns how many. One
+    that replaces a different record is journaled by the target: its next index re-keys
+    the chunks with that text and rebuilds what they support."""
     records = source.get_extractions(set(text_hashes), extractor_id)
     if records:
         target.put_extractions(records, extractor_id)

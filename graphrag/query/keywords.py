@@ -14,9 +14,12 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import fastjsonschema
 
 from graphrag.errors import LLMOutputError
 from graphrag.llm.base import ChatModel, ChatResult, Message
@@ -57,10 +60,15 @@ def keywords_schema() -> dict[str, Any]:
     return json.loads(Path(SCHEMA_PATH).read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=1)
+def _keywords_validator() -> Callable[[Any], Any]:
+    # Compiled once: jsonschema.validate checks the schema itself and resolves its
+    # references on every call, 6 ms of every question (a fifth of a warm local query).
+    return fastjsonschema.compile(keywords_schema())
+
+
 def parse_keywords(text: str) -> Keywords | None:
     """Keywords from a model reply, or None when it is not (even after repair) a valid object."""
-    import jsonschema
-
     from graphrag.llm.json_output import load_model_json
 
     try:
@@ -70,8 +78,8 @@ def parse_keywords(text: str) -> Keywords | None:
     if not isinstance(data, dict):
         return None
     try:
-        jsonschema.validate(data, keywords_schema())
-    except jsonschema.ValidationError:
+        _keywords_validator()(data)
+    except fastjsonschema.JsonSchemaException:
         return None
     return Keywords(
         high_level=_dedupe(data["high_level_keywords"]),

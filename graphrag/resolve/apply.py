@@ -91,8 +91,14 @@ async def plan_graph_changes(
     changes = GraphChanges(ledger=ledger)
     if resolver is None:  # resolution off: every name key is its own entity
         names = ledger.names(state.chunks_for_entities(entity_keys))
-        pairs = ledger.pairs(state.chunks_for_relations(relation_keys))
         changes.entities = combine_entities(names)
+        # A spelling that became the most frequent renames its entity, and every relation of
+        # it carries the name in its vector text: those are rebuilt too, as a fresh index has them.
+        written = graph.get_entities(changes.entities.keys())
+        renamed = {k for k, e in changes.entities.items() if k in written and written[k].name != e.name}
+        if renamed:
+            relation_keys = relation_keys | {r.key for rels in graph.neighbors(renamed).values() for r in rels}
+        pairs = ledger.pairs(state.chunks_for_relations(relation_keys))
         changes.relations = combine_relations(pairs)
         changes.gone_entities = entity_keys - changes.entities.keys()
         changes.gone_relations = relation_keys - changes.relations.keys()

@@ -34,8 +34,7 @@ EXTRACTION_CACHE_RECORDS = 20_000
 _VECTOR_DTYPE = np.dtype("<f4")
 
 _VALID_STATUSES: frozenset[str] = frozenset(get_args(DocumentStatus))
-_PENDING_KINDS = frozenset({"entity", "relation", "document", "chunk"})
-
+_PENDING_KINDS = frozenset({"entity", "relation", "document", "chunk", "record"})
 
 
 class SQLiteStateStore:
@@ -224,6 +223,10 @@ class SQLiteStateStore:
             rows = _select_in(db, _SELECT_CHUNKS + " WHERE id {in_}", chunk_ids)
             return {row[0]: _chunk(row) for row in rows}
 
+    def chunks_with_texts(self, text_hashes: Iterable[str]) -> list[Chunk]:
+        with self._read() as db:
+            return [_chunk(r) for r in _select_in(db, _SELECT_CHUNKS + " WHERE text_hash {in_}", text_hashes)]
+
     def count_chunks(self) -> int:
         with self._read() as db:
             return int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
@@ -252,7 +255,15 @@ class SQLiteStateStore:
         if not records:
             return
         rows = [(h, extractor_id, e.model_dump_json()) for h, e in records.items()]
+        sql = "SELECT text_hash, record FROM extractions WHERE extractor_id = ? AND text_hash {in_}"
         with self._write() as db:
+            # The chunks with this text and the merge aggregates that counted it follow the
+            # old record: journal its text in the same transaction, whoever the writer is, so
+            # reconcile re-keys them and rebuilds what counted it (graphrag.chunk_keys) rather
+            # than unfold a record never counted.
+            new = {h: record for h, _, record in rows}
+            replaced = [("record", h) for h, old in _select_in(db, sql, new, extractor_id) if old != new[h]]
+            db.executemany("INSERT OR IGNORE INTO pending (kind, key) VALUES (?, ?)", replaced)
             db.executemany(
                 "INSERT OR REPLACE INTO extractions (text_hash, extractor_id, record) VALUES (?, ?, ?)",
                 rows,

@@ -73,5 +73,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, key)
     ) WITHOUT ROWID;
     """,
+    # v3: the chunks that share a text, re-keyed together when its record is replaced.
+    """
+    CREATE INDEX chunks_by_text ON chunks(text_hash);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

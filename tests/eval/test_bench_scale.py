@@ -26,6 +26,7 @@ def test_scale_bench_measures_a_toy_workspace(capsys):
     # the derived extraction finds the generated names: about the target, plus the probes' new ones
     assert 40 <= row["entities"] <= 40 + 6 and row["relations"] > row["entities"]
     assert row["documents"] == 4 and row["add_full"] > 0 and row["add_empty"] > 0
+    assert row["delete_full"] > 0 and row["delete_empty"] > 0 and len(row["deletes_full"]) == 7
     assert set(row["retrieval_p50"]) == {"naive", "local", "global", "hybrid", "mix", "ppr", "auto"}
     bench.show([row, {**row, "size": 80}])
     assert "full/empty" in capsys.readouterr().out
@@ -41,6 +42,7 @@ def test_a_kept_workspace_is_built_once_and_measured_again(tmp_path):
     # the build's figures are the saved ones (nothing was indexed again); retrieval is new
     assert again["index_seconds"] == built["index_seconds"] and again["entities"] == built["entities"]
     assert set(again["retrieval_p50"]) == set(built["retrieval_p50"])
+    assert again["delete_full"] > 0 and again["delete_empty"] > 0  # measured again on the kept workspace
     # a build that did not finish (no build.json) is redone from scratch
     (keep / "build.json").unlink()
     rebuilt = bench.measure(40, "networkx", None, repeat=1, keep=keep)

@@ -290,6 +290,20 @@ def test_a_replaced_extraction_record_is_read_fresh(state_backend) -> None:
     assert second.get_extractions(["h1", "h2"], "x") == {"h1": new, "h2": new}
 
 
+def test_replacing_a_record_with_another_journals_its_text_hash(state_store: StateStore) -> None:
+    """Merge aggregates count records by text hash: whoever replaces one with a different
+    record leaves the hash pending so they are rebuilt, not unfolded by the new record."""
+    from graphrag.models import ExtractedEntity, Extraction
+
+    old = Extraction(entities=[ExtractedEntity(name="Old", type="PERSON", description="d")])
+    new = Extraction(entities=[ExtractedEntity(name="New", type="PERSON", description="d")])
+    state_store.put_extractions({"h1": old, "h2": old}, "x")
+    assert state_store.pending("record") == set()
+    state_store.put_extractions({"h1": old, "h2": new, "h3": new}, "x")
+    state_store.put_extractions({"h1": new}, "y")
+    assert state_store.pending("record") == {"h2"}
+
+
 def test_documents_under_a_prefix(state_store: StateStore) -> None:
     for i, source in enumerate(["/d/a.txt", "/d/sub/b.txt", "/d/x.jsonl#3", "/db.txt", "/e/c.txt", "/d"]):
         state_store.upsert_document(doc(f"doc-{i}", source))
