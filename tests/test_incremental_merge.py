@@ -348,7 +348,7 @@ def test_a_record_replaced_by_any_writer_is_rebuilt_not_unfolded(make_rag, write
     assert snapshot(rag) == snapshot(fresh)
 
 
-def test_a_record_that_names_someone_new_is_followed_by_the_graph(make_rag, write_docs):
+def test_a_record_that_names_someone_new_is_followed_by_the_graph(graph_backend, make_rag, write_docs):
     """A bare store write whose record renames one name and adds another with a relation to
     it: the next update re-keys the chunks with that text and gives the graph a fresh index
     of the same records gives (before, the new name never reached the graph, and its
@@ -399,7 +399,7 @@ def test_the_eval_cache_copies_records_and_the_store_journals_the_replaced(make_
     assert rag.state.pending("record") == {next(iter(held))}
 
 
-def test_a_new_most_frequent_spelling_renames_the_relations_too_without_resolution(make_rag, write_docs):
+def test_a_new_most_frequent_spelling_renames_the_relations_too_without_resolution(graph_backend, make_rag, write_docs):
     """Resolution off: once "IRIS" outnumbers "Iris", the entity is renamed, and so is every
     relation's vector text that names it, as in a fresh index (only the relations of the
     journaled pairs were rebuilt, so older ones kept the old name)."""

@@ -168,7 +168,7 @@ class Revised:
         return json.dumps(data)
 
 
-def test_reextracting_a_text_another_document_shares_rekeys_both(make_rag, write_docs) -> None:
+def test_reextracting_a_text_another_document_shares_rekeys_both(graph_backend, make_rag, write_docs) -> None:
     """A record belongs to a text: re-extracting one document also re-keys the other
     document's chunk with the same text, so a name only the new record has stays in the
     graph once the re-extracted document is deleted."""
@@ -210,7 +210,7 @@ class Renaming(Revised):
 
 
 def test_a_reextract_killed_once_its_records_are_stored_is_finished_by_the_next_command(
-    make_rag, write_docs, monkeypatch
+    graph_backend, make_rag, write_docs, monkeypatch
 ) -> None:
     """Killed between storing the new records and reconciling: the next command re-keys the
     chunks from the records and converges (it used to fail on every command after: "refers
