@@ -35,6 +35,7 @@ _VECTOR_DTYPE = np.dtype("<f4")
 
 _VALID_STATUSES: frozenset[str] = frozenset(get_args(DocumentStatus))
 _PENDING_KINDS = frozenset({"entity", "relation", "document", "chunk", "record"})
+_SELECT_RECORDS = "SELECT text_hash, record FROM extractions WHERE extractor_id = ? AND text_hash {in_}"
 
 
 class SQLiteStateStore:
@@ -235,11 +236,10 @@ class SQLiteStateStore:
 
     def get_extractions(self, text_hashes: Iterable[str], extractor_id: str) -> dict[str, Extraction]:
         """The stored records (shared with a cache: treat them as read-only)."""
-        sql = "SELECT text_hash, record FROM extractions WHERE extractor_id = ? AND text_hash {in_}"
         cache = self._extraction_cache
         found: dict[str, Extraction] = {}
         with self._read() as db:
-            for hash_, record in _select_in(db, sql, text_hashes, extractor_id):
+            for hash_, record in _select_in(db, _SELECT_RECORDS, text_hashes, extractor_id):
                 hit = cache.get((extractor_id, hash_))
                 if hit is not None and hit[0] == record:
                     cache.move_to_end((extractor_id, hash_))
@@ -255,14 +255,13 @@ class SQLiteStateStore:
         if not records:
             return
         rows = [(h, extractor_id, e.model_dump_json()) for h, e in records.items()]
-        sql = "SELECT text_hash, record FROM extractions WHERE extractor_id = ? AND text_hash {in_}"
         with self._write() as db:
             # The chunks with this text and the merge aggregates that counted it follow the
             # old record: journal its text in the same transaction, whoever the writer is, so
             # reconcile re-keys them and rebuilds what counted it (graphrag.chunk_keys) rather
             # than unfold a record never counted.
             new = {h: record for h, _, record in rows}
-            replaced = [("record", h) for h, old in _select_in(db, sql, new, extractor_id) if old != new[h]]
+            replaced = [("record", h) for h, old in _select_in(db, _SELECT_RECORDS, new, extractor_id) if old != new[h]]
             db.executemany("INSERT OR IGNORE INTO pending (kind, key) VALUES (?, ?)", replaced)
             db.executemany(
                 "INSERT OR REPLACE INTO extractions (text_hash, extractor_id, record) VALUES (?, ?, ?)",
