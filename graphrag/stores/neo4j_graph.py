@@ -37,6 +37,8 @@ from graphrag.cypher import CypherResult
 from graphrag.errors import StoreError
 from graphrag.models import Chunk, DocumentRecord, Entity, Relation, normalize_name
 from graphrag.stores import neo4j_queries as Q
+from graphrag.stores.change_log import DEFAULT_FILENAME as CHANGE_LOG_FILENAME
+from graphrag.stores.change_log import ChangeLog, Changes
 from graphrag.stores.neo4j_bulk_write import plan_writes, write_plan
 from graphrag.stores.neo4j_graph_reads import Neo4jGraphReads, _batches, _unique
 
@@ -50,6 +52,7 @@ _VALIDATE_PAGE = 10_000
 # The driver also logs every notification on "neo4j.notifications" (to stderr when logging
 # is not configured); run_read_cypher returns them in the result instead.
 logging.getLogger("neo4j.notifications").addHandler(logging.NullHandler())
+log = logging.getLogger(__name__)
 
 _schema_lock = threading.Lock()
 _schema_applied: set[tuple[str, str | None]] = set()
@@ -90,7 +93,12 @@ class Neo4jGraphStore(Neo4jGraphReads):
         write_concurrency: int = 1,
         apply_schema: bool = True,
         driver: neo4j.Driver | None = None,
+        change_log: ChangeLog | None = None,
     ) -> None:
+        """`change_log`: where the keys this store writes are named for the processes that
+        cache the graph (`changes_since`); without one they load everything again after
+        every update."""
+        self._log = change_log
         if not namespace:
             raise StoreError("the Neo4j graph namespace must not be empty; set GRAPHRAG_GRAPH_NAMESPACE")
         self.uri = uri
@@ -122,14 +130,20 @@ class Neo4jGraphStore(Neo4jGraphReads):
         if not settings.neo4j_uri:
             raise StoreError("the Neo4j graph store needs NEO4J_URI (e.g. bolt://localhost:7687)")
         password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
-        return cls(
-            settings.neo4j_uri,
-            namespace=settings.resolved_graph_namespace,
-            auth=(settings.neo4j_username, password) if password is not None else None,
-            database=settings.neo4j_database,
-            batch_size=settings.neo4j_batch_size,
-            write_concurrency=settings.neo4j_write_concurrency,
-        )
+        change_log = ChangeLog(settings.workspace / CHANGE_LOG_FILENAME)
+        try:
+            return cls(
+                settings.neo4j_uri,
+                namespace=settings.resolved_graph_namespace,
+                auth=(settings.neo4j_username, password) if password is not None else None,
+                database=settings.neo4j_database,
+                batch_size=settings.neo4j_batch_size,
+                write_concurrency=settings.neo4j_write_concurrency,
+                change_log=change_log,
+            )
+        except BaseException:
+            change_log.close()
+            raise
 
     # --- plumbing
 
@@ -212,6 +226,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
              "ingested_at": d.ingested_at, "timings": json.dumps(d.timings, sort_keys=True)}
             for d in documents
         ]
+        self._note("document", (d.id for d in documents))
         self._write(Q.UPSERT_DOCUMENTS, rows, "writing documents")
 
     def upsert_chunks(self, chunks: Sequence[Chunk]) -> None:
@@ -220,10 +235,16 @@ class Neo4jGraphStore(Neo4jGraphReads):
              "order": c.order, "n_tokens": c.n_tokens}
             for c in chunks
         ]
+        self._note("chunk", (c.id for c in chunks))
         self._write(Q.UPSERT_CHUNKS, rows, "writing chunks")
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
-        self._write(Q.DELETE_DOCUMENTS, _unique(document_ids), "deleting documents")
+        document_ids = _unique(document_ids)
+        if self._log is not None and document_ids:  # their chunks go with them
+            (record,) = self._read(Q.CHUNKS_OF_DOCUMENTS, "reading chunks", keys=document_ids)
+            self._note("chunk", record["ids"])
+        self._note("document", document_ids)
+        self._write(Q.DELETE_DOCUMENTS, document_ids, "deleting documents")
 
     def iter_documents(self) -> Iterator[DocumentRecord]:
         documents = []
@@ -255,6 +276,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
              "alias_keys": [normalize_name(a.name) for a in e.aliases]}
             for e in entities
         ]
+        self._note("entity", (e.key for e in entities))
         self._write(Q.UPSERT_ENTITIES, rows, "writing entities", lock_keys=lambda row: row["source_ids"])
 
     def upsert_relations(self, relations: Sequence[Relation]) -> None:
@@ -275,6 +297,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
              "keywords": list(r.keywords), "weight": float(r.weight), "source_ids": list(r.source_ids)}
             for r in relations
         ]
+        self._note("relation", (r.key for r in relations))
         self._write(Q.UPSERT_RELATIONS, rows, "writing relations",
                     lock_keys=lambda row: (row["source"], row["target"]))
 
@@ -299,18 +322,51 @@ class Neo4jGraphStore(Neo4jGraphReads):
                 )
 
     def delete_entities(self, keys: Iterable[str]) -> None:
-        self._write(Q.DELETE_ENTITIES, _unique(keys), "deleting entities")
+        keys = _unique(keys)
+        if self._log is not None and keys:  # their relations go with them
+            self._note("relation", (r.key for rels in self.neighbors(keys).values() for r in rels))
+        self._note("entity", keys)
+        self._write(Q.DELETE_ENTITIES, keys, "deleting entities")
 
     def delete_relations(self, keys: Iterable[str]) -> None:
-        self._write(Q.DELETE_RELATIONS, _unique(keys), "deleting relations")
+        keys = _unique(keys)
+        self._note("relation", keys)
+        self._write(Q.DELETE_RELATIONS, keys, "deleting relations")
+
+    # --- the change log
+
+    def _note(self, kind: str, keys: Iterable[str]) -> None:
+        if self._log is not None:
+            self._log.note(kind, keys)
+
+    def change_mark(self) -> int | None:
+        """The change-log sequence of the last flush (None without a log, or when it cannot
+        be read: the reader then loads everything again)."""
+        if self._log is None:
+            return None
+        try:
+            return self._log.mark()
+        except StoreError as e:
+            log.warning("%s", e)
+            return None
+
+    def changes_since(self, mark: int) -> tuple[int, Changes] | None:
+        """(the new mark, kind -> the keys written or deleted by the updates flushed after
+        `mark`); None without a log, or when it no longer reaches back to `mark`."""
+        return self._log.changes_since(mark) if self._log is not None else None
 
     # --- lifecycle
 
     def flush(self) -> None:
-        """Nothing to do: every batch is committed when its write returns."""
+        """Every batch is committed when its write returns; the update's keys are published
+        to readers now (the indexer flushes after the vectors are written)."""
+        if self._log is not None:
+            self._log.publish()
 
     def close(self) -> None:
         self._close_driver()
+        if self._log is not None:
+            self._log.close()
 
     def _close_driver(self) -> None:
         driver = getattr(self, "_driver", None)
@@ -330,6 +386,8 @@ class Neo4jGraphStore(Neo4jGraphReads):
             for query in Q.DROP_NAMESPACE:
                 while (n := session.execute_write(work, query)) > 0:
                     deleted += n
+        if self._log is not None:
+            self._log.reset()
         return deleted
 
     # --- user Cypher

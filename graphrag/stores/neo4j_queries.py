@@ -237,6 +237,14 @@ RETURN collect(r.key) AS keys
 
 ALL_DOCUMENTS = "MATCH (d:Document {workspace: $ws}) USING INDEX SEEK d:Document(workspace) RETURN d {.*} AS d"
 
+# The ids of the chunks a document deletion takes with it (named in the change log first).
+CHUNKS_OF_DOCUMENTS = """
+UNWIND $keys AS doc_id
+MATCH (c:Chunk {workspace: $ws, document_id: doc_id})
+USING INDEX SEEK c:Chunk(workspace, document_id)
+RETURN collect(c.id) AS ids
+"""
+
 ALL_CHUNKS = "MATCH (c:Chunk {workspace: $ws}) USING INDEX SEEK c:Chunk(workspace) RETURN c {.*} AS c"
 
 STATS = """

@@ -26,14 +26,13 @@ from typing import Any
 
 from graphrag.errors import StoreError
 from graphrag.models import Alias, Chunk, DocumentRecord, Entity, Relation, normalize_name
+from graphrag.stores.change_log import CHANGE_LOG_KEEP, read_changes
+from graphrag.stores.change_log import KINDS as _KINDS
 from graphrag.stores.networkx_graph import DEFAULT_FILENAME as LEGACY_FILENAME
 from graphrag.stores.networkx_graph import NetworkXGraphStore, _fields
 from graphrag.stores.sqlite_common import immediate_transaction, migrate, open_wal, select_in
 
 DEFAULT_FILENAME = "graph.sqlite"
-# Change-log rows kept for other processes to catch up from; a reader further behind
-# reloads the whole graph (still correct, only slower).
-CHANGE_LOG_KEEP = 200_000
 
 # Entry i upgrades the schema from version i to i + 1 (`PRAGMA user_version`).
 _MIGRATIONS = [
@@ -52,7 +51,6 @@ CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind 
 """,
 ]
 
-_KINDS = ("document", "chunk", "entity", "relation")
 
 
 class SQLiteGraphStore(NetworkXGraphStore):
@@ -250,18 +248,12 @@ class SQLiteGraphStore(NetworkXGraphStore):
             return None if changed is None else (last, changed)
 
     def _changes(self, mark: int, last: int) -> dict[str, set[str]] | None:
-        changed: dict[str, set[str]] = {kind: set() for kind in _KINDS}
         if last == mark:
-            return changed
+            return {kind: set() for kind in _KINDS}
         conn = self._conn
         conn.execute("BEGIN")  # one read: a concurrent flush's pruning cannot land between the two
         try:
-            oldest = conn.execute("SELECT MIN(seq) FROM changes").fetchone()[0]
-            if oldest is None or oldest > mark + 1:
-                return None
-            for kind, key in conn.execute("SELECT kind, key FROM changes WHERE seq > ? AND seq <= ?", (mark, last)):
-                changed[kind].add(key)
-            return changed
+            return read_changes(conn, mark, last)
         finally:
             conn.execute("COMMIT")
 
