@@ -83,6 +83,9 @@ class ChangeLog:
         self._lock = threading.Lock()  # one connection, shared by the store's threads
         self._conn = open_wal(self.path, busy_timeout_s, "graph change log")
         try:
+            # A power cut may undo the last notes; it also ended every reader, which then
+            # loads everything anyway.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
             migrate(self._conn, self.path, _MIGRATIONS, "change log")
             with self._write() as conn:
                 if conn.execute("SELECT 1 FROM log").fetchone() is None:

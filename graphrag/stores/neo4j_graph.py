@@ -324,7 +324,8 @@ class Neo4jGraphStore(Neo4jGraphReads):
     def delete_entities(self, keys: Iterable[str]) -> None:
         keys = _unique(keys)
         if self._log is not None and keys:  # their relations go with them
-            self._note("relation", (r.key for rels in self.neighbors(keys).values() for r in rels))
+            (record,) = self._read(Q.RELATIONS_OF_ENTITIES, "reading relations", keys=keys)
+            self._note("relation", record["keys"])
         self._note("entity", keys)
         self._write(Q.DELETE_ENTITIES, keys, "deleting entities")
 

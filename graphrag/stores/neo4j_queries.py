@@ -245,6 +245,15 @@ USING INDEX SEEK c:Chunk(workspace, document_id)
 RETURN collect(c.id) AS ids
 """
 
+# The keys of the relations an entity deletion takes with it (named in the change log first).
+RELATIONS_OF_ENTITIES = """
+UNWIND $keys AS k
+MATCH (e:Entity {workspace: $ws, key: k})
+USING INDEX SEEK e:Entity(workspace, key)
+MATCH (e)-[r:RELATED]-()
+RETURN collect(DISTINCT r.key) AS keys
+"""
+
 ALL_CHUNKS = "MATCH (c:Chunk {workspace: $ws}) USING INDEX SEEK c:Chunk(workspace) RETURN c {.*} AS c"
 
 STATS = """
