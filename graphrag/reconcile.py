@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -247,9 +247,9 @@ class Reconciler:
 
         self.progress("embed", 0, n_write)
         await self._migrate_composition()
-        self.vectors.delete(CHUNKS_TABLE, chunk_ids - live_chunks.keys())
-        self.vectors.delete(ENTITIES_TABLE, gone_entities)
-        self.vectors.delete(RELATIONS_TABLE, gone_relations)
+        self._delete_vectors(CHUNKS_TABLE, chunk_ids - live_chunks.keys())
+        self._delete_vectors(ENTITIES_TABLE, gone_entities)
+        self._delete_vectors(RELATIONS_TABLE, gone_relations)
         await self._upsert_vectors(
             CHUNKS_TABLE,
             [(c.id, c.text, {"document_id": c.document_id, "order": c.order}) for c in live_chunks.values()],
@@ -309,6 +309,8 @@ class Reconciler:
             mine = [item for item in items if item[0] == table]
             stored = self.vectors.get(table, [item[1] for item in mine]) if mine else {}
             changed += [item for item in mine if not _same_row(stored.get(item[1]), item[2:4])]
+        for table in (ENTITIES_TABLE, RELATIONS_TABLE):
+            self.graph.note_changed(_KIND[table], [item[1] for item in changed if item[0] == table])
         await self._write_composed(changed)
 
     async def _write_composed(self, items: list[tuple[str, str, str, dict, Segments]]) -> None:
@@ -341,6 +343,10 @@ class Reconciler:
             await self._write_composed(items)
         self.state.cache_put(VECTOR_COMPOSITION_KEY, VECTOR_COMPOSITION)
 
+    def _delete_vectors(self, table: str, ids: Collection[str]) -> None:
+        self.graph.note_changed(_KIND[table], ids)
+        self.vectors.delete(table, ids)
+
     async def _upsert_vectors(self, table: str, items: list[tuple[str, str, dict]]) -> None:
         """Embeds and writes the rows whose text or metadata differ from the stored ones,
         in a worker thread (aembed) so the event loop keeps serving model calls."""
@@ -350,10 +356,15 @@ class Reconciler:
         items = [item for item in items if not _same_row(stored.get(item[0]), item[1:])]
         if not items:
             return
+        self.graph.note_changed(_KIND[table], [i for i, _, _ in items])
         vectors = await aembed(self.embedder, [text for _, text, _ in items])
         self.vectors.upsert(
             table, [VectorRow(id=i, vector=v, text=t, metadata=m) for (i, t, m), v in zip(items, vectors)]
         )
+
+
+# The change-log kind of each vector table's keys.
+_KIND = {CHUNKS_TABLE: "chunk", ENTITIES_TABLE: "entity", RELATIONS_TABLE: "relation"}
 
 
 def _same_row(row: VectorRow | None, text_and_metadata: tuple[str, dict]) -> bool:

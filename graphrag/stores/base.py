@@ -62,6 +62,11 @@ class GraphStore(Protocol):
     def stats(self) -> GraphStats: ...
     def flush(self) -> None:
         """Makes every write so far durable (NetworkX: atomic write-then-rename)."""
+    def note_changed(self, kind: str, keys: Iterable[str]) -> None:
+        """Names keys ("document", "chunk", "entity" or "relation") whose vectors an update is
+        about to rewrite while their graph rows stay as they are (a summary given after a
+        verdict, a relation whose endpoint was renamed), so the processes that cache them
+        catch up with the next flush as with a written row (a store with a change log)."""
     def close(self) -> None: ...
 
 

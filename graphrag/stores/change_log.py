@@ -13,9 +13,9 @@ and its write path is unchanged.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,9 +73,14 @@ class ChangeLog:
     be missed, which noting first rules out. Notes of a run killed before publishing are
     published by the next run's flush, even when that run finds the graph already written.
 
-    Sequence numbers start at the log's creation time in microseconds, so a log made anew
-    (its file deleted, or `reset` when the workspace's graph is dropped) starts past every
-    mark a reader took from the old one and sends it to load everything again."""
+    A log made anew (its file deleted, or `reset` when the workspace's graph is dropped)
+    starts its sequence at a random number, so a mark a reader took from the old one is
+    below its floor or above its end and sends the reader to load everything again.
+
+    One writer at a time: `publish` tells readers of every key noted so far, so a second
+    writer's flush while the first is between its graph and vector writes would tell them
+    too early. Every writing command holds the workspace lock (graphrag/workspace_lock.py),
+    as it must for the state store's journal anyway."""
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
@@ -89,7 +94,7 @@ class ChangeLog:
             migrate(self._conn, self.path, _MIGRATIONS, "change log")
             with self._write() as conn:
                 if conn.execute("SELECT 1 FROM log").fetchone() is None:
-                    start = _now_us()
+                    start = _random_start()
                     conn.execute("INSERT INTO log VALUES (1, ?, ?, ?)", (start, start, start))
         except BaseException as e:
             self._conn.close()
@@ -121,8 +126,7 @@ class ChangeLog:
     def reset(self) -> None:
         """Forgets every key: the graph was dropped, so every reader loads everything again."""
         with self._write() as conn:
-            (noted,) = conn.execute("SELECT noted FROM log").fetchone()
-            start = max(_now_us(), noted + 1)
+            start = _random_start()
             conn.execute("DELETE FROM changes")
             conn.execute("UPDATE log SET noted = ?, published = ?, floor = ?", (start, start, start))
 
@@ -166,5 +170,8 @@ class ChangeLog:
                 raise StoreError(f"cannot read the graph change log {self.path}: {e}") from e
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
+def _random_start() -> int:
+    """Where a log's sequence starts: anywhere in the lower half of int64, leaving the upper
+    half for its keys. An old mark falls inside a new log's published range with odds of
+    about (keys published since) / 2**62: nil, with no clock that may step back involved."""
+    return secrets.randbelow(2**62)

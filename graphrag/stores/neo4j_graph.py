@@ -340,6 +340,9 @@ class Neo4jGraphStore(Neo4jGraphReads):
         if self._log is not None:
             self._log.note(kind, keys)
 
+    def note_changed(self, kind: str, keys: Iterable[str]) -> None:
+        self._note(kind, keys)
+
     def change_mark(self) -> int | None:
         """The change-log sequence of the last flush (None without a log, or when it cannot
         be read: the reader then loads everything again)."""
@@ -379,6 +382,8 @@ class Neo4jGraphStore(Neo4jGraphReads):
         """Deletes every node (and so every relation) of this workspace; other workspaces in
         the database are untouched. Returns the number of nodes deleted."""
         deleted = 0
+        if self._log is not None:  # before as well: a drop cut short still sends readers to reload
+            self._log.reset()
 
         def work(tx: neo4j.ManagedTransaction, query: str) -> int:
             return tx.run(query, ws=self.namespace, limit=10_000).single(strict=True)["deleted"]

@@ -364,6 +364,9 @@ class NetworkXGraphStore:
             _write_atomically(self.path, payload.encode("utf-8"))
             self._dirty = False
 
+    def note_changed(self, kind: str, keys: Iterable[str]) -> None:
+        """Nothing to do: this store keeps no change log; readers load it whole."""
+
     def close(self) -> None:
         self.flush()
 

@@ -132,6 +132,11 @@ class SQLiteGraphStore(NetworkXGraphStore):
             super().delete_relations(keys)
             self._dirty_keys["relation"].update(keys)
 
+    def note_changed(self, kind: str, keys: Iterable[str]) -> None:
+        """The rows are written again, and so logged, by the next flush."""
+        with self._lock:
+            self._dirty_keys[kind].update(keys)
+
     # --- persistence
 
     def flush(self) -> None:

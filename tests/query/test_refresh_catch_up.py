@@ -13,9 +13,9 @@ from graphrag.query.result import QUERY_MODES
 QUESTIONS = ("Who is Zebedee Quill?", "Who is Bob Cratchit?", "What happened at Gull Point lighthouse?")
 
 
-def _answers(rag) -> dict[tuple[str, str], tuple]:
+def _answers(rag, questions=QUESTIONS) -> dict[tuple[str, str], tuple]:
     out = {}
-    for question in QUESTIONS:
+    for question in questions:
         for mode in QUERY_MODES:
             r = rag.retrieve(question, mode=mode, top_k=5)
             out[question, mode] = (
@@ -168,3 +168,46 @@ def test_an_update_killed_before_its_flush_reaches_readers_with_the_next_run(
     caught_up = _answers(reader)
     assert counted == loaded  # nothing read whole again
     assert caught_up == _answers(make_rag("ws", **namespace))
+
+
+def test_a_reader_that_catches_up_while_a_name_pair_is_judged_gets_the_vectors_written_after(
+    make_rag, write_docs, graph_backend: str, monkeypatch
+) -> None:
+    """A reconcile that asks the chat model about a name pair writes the held entities'
+    rows in its first pass and their vectors in its second, where their rows may not change
+    again. A reader catching up between the passes (a query arriving while the model judges)
+    must still be told of those vectors."""
+    from graphrag.reconcile import Reconciler
+    from tests.fakes.chat import ScriptedChatModel, pair_verdict_responder
+
+    namespace = {"graph_namespace": f"judged-{uuid.uuid4().hex[:12]}"} if graph_backend == "neo4j" else {}
+
+    def open_(**kw):
+        return make_rag("ws", chat=ScriptedChatModel(pair_verdict_responder), chunk_size=200, chunk_overlap=20,
+                        **namespace, **kw)
+
+    reader = open_()
+    reader.index(write_docs({
+        "a": "John Adam Smith founded a bakery in Leeds. John Adam Smith sold bread to the town.",
+        "b": "John Paul Smith painted ships in Hull. John Paul Smith showed the paintings in York.",
+    }))
+    questions = ("Who is John Smith?", "Who sold bread?", "Who painted ships in Hull?")
+    _answers(reader, questions)
+    writer = open_()
+    writer.index(write_docs({"x": "Martha Finch sailed to Stone Bay with Ivo Stern."}, "x"))  # not synced yet
+    first_pass = Reconciler._apass
+    between = []
+
+    async def query_between_the_passes(self, budget, defer, judging, only=None):
+        held = await first_pass(self, budget, defer, judging, only)
+        if only is None and judging:
+            reader._sync_with_workspace()
+            between.append(held)
+        return held
+
+    monkeypatch.setattr(Reconciler, "_apass", query_between_the_passes)
+    writer.index(write_docs({"c": "John Smith, whom his friends called Adam, sold bread to John Paul Smith every morning."}, "c"))
+    monkeypatch.undo()
+    assert between and between[0].entities  # the scenario happened: entities held for a verdict
+    reader._sync_with_workspace()
+    assert _answers(reader, questions) == _answers(open_(), questions)
