@@ -239,12 +239,7 @@ class Neo4jGraphStore(Neo4jGraphReads):
         self._write(Q.UPSERT_CHUNKS, rows, "writing chunks")
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
-        document_ids = _unique(document_ids)
-        if self._log is not None and document_ids:  # their chunks go with them
-            (record,) = self._read(Q.CHUNKS_OF_DOCUMENTS, "reading chunks", keys=document_ids)
-            self._note("chunk", record["ids"])
-        self._note("document", document_ids)
-        self._write(Q.DELETE_DOCUMENTS, document_ids, "deleting documents")
+        self._delete("document", document_ids, Q.DELETE_DOCUMENTS, along=("chunk", Q.CHUNKS_OF_DOCUMENTS))
 
     def iter_documents(self) -> Iterator[DocumentRecord]:
         documents = []
@@ -322,17 +317,20 @@ class Neo4jGraphStore(Neo4jGraphReads):
                 )
 
     def delete_entities(self, keys: Iterable[str]) -> None:
-        keys = _unique(keys)
-        if self._log is not None and keys:  # their relations go with them
-            (record,) = self._read(Q.RELATIONS_OF_ENTITIES, "reading relations", keys=keys)
-            self._note("relation", record["keys"])
-        self._note("entity", keys)
-        self._write(Q.DELETE_ENTITIES, keys, "deleting entities")
+        self._delete("entity", keys, Q.DELETE_ENTITIES, along=("relation", Q.RELATIONS_OF_ENTITIES))
 
     def delete_relations(self, keys: Iterable[str]) -> None:
+        self._delete("relation", keys, Q.DELETE_RELATIONS)
+
+    def _delete(self, kind: str, keys: Iterable[str], query: str, along: tuple[str, str] | None = None) -> None:
+        """Deletes `keys` of `kind`, named in the change log first together with what the
+        delete takes along (`along`: their kind, and a query for their keys)."""
         keys = _unique(keys)
-        self._note("relation", keys)
-        self._write(Q.DELETE_RELATIONS, keys, "deleting relations")
+        if self._log is not None and keys and along is not None:
+            (record,) = self._read(along[1], f"reading the {along[0]}s a delete takes along", keys=keys)
+            self._note(along[0], record["keys"])
+        self._note(kind, keys)
+        self._write(query, keys, f"deleting {kind}s")
 
     # --- the change log
 

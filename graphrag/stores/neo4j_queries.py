@@ -242,7 +242,7 @@ CHUNKS_OF_DOCUMENTS = """
 UNWIND $keys AS doc_id
 MATCH (c:Chunk {workspace: $ws, document_id: doc_id})
 USING INDEX SEEK c:Chunk(workspace, document_id)
-RETURN collect(c.id) AS ids
+RETURN collect(c.id) AS keys
 """
 
 # The keys of the relations an entity deletion takes with it (named in the change log first).
