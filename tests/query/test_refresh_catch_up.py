@@ -139,15 +139,14 @@ def test_a_workspace_whose_last_document_was_deleted_still_answers(make_rag, wri
         assert not handle.retrieve("Who is Scrooge?", mode="mix").chunks
 
 
-@pytest.mark.neo4j
+@pytest.mark.parametrize("graph_backend", [pytest.param("neo4j", marks=pytest.mark.neo4j)], indirect=True)
 def test_an_update_killed_before_its_flush_reaches_readers_with_the_next_run(
     make_rag, write_docs, sample_texts, counted, graph_backend: str
 ) -> None:
-    """Neo4j commits each write as it goes: a run killed after writing the graph and before
-    its flush leaves rows the next run finds already written (and does not write again).
-    The keys the killed run named still reach the readers with the next run's flush."""
-    if graph_backend != "neo4j":
-        pytest.skip("the embedded store writes nothing before its flush")
+    """Neo4j commits each write as it goes (the embedded store writes nothing before its
+    flush): a run killed after writing the graph and before its flush leaves rows the next
+    run finds already written (and does not write again). The keys the killed run named
+    still reach the readers with the next run's flush."""
     namespace = {"graph_namespace": f"killed-{uuid.uuid4().hex[:12]}"}
     reader = make_rag("ws", **namespace)
     reader.index(write_docs({"a": sample_texts["A"]}))
