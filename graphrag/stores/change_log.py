@@ -75,7 +75,9 @@ class ChangeLog:
 
     A log made anew (its file deleted, or `reset` when the workspace's graph is dropped)
     starts its sequence at a random number, so a mark a reader took from the old one is
-    below its floor or above its end and sends the reader to load everything again.
+    below its floor or above its end and sends the reader to load everything again. (A
+    process that has the old file open while it is deleted keeps reading the deleted file
+    and is not told: delete workspace files with the processes that use them stopped.)
 
     One writer at a time: `publish` tells readers of every key noted so far, so a second
     writer's flush while the first is between its graph and vector writes would tell them
