@@ -52,7 +52,6 @@ CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind 
 ]
 
 
-
 class SQLiteGraphStore(NetworkXGraphStore):
     """NetworkXGraphStore's in-memory graph and semantics, persisted row by row to SQLite."""
 
